@@ -1,0 +1,265 @@
+"""The engine: graph shapes that trip engines up, the backward API, errors, custom ops."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+
+
+def leaf(v):
+    return tg.tensor(v, requires_grad=True)
+
+
+def test_diamond_graph_sums_both_paths():
+    x = leaf(2.0)
+    a = x * 3  # da/dx = 3
+    b = x * x  # db/dx = 2x = 4
+    y = a * b  # y = 3x^3, dy/dx = 9x^2 = 36
+    y.backward()
+    assert y.item() == 24.0
+    assert x.grad.item() == 36.0
+
+
+def test_x_times_x_and_reused_intermediate():
+    x = leaf(3.0)
+    (x * x).backward()
+    assert x.grad.item() == 6.0
+    x = leaf(3.0)
+    h = tg.tanh(x)
+    (h * h + h).backward()
+    t = np.tanh(3.0)
+    assert np.isclose(x.grad.item(), (2 * t + 1) * (1 - t * t))
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = leaf([1.0, 2.0])
+    (x * x).sum().backward()
+    (x * 10).sum().backward()
+    assert x.grad.tolist() == [12.0, 14.0]
+    x.grad = None
+    (x * 1).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
+def test_leaf_gradients_never_alias_each_other_or_the_seed():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    seed = tg.tensor([1.0, 1.0])
+    (a + b).backward(seed)
+    a.grad.data[0] = 100.0
+    assert b.grad.tolist() == [1.0, 1.0]
+    assert seed.tolist() == [1.0, 1.0]
+
+
+def test_nonscalar_backward_needs_a_gradient():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"shape \(2,\).*only a scalar"):
+        (x * 2).backward()
+    (x * 2).backward(np.array([1.0, 10.0]))
+    assert x.grad.tolist() == [2.0, 20.0]
+    with pytest.raises(ValueError, match=r"gradient has shape \(3,\) but the output has shape \(2,\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_second_backward_through_released_graph_is_an_error():
+    x = leaf(2.0)
+    y = tg.exp(x) * x
+    y.backward()
+    with pytest.raises(RuntimeError, match="already released.*retain_graph=True"):
+        y.backward()
+    x2 = leaf(2.0)
+    y2 = tg.exp(x2) * x2
+    y2.backward(retain_graph=True)
+    y2.backward()
+    assert np.isclose(x2.grad.item(), 2 * 3 * np.exp(2.0))
+
+
+def test_backward_on_tensor_without_grad_is_an_error():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        tg.tensor(1.0).backward()
+
+
+def test_very_deep_chain_has_no_recursion_limit():
+    x = leaf(0.5)
+    y = x
+    for _ in range(200_000):
+        y = y * 1.0
+    y = y + 0.0
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+def test_inplace_change_of_saved_input_is_caught():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    x.data[0] = 5.0
+    with pytest.raises(RuntimeError, match="'mul' saved.*modified in place"):
+        y.backward()
+    x2 = leaf([1.0, 2.0])
+    z = tg.tanh(x2)
+    loss = z.sum()
+    z.data *= 2  # the tanh output itself is what its gradient needs
+    with pytest.raises(RuntimeError, match="'tanh' saved.*modified in place"):
+        loss.backward()
+
+
+def test_reading_data_without_writing_is_fine():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    assert x.data.tolist() == [1.0, 2.0]
+    y.backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+
+
+def test_inplace_change_of_input_not_needed_by_backward_is_fine():
+    x = leaf([1.0, 2.0])
+    y = (x + 1).sum()
+    x.data[0] = 7.0
+    y.backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
+class Cube(tg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.data**3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x * x
+
+
+class ScaleBy(tg.Function):
+    """Two inputs, one of them a plain number that gets no gradient."""
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        return x.data * k
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.k, None
+
+
+def test_custom_function_first_and_second_order():
+    x = leaf(2.0)
+    y = Cube.apply(x)
+    assert y.op == "Cube"
+    (g,) = tg.grad(y, [x], create_graph=True)
+    assert g.item() == 12.0
+    (gg,) = tg.grad(g, [x])
+    assert gg.item() == 12.0  # 6x
+    z = ScaleBy.apply(leaf([1.0, 2.0]), 4.0)
+    assert tg.gradcheck(lambda t: Cube.apply(t) * 2, [tg.tensor([0.3, -1.2])]).passed
+    assert tg.gradgradcheck(lambda t: Cube.apply(t), [tg.tensor([0.3, -1.2])]).passed
+    assert z.tolist() == [4.0, 8.0]
+
+
+def test_custom_function_returning_wrong_shape_is_named():
+    class Bad(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.data.sum(axis=0)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad  # forgot to broadcast back
+
+    x = leaf(np.ones((3, 2)))
+    with pytest.raises(
+        RuntimeError, match=r"op 'Bad' returned a gradient of shape \(2,\) for an input of shape \(3, 2\)"
+    ):
+        Bad.apply(x).sum().backward()
+
+
+def test_grad_api():
+    x, y = leaf(3.0), leaf(4.0)
+    z = x * x * y
+    gx, gy = tg.grad(z, [x, y])
+    assert (gx.item(), gy.item()) == (24.0, 9.0)
+    assert x.grad is None and y.grad is None
+    w = leaf(1.0)
+    with pytest.raises(RuntimeError, match="input 0 .* was not used"):
+        tg.grad(x * 2, [w])
+    x3 = leaf(3.0)
+    assert tg.grad(x3 * 2, [w, x3], allow_unused=True)[0] is None
+    assert tg.grad(x3 * 2, [w], allow_unused=True, materialize_grads=True)[0].item() == 0.0
+
+
+def test_grad_with_respect_to_intermediate():
+    x = leaf(2.0)
+    h = x * 3
+    y = h * h
+    (gh,) = tg.grad(y, [h])
+    assert gh.item() == 12.0
+
+
+def test_hessian_vector_product():
+    x = leaf([1.0, 2.0, 3.0])
+    f = (x**3).sum() + (x[0] * x[1])
+    (g,) = tg.grad(f, [x], create_graph=True)
+    v = tg.tensor([1.0, 0.0, 1.0])
+    (hv,) = tg.grad((g * v).sum(), [x])
+    # H = diag(6x) + [[0,1,0],[1,0,0],[0,0,0]]
+    H = np.diag(6 * x.data) + np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]])
+    assert np.allclose(hv.data, H @ v.data)
+
+
+def test_backward_create_graph_gives_differentiable_grad():
+    x = leaf(2.0)
+    (x**4).backward(create_graph=True)
+    g = x.grad
+    assert g.item() == 32.0
+    assert g.requires_grad
+    (gg,) = tg.grad(g, [x])
+    assert gg.item() == 48.0
+
+
+def test_no_grad_and_enable_grad():
+    x = leaf(1.0)
+    with tg.no_grad():
+        y = x * 2
+        with tg.enable_grad():
+            z = x * 2
+    assert not y.requires_grad and y.is_leaf
+    assert z.requires_grad
+
+    @tg.no_grad()
+    def f(t):
+        return t * 2
+
+    assert not f(x).requires_grad
+    assert tg.is_grad_enabled()
+
+
+def test_grad_mode_is_per_thread():
+    seen = {}
+    started = threading.Event()
+    release = threading.Event()
+
+    def other():
+        started.wait()
+        seen["other"] = (leaf(1.0) * 2).requires_grad
+        release.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    with tg.no_grad():
+        started.set()
+        release.wait()
+        seen["main"] = (leaf(1.0) * 2).requires_grad
+    t.join()
+    assert seen == {"other": True, "main": False}
+
+
+def test_retain_grad_on_intermediate():
+    x = leaf(2.0)
+    h = x * 3
+    h.retain_grad()
+    (h * h).backward()
+    assert h.grad.item() == 12.0
+    assert x.grad.item() == 36.0

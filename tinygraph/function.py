@@ -1,0 +1,503 @@
+"""The autograd engine: `Function`, its `Context` (the graph node), grad mode and the backward walk.
+
+Every op, built-in or user-defined, is a `Function` subclass with a static
+``forward(ctx, *inputs)`` computing an ndarray and a static
+``backward(ctx, grad)`` returning one gradient per input, written in tinygraph
+ops so that gradients are graphs too (``create_graph=True``).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygraph.tensor import Tensor
+
+# ----- grad mode (per thread) --------------------------------------------------------------
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record a graph in this thread."""
+    return _mode.enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off, as a context manager or a decorator.
+
+    Grad mode is per thread: one thread's ``no_grad`` does not affect another's.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._prev.append(_mode.enabled)
+        _mode.enabled = self.mode
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.enabled = self._prev.pop()
+
+    def __call__(self, func: Callable) -> Callable:
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Run without recording a graph (``with tg.no_grad():`` or ``@tg.no_grad()``).
+
+    >>> import tinygraph as tg
+    >>> x = tg.tensor(2.0, requires_grad=True)
+    >>> with tg.no_grad():
+    ...     y = x * x
+    >>> y.requires_grad
+    False
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Record a graph again inside a ``no_grad`` block (context manager or decorator)."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# ----- the graph node --------------------------------------------------------------------------
+
+
+class Context:
+    """The node an op leaves in the graph: which op, its inputs, and what its backward needs.
+
+    ``ctx.save_for_backward(*tensors)`` in forward, ``ctx.saved_tensors`` in backward;
+    ``ctx.needs_input_grad[i]`` says whether input i wants a gradient; ``ctx.output``
+    is the tensor the op produced (set only while its backward runs). Other
+    attributes (axes, shapes) may be set freely.
+    """
+
+    __slots__ = (
+        "fn",
+        "inputs",
+        "needs_input_grad",
+        "_saved",
+        "_versions",
+        "_out_version",
+        "output",
+        "released",
+        "__dict__",
+    )
+
+    def __init__(self, fn: type, inputs: tuple, needs: tuple) -> None:
+        self.fn = fn
+        self.inputs = inputs
+        self.needs_input_grad = needs
+        self._saved: tuple = ()
+        self._versions: tuple = ()
+        self._out_version: int | None = None
+        self.output: Tensor | None = None
+        self.released = False
+
+    @property
+    def name(self) -> str:
+        return self.fn.name
+
+    def save_for_backward(self, *items: Any) -> None:
+        """Keep tensors (or arrays) for backward; writing to a saved tensor's data later is an error."""
+        versions = []
+        for t in items:
+            if isinstance(t, Tensor):
+                t._watch += 1
+                versions.append(t._current_version())
+            else:
+                versions.append(None)
+        self._saved = items
+        self._versions = tuple(versions)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.released:
+            raise RuntimeError(_released_message(self))
+        return self._saved
+
+    def _check_saved(self, out: Tensor) -> None:
+        checks = list(zip(self._saved, self._versions))
+        if self._out_version is not None:
+            checks.append((out, self._out_version))
+        for t, v in checks:
+            if v is not None and t._current_version() != v:
+                what = "output" if t is out else "input"
+                raise RuntimeError(
+                    f"backward: the {what} of shape {t.shape} ({t.dtype}) that op {self.name!r} saved for its "
+                    f"gradient was modified in place after the forward pass (version {v} -> {t._version}). "
+                    "Recompute the forward pass after changing .data, or change a copy instead."
+                )
+
+    def _release(self, out: Tensor) -> None:
+        watched = [t for t in self._saved if isinstance(t, Tensor)]
+        if self._out_version is not None:
+            watched.append(out)
+            self._out_version = None
+        for t in watched:
+            t._watch -= 1
+            if not t._watch:
+                t._snap = None
+        self._saved = ()
+        self._versions = ()
+        self.released = True
+        self.__dict__.clear()
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(t.shape) if isinstance(t, Tensor) else type(t).__name__ for t in self.inputs)
+        return f"<{self.name} node ({shapes})>"
+
+
+class _NoGradContext:
+    """The throwaway ctx given to forward when no graph is recorded."""
+
+    __slots__ = ("__dict__",)
+    needs_input_grad: tuple = ()
+
+    def save_for_backward(self, *items: Any) -> None:
+        pass
+
+
+def _released_message(node: Context) -> str:
+    return (
+        f"backward: the graph through op {node.name!r} was already released by an earlier backward; "
+        "pass retain_graph=True to the first backward to go through it twice"
+    )
+
+
+class Function:
+    """Base class of every op. Subclass it with two static methods and call ``.apply``.
+
+    ``forward(ctx, *inputs)`` receives the inputs as given (Tensors and other
+    values) and returns an ndarray (or a Tensor). ``backward(ctx, grad)``
+    receives the gradient of the output as a Tensor and returns one gradient
+    per forward input (``None`` where there is none). Write backward in
+    tinygraph ops and the op is twice differentiable.
+
+    >>> import numpy as np, tinygraph as tg
+    >>> class Cube(tg.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x.data ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return grad * 3 * x * x
+    >>> x = tg.tensor(2.0, requires_grad=True)
+    >>> (g,) = tg.grad(Cube.apply(x), [x], create_graph=True)
+    >>> g.item(), tg.grad(g, [x])[0].item()
+    (12.0, 12.0)
+    """
+
+    name: str = ""
+    # Built-in forwards use numpy only, so they need not run under no_grad.
+    _numpy_forward = False
+    # Ops whose backward reads ctx.output (exp, tanh, ...): the output is guarded against writes too.
+    saves_output = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+
+    @staticmethod
+    def forward(ctx: Any, *inputs: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Context, grad: Tensor) -> Any:
+        raise NotImplementedError(f"op {ctx.name!r} has no backward")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Tensor:
+        needs = None
+        if _mode.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    needs = tuple(isinstance(b, Tensor) and b.requires_grad for b in args)
+                    break
+        ctx = _NoGradContext() if needs is None else Context(cls, args, needs)
+        try:
+            if cls._numpy_forward:
+                out = cls.forward(ctx, *args)
+            else:
+                with set_grad_enabled(False):
+                    out = cls.forward(ctx, *args)
+        except (ValueError, IndexError) as e:
+            raise _op_error(cls.name, args, e) from None
+        if type(out) is not np.ndarray:
+            out = out._data if isinstance(out, Tensor) else np.asarray(out)
+        if needs is None:
+            return Tensor._make(out)
+        if out.dtype.kind != "f":
+            raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
+        result = Tensor._make(out, ctx)
+        if cls.saves_output:
+            result._watch += 1
+            ctx._out_version = 0
+        return result
+
+
+def _describe(args: Sequence[Any]) -> str:
+    parts = []
+    for a in args:
+        if isinstance(a, (Tensor, np.ndarray)):
+            parts.append(str(tuple(a.shape)))
+    return " and ".join(parts)
+
+
+def _op_error(name: str, args: Sequence[Any], e: Exception) -> Exception:
+    msg = str(e)
+    if msg.startswith(f"{name}:"):
+        return e
+    return type(e)(f"{name}: {_describe(args)}: {msg}")
+
+
+# ----- the backward walk -----------------------------------------------------------------------
+
+
+def _topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
+    """Tensors with graph nodes, every tensor after the inputs it was made from (iterative DFS)."""
+    order: list[Tensor] = []
+    seen: set = set()
+    for root in roots:
+        node = root._node
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        stack = [(root, iter(node.inputs))]
+        while stack:
+            t, it = stack[-1]
+            for p in it:
+                if isinstance(p, Tensor):
+                    pn = p._node
+                    if pn is not None and pn not in seen:
+                        seen.add(pn)
+                        stack.append((p, iter(pn.inputs)))
+                        break
+            else:
+                stack.pop()
+                order.append(t)
+    return order
+
+
+def _seed(out: Tensor, gradient: Any, where: str) -> Tensor:
+    if gradient is None:
+        if out._data.size != 1:
+            raise RuntimeError(
+                f"{where}: output has shape {out.shape}; only a scalar output gets the implicit gradient 1. "
+                f"Pass a gradient of shape {out.shape}, or reduce the output first (e.g. .sum())"
+            )
+        return Tensor._make(np.ones_like(out._data))
+    g = gradient if isinstance(gradient, Tensor) else Tensor._make(np.asarray(gradient, dtype=out.dtype))
+    if g.shape != out.shape:
+        raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape {out.shape}")
+    return g
+
+
+def _run(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    targets: Sequence[Tensor] | None = None,
+) -> tuple[dict, dict, dict]:
+    """Walk the graph from `roots` backwards.
+
+    Returns (grads, leaves, captured): the summed gradient of every leaf by id,
+    the leaf tensors by id, and the gradients of the non-leaf `targets` by id.
+    Without `targets` every node runs; with them, only nodes that lead to one.
+    """
+    order = _topo_order(roots)
+    grads: dict = {}
+    leaves: dict = {}
+
+    def deliver(p: Tensor, g: Tensor) -> None:
+        key = p._node
+        if key is None:
+            key = id(p)
+            leaves[key] = p
+        grads[key] = grads[key] + g if key in grads else g
+
+    for r, s in zip(roots, seeds):
+        deliver(r, s)
+
+    needed = None
+    wanted: set = set()
+    if targets is not None:
+        wanted = {id(t) for t in targets}
+        needed = set()
+        for t in order:  # every tensor comes after the inputs it was made from
+            for p in t._node.inputs:
+                if isinstance(p, Tensor) and (id(p) in wanted or (p._node is not None and p._node in needed)):
+                    needed.add(t._node)
+                    break
+
+    captured: dict = {}
+    with set_grad_enabled(create_graph):
+        for t in reversed(order):
+            node = t._node
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if t._retain:
+                t.grad = g if t.grad is None else t.grad + g
+            if id(t) in wanted:
+                captured[id(t)] = g
+            if needed is not None and node not in needed:
+                continue
+            if node.released:
+                raise RuntimeError(_released_message(node))
+            node._check_saved(t)
+            node.output = t
+            try:
+                gs = node.fn.backward(node, g)
+            finally:
+                node.output = None
+            if not isinstance(gs, tuple):
+                gs = (gs,)
+            inputs = node.inputs
+            if len(gs) != len(inputs):
+                raise RuntimeError(
+                    f"backward of op {node.name!r} returned {len(gs)} gradients for {len(inputs)} inputs"
+                )
+            for p, gp, need in zip(inputs, gs, node.needs_input_grad):
+                if gp is None or not need:
+                    continue
+                if not isinstance(gp, Tensor):
+                    gp = Tensor._make(np.asarray(gp, dtype=p.dtype))
+                if gp._data.shape != p._data.shape:
+                    raise RuntimeError(
+                        f"backward of op {node.name!r} returned a gradient of shape {gp.shape} for an input "
+                        f"of shape {p.shape}; a gradient must have its input's shape (sum out broadcast axes)"
+                    )
+                deliver(p, gp)
+            if not retain_graph:
+                node._release(t)
+    if not retain_graph:
+        for t in order:
+            if not t._node.released:
+                t._node._release(t)
+    return grads, leaves, captured
+
+
+def backward(
+    tensors: Tensor | Sequence[Tensor],
+    grad_tensors: Any = None,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of every leaf that requires grad."""
+    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None:
+        grad_list = [None] * len(roots)
+    elif isinstance(grad_tensors, (Tensor, np.ndarray)) or np.isscalar(grad_tensors):
+        grad_list = [grad_tensors]
+    else:
+        grad_list = list(grad_tensors)
+    if len(grad_list) != len(roots):
+        raise ValueError(f"backward: {len(grad_list)} gradients for {len(roots)} tensors")
+    seeds = []
+    for r, g in zip(roots, grad_list):
+        if not isinstance(r, Tensor):
+            raise TypeError(f"backward: expected a Tensor, got {type(r).__name__}")
+        if not r.requires_grad:
+            raise RuntimeError(
+                f"backward: the tensor (shape {r.shape}) does not require grad, so there is no graph to walk; "
+                "set requires_grad=True on the inputs you want gradients for (and do not compute under no_grad)"
+            )
+        seeds.append(_seed(r, g, "backward"))
+    grads, leaves, _ = _run(roots, seeds, retain_graph or create_graph, create_graph)
+    handed: set = {id(s) for s in seeds}
+    for key, leaf in leaves.items():
+        g = grads[key]
+        if not create_graph:
+            # g may be the seed itself, or shared with (or a view of) another leaf's gradient
+            if id(g) in handed or g._data.base is not None or not g._data.flags.writeable:
+                g = Tensor._make(g._data.copy())
+            elif g._node is not None:
+                g = g.detach()
+            handed.add(id(g))
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+def grad(
+    outputs: Tensor | Sequence[Tensor],
+    inputs: Tensor | Sequence[Tensor],
+    grad_outputs: Any = None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+    materialize_grads: bool = False,
+) -> tuple:
+    """Gradients of ``outputs`` with respect to ``inputs``, as a tuple; ``.grad`` is left alone.
+
+    An input the outputs do not depend on is an error, unless ``allow_unused``
+    (then ``None``, or zeros with ``materialize_grads``).
+
+    >>> import tinygraph as tg
+    >>> x = tg.tensor(3.0, requires_grad=True)
+    >>> (dx,) = tg.grad(x ** 3, [x], create_graph=True)
+    >>> dx.item(), tg.grad(dx, [x])[0].item()
+    (27.0, 18.0)
+    """
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        gos = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
+    else:
+        gos = list(grad_outputs)
+    if len(gos) != len(outs):
+        raise ValueError(f"grad: {len(gos)} grad_outputs for {len(outs)} outputs")
+    for i, t in enumerate(ins):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad, so no gradient flows to it")
+    seeds, roots = [], []
+    for o, go in zip(outs, gos):
+        if not isinstance(o, Tensor):
+            raise TypeError(f"grad: expected Tensor outputs, got {type(o).__name__}")
+        if not o.requires_grad:
+            continue
+        roots.append(o)
+        seeds.append(_seed(o, go, "grad"))
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads, _, captured = _run(roots, seeds, retain_graph, create_graph, ins) if roots else ({}, {}, {})
+    out = []
+    for i, t in enumerate(ins):
+        g = grads.get(id(t)) if t._node is None else captured.get(id(t))
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            if materialize_grads:
+                g = Tensor._make(np.zeros_like(t._data))
+        elif not create_graph and g._node is not None:
+            g = g.detach()
+        out.append(g)
+    return tuple(out)

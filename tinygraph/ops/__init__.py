@@ -1,0 +1,88 @@
+"""The primitive ops, one `Function` subclass each, grouped by kind.
+
+Each class holds its forward and its gradient side by side; the lowercase
+functions are the public entry points (also re-exported as ``tinygraph.<name>``).
+"""
+
+from tinygraph.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
+from tinygraph.ops.elementwise import (
+    abs,
+    add,
+    astype,
+    clip,
+    div,
+    divide,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    multiply,
+    neg,
+    negative,
+    power,
+    sqrt,
+    sub,
+    subtract,
+    where,
+)
+from tinygraph.ops.linalg import matmul
+from tinygraph.ops.reduce import log_softmax, logsumexp, max, mean, min, softmax, sum, var
+from tinygraph.ops.shape import (
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    flatten,
+    getitem,
+    reshape,
+    squeeze,
+    stack,
+    sum_to,
+    transpose,
+)
+
+__all__ = [
+    "abs",
+    "add",
+    "astype",
+    "broadcast_to",
+    "clip",
+    "concatenate",
+    "div",
+    "divide",
+    "exp",
+    "expand_dims",
+    "flatten",
+    "getitem",
+    "leaky_relu",
+    "log",
+    "log_softmax",
+    "logsumexp",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "mul",
+    "multiply",
+    "neg",
+    "negative",
+    "power",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "sub",
+    "subtract",
+    "sum",
+    "sum_to",
+    "tanh",
+    "transpose",
+    "var",
+    "where",
+]

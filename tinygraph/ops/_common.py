@@ -1,0 +1,51 @@
+"""Turning operands into tensors with numpy's dtype rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygraph.tensor import Tensor, _check_array, _to_array, get_default_dtype
+
+
+def to_tensor(x: Any, like: Tensor | None = None, where: str = "op") -> Tensor:
+    """`x` as a Tensor outside the graph; a Python number takes `like`'s dtype where numpy would."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, int, float)):
+        dtype = np.result_type(like._data.dtype, x) if like is not None else get_default_dtype()
+        return Tensor._make(np.asarray(x, dtype=dtype))
+    if isinstance(x, np.ndarray):
+        # never written to by any op, so no copy is needed
+        return Tensor._make(_check_array(x, where))
+    if isinstance(x, np.generic):
+        return Tensor._make(_check_array(np.asarray(x), where))
+    return Tensor._make(_to_array(x, where=where))
+
+
+def pair(a: Any, b: Any, where: str) -> tuple[Tensor, Tensor]:
+    if type(a) is Tensor and type(b) is Tensor:
+        return a, b
+    if isinstance(a, Tensor):
+        return a, to_tensor(b, a, where)
+    if isinstance(b, Tensor):
+        return to_tensor(a, b, where), b
+    return to_tensor(a, None, where), to_tensor(b, None, where)
+
+
+def norm_axis(axis: Any, ndim: int, op: str, shape: tuple) -> tuple[int, ...] | None:
+    """`axis` (None, int or tuple) as a sorted tuple of non-negative axes; None means all."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor of shape {shape}")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))

@@ -1,0 +1,122 @@
+"""Activation functions: forward in numpy (numerically stable), gradient in tinygraph ops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygraph.function import Function
+from tinygraph.ops._common import to_tensor
+from tinygraph.ops.elementwise import _const
+from tinygraph.tensor import Tensor
+
+
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp of -|x| never overflows; both branches are exact to float precision
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Function):
+    name = "sigmoid"
+    _numpy_forward = True
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return _stable_sigmoid(a._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output
+        return g * (y * (1 - y))
+
+
+class Tanh(Function):
+    name = "tanh"
+    _numpy_forward = True
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.tanh(a._data)
+
+    @staticmethod
+    def backward(ctx, g):
+        y = ctx.output
+        return g * (1 - y * y)
+
+
+class Relu(Function):
+    name = "relu"
+    _numpy_forward = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.maximum(a._data, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * _const(a._data > 0)
+
+
+class LeakyRelu(Function):
+    name = "leaky_relu"
+    _numpy_forward = True
+
+    @staticmethod
+    def forward(ctx, a, slope):
+        ctx.save_for_backward(a)
+        x = a._data
+        return np.where(x > 0, x, x * slope).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        slope = ctx.inputs[1]
+        return g * _const(np.where(a._data > 0, 1, slope).astype(g.dtype)), None
+
+
+class Softplus(Function):
+    name = "softplus"
+    _numpy_forward = True
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        x = a._data
+        # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        return g * sigmoid(a)
+
+
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + e^-x), finite and exact for any x."""
+    return Sigmoid.apply(to_tensor(x, where="sigmoid"))
+
+
+def tanh(x: Any) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(to_tensor(x, where="tanh"))
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0); the gradient at 0 is 0."""
+    return Relu.apply(to_tensor(x, where="relu"))
+
+
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, else negative_slope * x."""
+    return LeakyRelu.apply(to_tensor(x, where="leaky_relu"), float(negative_slope))
+
+
+def softplus(x: Any) -> Tensor:
+    """log(1 + e^x), finite for any x; its derivative is sigmoid(x)."""
+    return Softplus.apply(to_tensor(x, where="softplus"))

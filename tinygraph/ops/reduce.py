@@ -1,0 +1,151 @@
+"""Reductions, and the composites built on them (mean, var, logsumexp, softmax, log_softmax)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinygraph.function import Function
+from tinygraph.ops._common import norm_axis, to_tensor
+from tinygraph.ops.elementwise import _const, exp, log
+from tinygraph.ops.shape import broadcast_to, reshape
+from tinygraph.tensor import Tensor
+
+
+def _keepdims_shape(shape: tuple, axes: tuple | None) -> tuple:
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    name = "sum"
+    _numpy_forward = True
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdims):
+        return np.sum(a._data, axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, axes, keepdims = ctx.inputs
+        if not keepdims:
+            g = reshape(g, _keepdims_shape(a.shape, axes))
+        return broadcast_to(g, a.shape), None, None
+
+
+class _Extreme(Function):
+    """max / min over axes; the gradient is shared evenly among tied extremes."""
+
+    _numpy_forward = True
+    saves_output = True
+
+    @staticmethod
+    def backward(ctx, g):
+        a, axes, keepdims = ctx.inputs
+        (x,) = ctx.saved_tensors
+        kshape = _keepdims_shape(a.shape, axes)
+        hit = x._data == ctx.output._data.reshape(kshape)
+        share = hit / np.sum(hit, axis=axes, keepdims=True)
+        if not keepdims:
+            g = reshape(g, kshape)
+        return broadcast_to(g, a.shape) * _const(share.astype(g.dtype, copy=False)), None, None
+
+
+class Max(_Extreme):
+    name = "max"
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdims):
+        ctx.save_for_backward(a)
+        return np.max(a._data, axis=axes, keepdims=keepdims)
+
+
+class Min(_Extreme):
+    name = "min"
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdims):
+        ctx.save_for_backward(a)
+        return np.min(a._data, axis=axes, keepdims=keepdims)
+
+
+def _reduce(cls: type, name: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    x = to_tensor(x, where=name)
+    axes = norm_axis(axis, x.ndim, name, x.shape)
+    if cls is not Sum and x.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+    return cls.apply(x, axes, bool(keepdims))
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001 - numpy's name
+    """Sum over `axis` (int, tuple or None for all), as ``np.sum``."""
+    return _reduce(Sum, "sum", x, axis, keepdims)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum over `axis`, as ``np.max``; tied maxima share the gradient evenly."""
+    return _reduce(Max, "max", x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum over `axis`, as ``np.min``; tied minima share the gradient evenly."""
+    return _reduce(Min, "min", x, axis, keepdims)
+
+
+def _count(shape: tuple, axes: tuple | None) -> int:
+    return math.prod(shape) if axes is None else math.prod(shape[i] for i in axes)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over `axis`, as ``np.mean``."""
+    x = to_tensor(x, where="mean")
+    axes = norm_axis(axis, x.ndim, "mean", x.shape)
+    n = _count(x.shape, axes)
+    if n == 0:
+        raise ValueError(f"mean: cannot average over an empty axis of a tensor of shape {x.shape}")
+    return sum(x, axes, keepdims) * (1.0 / n)
+
+
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over `axis`, as ``np.var`` (divides by n - ddof)."""
+    x = to_tensor(x, where="var")
+    axes = norm_axis(axis, x.ndim, "var", x.shape)
+    n = _count(x.shape, axes)
+    if n - ddof <= 0:
+        raise ValueError(f"var: {n} values with ddof={ddof} leave no degrees of freedom (shape {x.shape})")
+    d = x - mean(x, axes, keepdims=True)
+    return sum(d * d, axes, keepdims) * (1.0 / (n - ddof))
+
+
+def _shift(x: Tensor, axes: tuple | None) -> np.ndarray:
+    """The max over `axes` as a constant, so exp never overflows; infinities become 0."""
+    m = np.max(x._data, axis=axes, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) over `axis`, finite for inputs as large as +-1e4 (and beyond)."""
+    x = to_tensor(x, where="logsumexp")
+    axes = norm_axis(axis, x.ndim, "logsumexp", x.shape)
+    if x.size == 0:
+        raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {x.shape}")
+    m = _shift(x, axes)
+    out = log(sum(exp(x - _const(m)), axes, keepdims=True)) + _const(m)
+    return out if keepdims else reshape(out, np.squeeze(m, axis=axes).shape)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along `axis`, computed with the max subtracted (exact for large inputs)."""
+    x = to_tensor(x, where="softmax")
+    axes = norm_axis(axis, x.ndim, "softmax", x.shape)
+    e = exp(x - _const(_shift(x, axes)))
+    return e / sum(e, axes, keepdims=True)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along `axis`, finite and exact for inputs as large as +-1e4."""
+    x = to_tensor(x, where="log_softmax")
+    return x - logsumexp(x, axis, keepdims=True)
