@@ -1,7 +1,7 @@
 """Property-based tests: random shapes and broadcasts through the elementwise and reduction ops."""
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -49,6 +49,8 @@ def test_reductions_match_numpy_and_finite_differences(x, name, keepdims, data):
     axis = data.draw(st.none() | st.integers(-x.ndim, x.ndim - 1))
     if name == "var" and x.size < 2:
         return
+    if name in ("max", "min"):
+        assume(x.size < 2 or np.diff(np.sort(x.ravel())).min() > 1e-3)  # a kink lies between near-ties
     fn = (
         (lambda t: tg.logsumexp(t, axis=axis, keepdims=keepdims))
         if name == "logsumexp"

@@ -10,9 +10,11 @@ Tensor([2., 4., 6.])
 
 from tinygraph.tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001 (Tensor first)
 from tinygraph.function import (
+    AnomalyError,
     Context,
     Function,
     backward,
+    detect_anomaly,
     enable_grad,
     grad,
     is_grad_enabled,
@@ -32,6 +34,7 @@ def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = Non
 
 
 __all__ = [
+    "AnomalyError",
     "Context",
     "Function",
     "GradcheckError",
@@ -39,6 +42,7 @@ __all__ = [
     "Tensor",
     "__version__",
     "backward",
+    "detect_anomaly",
     "enable_grad",
     "get_default_dtype",
     "grad",

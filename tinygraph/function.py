@@ -22,6 +22,7 @@ from tinygraph.tensor import Tensor
 
 class _GradMode(threading.local):
     enabled = True
+    anomaly = False
 
 
 _mode = _GradMode()
@@ -80,6 +81,113 @@ class enable_grad(set_grad_enabled):
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+# ----- anomaly mode -----------------------------------------------------------------------------
+
+
+class AnomalyError(RuntimeError):
+    """Raised under ``detect_anomaly()`` at the first NaN or infinity an op produces."""
+
+
+class detect_anomaly:
+    """Check every op's forward output and every gradient for NaN or inf; raise at the first.
+
+    The error names the op, the pass (forward or backward), the line of your code
+    that created the op, and summary statistics of the op's inputs. It slows every
+    op down, so use it to hunt a NaN, not for training. Per thread, like grad mode.
+
+    >>> import tinygraph as tg
+    >>> x = tg.tensor([1.0, 0.0], requires_grad=True)
+    >>> with tg.detect_anomaly():
+    ...     y = tg.log(x)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tinygraph.function.AnomalyError: forward pass of op 'log' produced -inf ...
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._prev.append(_mode.anomaly)
+        _mode.anomaly = self.enabled
+
+    def __exit__(self, *exc: Any) -> None:
+        _mode.anomaly = self._prev.pop()
+
+    def __call__(self, func: Callable) -> Callable:
+        enabled = self.enabled
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with detect_anomaly(enabled):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+_PACKAGE_DIR = __file__.rsplit("/", 1)[0].rsplit("\\", 1)[0]
+
+
+def _user_frame() -> str:
+    """The first caller outside tinygraph, as 'file:line in function: source'."""
+    import linecache
+    import sys
+
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+        f = f.f_back
+    if f is None:
+        return "<unknown>"
+    line = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}" + (f": {line}" if line else "")
+
+
+def _summary(x: Any) -> str:
+    if not isinstance(x, (Tensor, np.ndarray)):
+        return repr(x) if isinstance(x, (int, float, str, type(None))) else type(x).__name__
+    a = x._data if isinstance(x, Tensor) else x
+    if a.dtype.kind not in "fiub" or a.size == 0:
+        return f"shape {a.shape} {a.dtype}"
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(a) if a.dtype.kind == "f" else np.ones(a.shape, bool)
+        ok = a[finite]
+        stats = f"min {ok.min():.4g}, max {ok.max():.4g}, mean {ok.mean():.4g}" if ok.size else "no finite values"
+    bad = a.size - int(finite.sum())
+    return f"shape {a.shape} {a.dtype}: {stats}" + (f", {bad} NaN/inf" if bad else "")
+
+
+def _first_bad(a: np.ndarray) -> str | None:
+    if a.dtype.kind != "f" or np.isfinite(a).all():
+        return None
+    if np.isnan(a).any():
+        return "NaN"
+    return "-inf" if np.isneginf(a).any() else "inf"
+
+
+def _anomaly_forward(name: str, args: tuple, out: np.ndarray, ctx: Any) -> None:
+    where = _user_frame()
+    if isinstance(ctx, Context):
+        ctx.created_at = where
+    bad = _first_bad(out)
+    if bad:
+        inputs = "\n".join(f"  input {i}: {_summary(a)}" for i, a in enumerate(args))
+        raise AnomalyError(
+            f"forward pass of op {name!r} produced {bad} (output {_summary(out)})\n  created at {where}\n{inputs}"
+        )
+
+
+def _anomaly_backward(node: Context, i: int, g: Tensor) -> None:
+    bad = _first_bad(g._data)
+    if bad:
+        inputs = "\n".join(f"  input {j}: {_summary(a)}" for j, a in enumerate(node.inputs))
+        where = node.__dict__.get("created_at", "<unknown: the op was created outside detect_anomaly>")
+        raise AnomalyError(
+            f"backward pass of op {node.name!r} produced {bad} in the gradient for input {i} "
+            f"({_summary(g)})\n  created at {where}\n{inputs}"
+        )
 
 
 # ----- the graph node --------------------------------------------------------------------------
@@ -250,6 +358,8 @@ class Function:
             raise _op_error(cls.name, args, e) from None
         if type(out) is not np.ndarray:
             out = out._data if isinstance(out, Tensor) else np.asarray(out)
+        if _mode.anomaly:
+            _anomaly_forward(cls.name, args, out, ctx)
         if needs is None:
             return Tensor._make(out)
         if out.dtype.kind != "f":
@@ -357,6 +467,7 @@ def _run(
                     break
 
     captured: dict = {}
+    anomaly = _mode.anomaly
     with set_grad_enabled(create_graph):
         for t in reversed(order):
             node = t._node
@@ -373,10 +484,13 @@ def _run(
                 raise RuntimeError(_released_message(node))
             node._check_saved(t)
             node.output = t
+            # in anomaly mode the vjp's own ops are not checked as forward ops: its result is, below
+            _mode.anomaly = False
             try:
                 gs = node.fn.backward(node, g)
             finally:
                 node.output = None
+                _mode.anomaly = anomaly
             if not isinstance(gs, tuple):
                 gs = (gs,)
             inputs = node.inputs
@@ -384,11 +498,13 @@ def _run(
                 raise RuntimeError(
                     f"backward of op {node.name!r} returned {len(gs)} gradients for {len(inputs)} inputs"
                 )
-            for p, gp, need in zip(inputs, gs, node.needs_input_grad):
+            for i, (p, gp, need) in enumerate(zip(inputs, gs, node.needs_input_grad)):
                 if gp is None or not need:
                     continue
                 if not isinstance(gp, Tensor):
                     gp = Tensor._make(np.asarray(gp, dtype=p.dtype))
+                if anomaly:
+                    _anomaly_backward(node, i, gp)
                 if gp._data.shape != p._data.shape:
                     raise RuntimeError(
                         f"backward of op {node.name!r} returned a gradient of shape {gp.shape} for an input "
