@@ -13,11 +13,11 @@ graphviz:
 	@bash scripts/install-graphviz.sh
 
 demo: $(BIN)/activate graphviz
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[examples]'
 	$(BIN)/tinygraph demo
 
 test: $(BIN)/activate graphviz
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,train,examples,notebook,digits]'
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/activate

@@ -23,7 +23,18 @@ from tinygraph.function import (
 )
 from tinygraph.ops import *  # noqa: F403 - the op functions, listed in tinygraph.ops.__all__
 from tinygraph.ops import __all__ as _ops_all
-from tinygraph.gradcheck import GradcheckError, GradcheckReport, gradcheck, gradgradcheck, numerical_grad
+from tinygraph.gradcheck import (
+    GradcheckError,
+    GradcheckReport,
+    epsilon_sweep,
+    gradcheck,
+    gradcheck_module,
+    gradgradcheck,
+    numerical_grad,
+)
+from tinygraph.random import manual_seed
+from tinygraph.serialization import load, save
+from tinygraph import data, nn, optim  # noqa: E402 - built on everything above
 
 __version__ = "0.1.0"
 
@@ -41,16 +52,24 @@ __all__ = [
     "GradcheckReport",
     "Tensor",
     "__version__",
+    "data",
+    "nn",
+    "optim",
     "backward",
     "detect_anomaly",
     "enable_grad",
+    "epsilon_sweep",
     "get_default_dtype",
     "grad",
     "gradcheck",
+    "gradcheck_module",
     "gradgradcheck",
     "is_grad_enabled",
+    "load",
+    "manual_seed",
     "no_grad",
     "numerical_grad",
+    "save",
     "set_default_dtype",
     "set_grad_enabled",
     "tensor",

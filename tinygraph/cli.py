@@ -14,11 +14,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="run the main demonstration")
     demo.add_argument("--out", default="tinygraph-demo", help="folder for the pictures it writes")
+    demo.add_argument("--steps", type=int, default=10000, help="training steps of the hidden-layer network")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    from tinygraph import opcheck
+
+    opcheck.add_arguments(sub.add_parser("gradcheck", help="check the gradients of every built-in op"))
     args = parser.parse_args(argv)
     if args.command == "demo":
         from tinygraph.demo import run
 
         return run(args)
+    if args.command == "gradcheck":
+        return opcheck.run(args)
     parser.print_help()
     return 0
 

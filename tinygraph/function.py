@@ -87,7 +87,44 @@ class enable_grad(set_grad_enabled):
 
 
 class AnomalyError(RuntimeError):
-    """Raised under ``detect_anomaly()`` at the first NaN or infinity an op produces."""
+    """Raised under ``detect_anomaly()`` at the first NaN or infinity an op produces.
+
+    Besides the message it carries: ``node``, the offending graph node (a
+    `Context`, or None when no graph was being recorded, e.g. under
+    ``no_grad``), which the viz pictures can ``mark=``; ``op``, the op's name;
+    ``pass_``, ``"forward"`` or ``"backward"``; ``created_at``, the line of your
+    code that created the op; ``input_index``, for a backward anomaly, the input
+    whose gradient went bad (None for a forward one); ``value``, what went bad
+    (``"NaN"``, ``"inf"`` or ``"-inf"``).
+
+    >>> import tinygraph as tg
+    >>> x = tg.tensor([4.0, 0.0], requires_grad=True)
+    >>> y = tg.sqrt(x).sum()
+    >>> try:
+    ...     with tg.detect_anomaly():
+    ...         y.backward()
+    ... except tg.AnomalyError as e:
+    ...     print(e.pass_, e.op, e.value, e.input_index)
+    backward sqrt inf 0
+    """
+
+    def __init__(
+        self,
+        message: str,
+        node: Context | None = None,
+        op: str = "",
+        pass_: str = "",
+        created_at: str = "",
+        input_index: int | None = None,
+        value: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.node = node
+        self.op = op
+        self.pass_ = pass_
+        self.created_at = created_at
+        self.input_index = input_index
+        self.value = value
 
 
 class detect_anomaly:
@@ -155,8 +192,11 @@ def _summary(x: Any) -> str:
         finite = np.isfinite(a) if a.dtype.kind == "f" else np.ones(a.shape, bool)
         ok = a[finite]
         stats = f"min {ok.min():.4g}, max {ok.max():.4g}, mean {ok.mean():.4g}" if ok.size else "no finite values"
-    bad = a.size - int(finite.sum())
-    return f"shape {a.shape} {a.dtype}: {stats}" + (f", {bad} NaN/inf" if bad else "")
+    bad = ""
+    if a.dtype.kind == "f" and ok.size != a.size:
+        counts = (("NaN", np.isnan(a)), ("inf", np.isposinf(a)), ("-inf", np.isneginf(a)))
+        bad = "".join(f", {int(m.sum())} {label}" for label, m in counts if m.any())
+    return f"shape {a.shape} {a.dtype}: {stats}{bad}"
 
 
 def _first_bad(a: np.ndarray) -> str | None:
@@ -169,24 +209,39 @@ def _first_bad(a: np.ndarray) -> str | None:
 
 def _anomaly_forward(name: str, args: tuple, out: np.ndarray, ctx: Any) -> None:
     where = _user_frame()
-    if isinstance(ctx, Context):
-        ctx.created_at = where
+    node = ctx if isinstance(ctx, Context) else None
+    if node is not None:
+        node.created_at = where
     bad = _first_bad(out)
     if bad:
         inputs = "\n".join(f"  input {i}: {_summary(a)}" for i, a in enumerate(args))
         raise AnomalyError(
-            f"forward pass of op {name!r} produced {bad} (output {_summary(out)})\n  created at {where}\n{inputs}"
+            f"forward pass of op {name!r} produced {bad} (output {_summary(out)})\n  created at {where}\n{inputs}",
+            node=node,
+            op=name,
+            pass_="forward",
+            created_at=where,
+            value=bad,
         )
 
 
-def _anomaly_backward(node: Context, i: int, g: Tensor) -> None:
+def _anomaly_backward(node: Context, i: int, g: Tensor, grad_out: Tensor | None = None) -> None:
     bad = _first_bad(g._data)
     if bad:
         inputs = "\n".join(f"  input {j}: {_summary(a)}" for j, a in enumerate(node.inputs))
-        where = node.__dict__.get("created_at", "<unknown: the op was created outside detect_anomaly>")
+        where = node.__dict__.get(
+            "created_at", "<unknown: the op was created outside detect_anomaly; run the forward pass inside it too>"
+        )
+        incoming = "" if grad_out is None else f"\n  gradient of its output: {_summary(grad_out)}"
         raise AnomalyError(
             f"backward pass of op {node.name!r} produced {bad} in the gradient for input {i} "
-            f"({_summary(g)})\n  created at {where}\n{inputs}"
+            f"({_summary(g)})\n  created at {where}\n{inputs}{incoming}",
+            node=node,
+            op=node.name,
+            pass_="backward",
+            created_at=where,
+            input_index=i,
+            value=bad,
         )
 
 
@@ -234,7 +289,7 @@ class Context:
         for t in items:
             if isinstance(t, Tensor):
                 t._watch += 1
-                versions.append(t._current_version())
+                versions.append(t._version if t._snap is None else t._current_version())
             else:
                 versions.append(None)
         self._saved = items
@@ -247,27 +302,50 @@ class Context:
         return self._saved
 
     def _check_saved(self, out: Tensor) -> None:
-        checks = list(zip(self._saved, self._versions))
+        checks = zip(self._saved, self._versions)
         if self._out_version is not None:
-            checks.append((out, self._out_version))
+            checks = [*checks, (out, self._out_version)]
         for t, v in checks:
-            if v is not None and t._current_version() != v:
-                what = "output" if t is out else "input"
-                raise RuntimeError(
-                    f"backward: the {what} of shape {t.shape} ({t.dtype}) that op {self.name!r} saved for its "
-                    f"gradient was modified in place after the forward pass (version {v} -> {t._version}). "
-                    "Recompute the forward pass after changing .data, or change a copy instead."
-                )
+            # unchanged version and no handed-out .data to compare: nothing can have been written
+            if v is not None and (t._snap is not None or t._version != v) and t._current_version() != v:
+                raise RuntimeError(self._modified_message(t, out, v))
+
+    def _modified_message(self, t: Tensor, out: Tensor, v: int) -> str:
+        """Which op saved `t`, where that op was created, and what changed `t` since."""
+        if t is out:
+            what = "its output"
+        else:
+            idx = [i for i, a in enumerate(self.inputs) if a is t]
+            what = f"its input {idx[0]}" if idx else "a tensor"
+        how, site = getattr(t, "_last_write", None) or ("a write to its data", None)
+        if site:
+            how += f" (the array was handed out at {site})" if "handed out" in how else f" at {site}"
+        created = self.__dict__.get("created_at")
+        hint = (
+            "."
+            if created
+            else "; run the forward pass and the write under tg.detect_anomaly() to see where "
+            "the op was created and where the data was changed."
+        )
+        lines = [
+            f"backward: op {self.name!r} saved {what} (shape {t.shape}, {t.dtype}) for its gradient, "
+            f"and it was modified in place after the forward pass (version {v} -> {t._version}) by {how}.",
+            f"  op {self.name!r} was created at {created}" if created else "",
+            "  Recompute the forward pass after changing the data, or change a copy instead" + hint,
+        ]
+        return "\n".join(line for line in lines if line)
 
     def _release(self, out: Tensor) -> None:
-        watched = [t for t in self._saved if isinstance(t, Tensor)]
+        for t in self._saved:
+            if isinstance(t, Tensor):
+                t._watch -= 1
+                if not t._watch:
+                    t._snap = None
         if self._out_version is not None:
-            watched.append(out)
             self._out_version = None
-        for t in watched:
-            t._watch -= 1
-            if not t._watch:
-                t._snap = None
+            out._watch -= 1
+            if not out._watch:
+                out._snap = None
         self._saved = ()
         self._versions = ()
         self.released = True
@@ -286,6 +364,10 @@ class _NoGradContext:
 
     def save_for_backward(self, *items: Any) -> None:
         pass
+
+
+_NO_GRAD_CTX = _NoGradContext()
+_wrap = Tensor._make
 
 
 def _released_message(node: Context) -> str:
@@ -341,13 +423,20 @@ class Function:
 
     @classmethod
     def apply(cls, *args: Any) -> Tensor:
+        # This runs for every op and every vjp op, so it is kept flat: the common no-graph case
+        # (vjps without create_graph, inference) makes no Context and one Tensor.
+        mode = _mode
         needs = None
-        if _mode.enabled:
+        if mode.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
-                    needs = tuple(isinstance(b, Tensor) and b.requires_grad for b in args)
+                    needs = tuple([isinstance(b, Tensor) and b.requires_grad for b in args])
                     break
-        ctx = _NoGradContext() if needs is None else Context(cls, args, needs)
+        if needs is None:
+            # built-in forwards set nothing on a ctx that records nothing, so they share one
+            ctx = _NO_GRAD_CTX if cls._numpy_forward else _NoGradContext()
+        else:
+            ctx = Context(cls, args, needs)
         try:
             if cls._numpy_forward:
                 out = cls.forward(ctx, *args)
@@ -358,13 +447,13 @@ class Function:
             raise _op_error(cls.name, args, e) from None
         if type(out) is not np.ndarray:
             out = out._data if isinstance(out, Tensor) else np.asarray(out)
-        if _mode.anomaly:
+        if mode.anomaly:
             _anomaly_forward(cls.name, args, out, ctx)
         if needs is None:
-            return Tensor._make(out)
+            return _wrap(out, None)
         if out.dtype.kind != "f":
             raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
-        result = Tensor._make(out, ctx)
+        result = _wrap(out, ctx)
         if cls.saves_output:
             result._watch += 1
             ctx._out_version = 0
@@ -442,18 +531,15 @@ def _run(
     Without `targets` every node runs; with them, only nodes that lead to one.
     """
     order = _topo_order(roots)
+    # gradients by node (by id for leaves), summed as they arrive; the walk pops each before its vjp runs
     grads: dict = {}
     leaves: dict = {}
-
-    def deliver(p: Tensor, g: Tensor) -> None:
-        key = p._node
-        if key is None:
-            key = id(p)
-            leaves[key] = p
-        grads[key] = grads[key] + g if key in grads else g
-
     for r, s in zip(roots, seeds):
-        deliver(r, s)
+        key = r._node
+        if key is None:
+            key = id(r)
+            leaves[key] = r
+        grads[key] = grads[key] + s if key in grads else s
 
     needed = None
     wanted: set = set()
@@ -474,43 +560,57 @@ def _run(
             g = grads.pop(node, None)
             if g is None:
                 continue
-            if t._retain:
+            if t._retain and targets is None:  # tg.grad leaves .grad alone
                 t.grad = g if t.grad is None else t.grad + g
-            if id(t) in wanted:
+            if wanted and id(t) in wanted:
                 captured[id(t)] = g
             if needed is not None and node not in needed:
                 continue
             if node.released:
                 raise RuntimeError(_released_message(node))
-            node._check_saved(t)
+            if node._versions or node._out_version is not None:
+                node._check_saved(t)
             node.output = t
-            # in anomaly mode the vjp's own ops are not checked as forward ops: its result is, below
-            _mode.anomaly = False
-            try:
-                gs = node.fn.backward(node, g)
-            finally:
-                node.output = None
-                _mode.anomaly = anomaly
-            if not isinstance(gs, tuple):
+            if anomaly:
+                # in anomaly mode the vjp's own ops are not checked as forward ops: its result is, below
+                _mode.anomaly = False
+                try:
+                    gs = node.fn.backward(node, g)
+                finally:
+                    node.output = None
+                    _mode.anomaly = anomaly
+            else:
+                try:
+                    gs = node.fn.backward(node, g)
+                finally:
+                    node.output = None
+            if type(gs) is not tuple:
                 gs = (gs,)
             inputs = node.inputs
             if len(gs) != len(inputs):
                 raise RuntimeError(
                     f"backward of op {node.name!r} returned {len(gs)} gradients for {len(inputs)} inputs"
                 )
-            for i, (p, gp, need) in enumerate(zip(inputs, gs, node.needs_input_grad)):
+            i = -1
+            for p, gp, need in zip(inputs, gs, node.needs_input_grad):
+                i += 1
                 if gp is None or not need:
                     continue
                 if not isinstance(gp, Tensor):
                     gp = Tensor._make(np.asarray(gp, dtype=p.dtype))
                 if anomaly:
-                    _anomaly_backward(node, i, gp)
+                    _anomaly_backward(node, i, gp, g)
                 if gp._data.shape != p._data.shape:
                     raise RuntimeError(
                         f"backward of op {node.name!r} returned a gradient of shape {gp.shape} for an input "
                         f"of shape {p.shape}; a gradient must have its input's shape (sum out broadcast axes)"
                     )
-                deliver(p, gp)
+                key = p._node
+                if key is None:
+                    key = id(p)
+                    leaves[key] = p
+                prev = grads.get(key)
+                grads[key] = gp if prev is None else prev + gp
             if not retain_graph:
                 node._release(t)
     if not retain_graph:

@@ -60,6 +60,9 @@ def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray
     return _check_array(arr, where)
 
 
+_new = object.__new__
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
@@ -78,7 +81,8 @@ class Tensor:
 
     # _version counts writes through `.data`; _watch counts pending graph nodes
     # that saved this tensor; _snap is a copy taken when `.data` was handed out
-    # while watched, so a write through it is caught before backward uses it.
+    # while watched, so a write through it is caught before backward uses it. _last_write
+    # (set only on a write, so unset on most tensors) says how the data was last changed.
     __slots__ = (
         "_data",
         "requires_grad",
@@ -89,6 +93,7 @@ class Tensor:
         "_watch",
         "_snap",
         "_retain",
+        "_last_write",
         "__weakref__",
     )
 
@@ -108,10 +113,10 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _make(cls, data: np.ndarray, node: Any = None) -> Tensor:
+    @staticmethod
+    def _make(data: np.ndarray, node: Any = None) -> Tensor:
         """Wrap an ndarray the engine owns, without copying or checks."""
-        t = object.__new__(cls)
+        t = _new(Tensor)
         t._data = data
         t.grad = None
         t._node = node
@@ -134,7 +139,9 @@ class Tensor:
         if self._watch:
             snap = self._snap
             if snap is None or snap[0] != self._version:
-                self._snap = (self._version, self._data.copy())
+                # under detect_anomaly, remember where the array was handed out, for the error
+                site = _function._user_frame() if _function._mode.anomaly else None
+                self._snap = (self._version, self._data.copy(), site)
         return self._data
 
     @data.setter
@@ -148,6 +155,9 @@ class Tensor:
         self._data = arr
         self._version += 1
         self._snap = None
+        if self._watch:
+            site = _function._user_frame() if _function._mode.anomaly else None
+            self._last_write = ("an assignment to .data", site)
 
     def _current_version(self) -> int:
         """The write count, first noticing writes made through a handed-out `.data`."""
@@ -156,6 +166,7 @@ class Tensor:
             if not np.array_equal(snap[1], self._data, equal_nan=self._data.dtype.kind == "f"):
                 self._version += 1
                 self._snap = None
+                self._last_write = ("a write into the array handed out by .data (or np.asarray/.numpy())", snap[2])
         return self._version
 
     def numpy(self) -> np.ndarray:
@@ -287,25 +298,35 @@ class Tensor:
         _function.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # ----- operators (forward and gradient live in tinygraph.ops) ---------------------------
+    # With two Tensors the binary operators go straight to the op class (the checks in the
+    # public functions only convert non-Tensor operands); these run for every op of a model.
     def __add__(self, other):
+        if type(other) is Tensor:
+            return _ew.Add.apply(self, other)
         return _ew.add(self, other)
 
     def __radd__(self, other):
         return _ew.add(other, self)
 
     def __sub__(self, other):
+        if type(other) is Tensor:
+            return _ew.Sub.apply(self, other)
         return _ew.sub(self, other)
 
     def __rsub__(self, other):
         return _ew.sub(other, self)
 
     def __mul__(self, other):
+        if type(other) is Tensor:
+            return _ew.Mul.apply(self, other)
         return _ew.mul(self, other)
 
     def __rmul__(self, other):
         return _ew.mul(other, self)
 
     def __truediv__(self, other):
+        if type(other) is Tensor:
+            return _ew.Div.apply(self, other)
         return _ew.div(self, other)
 
     def __rtruediv__(self, other):

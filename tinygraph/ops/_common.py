@@ -14,8 +14,13 @@ def to_tensor(x: Any, like: Tensor | None = None, where: str = "op") -> Tensor:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (bool, int, float)):
-        dtype = np.result_type(like._data.dtype, x) if like is not None else get_default_dtype()
-        return Tensor._make(np.asarray(x, dtype=dtype))
+        if like is None:
+            dtype = get_default_dtype()
+        elif like._data.dtype.kind == "f":
+            dtype = like._data.dtype  # what numpy's result_type gives for a Python number, without its cost
+        else:
+            dtype = np.result_type(like._data.dtype, x)
+        return Tensor._make(np.array(x, dtype=dtype))
     if isinstance(x, np.ndarray):
         # never written to by any op, so no copy is needed
         return Tensor._make(_check_array(x, where))

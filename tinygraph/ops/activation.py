@@ -29,8 +29,29 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y = ctx.output
-        return g * (y * (1 - y))
+        return SigmoidGrad.apply(ctx.output, g)
+
+
+class SigmoidGrad(Function):
+    """sigmoid's vjp g * y * (1 - y) from its output y, as one op (one node, not three, in a backward).
+
+    Differentiable in both y and g, so second derivatives through sigmoid work.
+    """
+
+    name = "sigmoid_grad"
+    _numpy_forward = True
+
+    @staticmethod
+    def forward(ctx, y, g):
+        ctx.save_for_backward(y, g)
+        yd = y._data
+        return g._data * (yd * (1 - yd))
+
+    @staticmethod
+    def backward(ctx, gg):
+        y, g = ctx.saved_tensors
+        ny, ng = ctx.needs_input_grad
+        return (gg * g * (1 - 2 * y) if ny else None, SigmoidGrad.apply(y, gg) if ng else None)
 
 
 class Tanh(Function):
@@ -44,8 +65,29 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y = ctx.output
-        return g * (1 - y * y)
+        return TanhGrad.apply(ctx.output, g)
+
+
+class TanhGrad(Function):
+    """tanh's vjp g * (1 - y^2) from its output y, as one op (one node, not three, in a backward).
+
+    Differentiable in both y and g, so second derivatives through tanh work.
+    """
+
+    name = "tanh_grad"
+    _numpy_forward = True
+
+    @staticmethod
+    def forward(ctx, y, g):
+        ctx.save_for_backward(y, g)
+        yd = y._data
+        return g._data * (1 - yd * yd)
+
+    @staticmethod
+    def backward(ctx, gg):
+        y, g = ctx.saved_tensors
+        ny, ng = ctx.needs_input_grad
+        return (gg * g * y * -2 if ny else None, TanhGrad.apply(y, gg) if ng else None)
 
 
 class Relu(Function):

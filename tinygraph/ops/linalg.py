@@ -8,7 +8,7 @@ import numpy as np
 
 from tinygraph.function import Function
 from tinygraph.ops._common import pair
-from tinygraph.ops.shape import reshape, sum_to, transpose
+from tinygraph.ops.shape import Transpose, reshape, sum_to, transpose
 from tinygraph.tensor import Tensor
 
 
@@ -34,6 +34,11 @@ class MatMul(Function):
     def backward(ctx, g):
         b, a = ctx.saved_tensors
         x, y = ctx.inputs
+        if x.ndim == 2 and y.ndim == 2:  # the common case: no promotion, no batch axes
+            return (
+                MatMul.apply(g, Transpose.apply(b, None)) if b is not None else None,
+                MatMul.apply(Transpose.apply(a, None), g) if a is not None else None,
+            )
         # promote 1-D operands to matrices, as the forward did, so one formula serves all cases
         x2 = x if x.ndim > 1 else reshape(x, (1, x.shape[0]))
         y2 = y if y.ndim > 1 else reshape(y, (y.shape[0], 1))

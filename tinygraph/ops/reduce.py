@@ -10,7 +10,7 @@ import numpy as np
 from tinygraph.function import Function
 from tinygraph.ops._common import norm_axis, to_tensor
 from tinygraph.ops.elementwise import _const, exp, log
-from tinygraph.ops.shape import broadcast_to, reshape
+from tinygraph.ops.shape import BroadcastTo, Reshape, broadcast_to, reshape
 from tinygraph.tensor import Tensor
 
 
@@ -31,9 +31,10 @@ class Sum(Function):
     @staticmethod
     def backward(ctx, g):
         a, axes, keepdims = ctx.inputs
+        # vjps know their shapes are valid, so they call the op classes, not the checking functions
         if not keepdims:
-            g = reshape(g, _keepdims_shape(a.shape, axes))
-        return broadcast_to(g, a.shape), None, None
+            g = Reshape.apply(g, _keepdims_shape(a.shape, axes))
+        return BroadcastTo.apply(g, a.shape), None, None
 
 
 class _Extreme(Function):
@@ -146,6 +147,12 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along `axis`, finite and exact for inputs as large as +-1e4."""
+    """x - logsumexp(x) along `axis`, finite and exact for inputs as large as +-1e4.
+
+    Computed as s - log(sum(exp(s))) with s = x - max(x): subtracting the large
+    logsumexp from x directly would cancel away the small result's digits.
+    """
     x = to_tensor(x, where="log_softmax")
-    return x - logsumexp(x, axis, keepdims=True)
+    axes = norm_axis(axis, x.ndim, "log_softmax", x.shape)
+    s = x - _const(_shift(x, axes))
+    return s - log(sum(exp(s), axes, keepdims=True))

@@ -22,7 +22,7 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return reshape(g, ctx.inputs[0].shape), None
+        return Reshape.apply(g, ctx.inputs[0].shape), None
 
 
 class Transpose(Function):
@@ -67,7 +67,7 @@ class SumTo(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return broadcast_to(g, ctx.inputs[0].shape), None
+        return BroadcastTo.apply(g, ctx.inputs[0].shape), None
 
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:

@@ -1,0 +1,104 @@
+"""06. Optimization: mini-batch gradient descent, momentum and Adam on two moons; then learning-rate decay.
+
+The course's experiment with `tinygraph.nn`, `tinygraph.optim` and `tinygraph.data`: a
+[2, 5, 2, 1] ReLU network (He initialization), 300 noisy two-moons points, mini-batches of
+64 reshuffled every epoch, learning rate 0.0007, 5,000 epochs.
+
+- mini-batch gradient descent and momentum (β = 0.9) at this small learning rate are slow and
+  end at the same place: momentum smooths the steps but does not make them bigger
+  (measured: 87.7% and 87.7%; the course's run got 71.7% and 71.7%);
+- Adam (β1 = 0.9, β2 = 0.999) adapts each parameter's step and wins clearly (measured: 98.0%;
+  the course: 94%).
+
+Then learning-rate decay: each optimizer with a larger start (0.1, Adam 0.01) and the course's
+scheduled inverse-time decay lr = lr0 / (1 + ⌊epoch / 1000⌋). On this data plain gradient
+descent and momentum with decay reach 88.0%: a bigger, decaying step alone does not get this
+small network past the plateau it shares with them, unlike in the course (94%).
+
+    python examples/06_optimization.py [--small] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+import tinygraph as tg
+from tinygraph import nn
+from tinygraph.data import minibatches
+from tinygraph.datasets import make_moons
+from tinygraph.demo import accuracy, save_cost_curve, save_decision_boundary
+from tinygraph.nn import functional as F
+from tinygraph.optim import SGD, Adam, InverseTimeDecay, Momentum
+from tinygraph.random import manual_seed
+
+LAYERS = [2, 5, 2, 1]
+
+
+def predict(model: nn.Module, X: np.ndarray) -> np.ndarray:
+    """Labels 0/1 for the rows of X."""
+    with tg.no_grad():
+        return (model(tg.tensor(X)).data[:, 0] > 0).astype(int)
+
+
+def train(X, y, optimizer: str, lr: float, epochs: int, decay: bool = False, print_every: int = 1000):
+    """Mini-batches of 64, reshuffled each epoch; returns (model, cost per epoch)."""
+    manual_seed(2)
+    model = nn.MLP(LAYERS, activation="relu", init="he")
+    make = {"gd": lambda p: SGD(p, lr=lr), "momentum": lambda p: Momentum(p, lr=lr, beta=0.9), "adam": None}
+    opt = Adam(model.parameters(), lr=lr) if optimizer == "adam" else make[optimizer](model.parameters())
+    schedule = InverseTimeDecay(opt, decay_rate=1.0, decay_steps=1000, staircase=True) if decay else None
+    costs = []
+    for epoch in range(epochs):
+        total = 0.0
+        for Xb, yb in minibatches(X, y[:, None].astype(float), 64, seed=epoch):
+            cost = F.binary_cross_entropy_with_logits(model(tg.tensor(Xb)), tg.tensor(yb), reduction="sum")
+            opt.zero_grad()
+            (cost / len(yb)).backward()
+            opt.step()
+            total += cost.item()
+        costs.append(total / len(y))
+        if schedule is not None:
+            schedule.step()
+        if print_every and epoch % print_every == 0:
+            print(f"Cost after epoch {epoch}: {costs[-1]:f}" + (f"  (lr {opt.lr:.4g})" if decay else ""))
+    return model, costs
+
+
+def main(small: bool = False, out: str | Path = "examples-output", plots: bool = True) -> dict:
+    """The three optimizers, then decay. ``small``: 60 epochs at learning rate 0.007 (Adam still wins)."""
+    X, y = make_moons(n_samples=300, noise=0.2, seed=3)
+    epochs, lr = (60, 0.007) if small else (5000, 0.0007)
+    results, curves = {}, {}
+    runs = [("gd", lr, False), ("momentum", lr, False), ("adam", lr, False)]
+    runs += [] if small else [("gd", 0.1, True), ("momentum", 0.1, True), ("adam", 0.01, True)]
+    for optimizer, rate, decay in runs:
+        name = optimizer + (" + decay" if decay else "")
+        print(f"--- {name}, lr {rate} ---")
+        model, costs = train(X, y, optimizer, rate, epochs, decay, print_every=max(1, epochs // 5))
+        acc = accuracy(predict(model, X), y)
+        print(f"Accuracy: {acc:.1f}%")
+        results[name] = {"accuracy": acc, "costs": costs}
+        curves[name] = costs
+        if plots:
+            save_decision_boundary(
+                lambda P, model=model: predict(model, P),
+                X,
+                y,
+                Path(out) / f"06_{name.replace(' + ', '_')}.png",
+                layout="rows",
+                title=f"{name}: {acc:.1f}%",
+            )
+    if plots:
+        save_cost_curve(curves, Path(out) / "06_cost.png", title="cost per epoch", xlabel="epoch")
+    print("\n" + "\n".join(f"{k:<18} {v['accuracy']:5.1f}%" for k, v in results.items()))
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="a quick run with few epochs")
+    parser.add_argument("--out", default="examples-output", help="folder for the plots")
+    main(**vars(parser.parse_args()))

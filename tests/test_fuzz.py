@@ -1,0 +1,124 @@
+"""Differential fuzzing: random programs against finite differences (1st and 2nd order) and PyTorch.
+
+The normal run checks a few hundred fixed programs (derandomized, so CI is stable);
+``pytest tests/test_fuzz.py --deep`` checks thousands of fresh ones.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tinygraph as tg
+from tinygraph.function import _topo_order
+from tinygraph.ops import activation
+from tinygraph.testing import OP_NAMES, check_program, random_program
+
+seeds = st.integers(0, 2**32 - 1)
+
+# every primitive op of the engine (its graph node names), as listed in the engine's contract
+PRIMITIVES = set(
+    "add sub mul div neg pow exp log sqrt abs maximum minimum clip where astype sigmoid tanh relu leaky_relu "
+    "softplus sum max min reshape transpose broadcast_to sum_to concatenate getitem matmul".split()
+)
+COMPOSITES = {"mean", "var", "logsumexp", "softmax", "log_softmax", "stack", "expand_dims", "squeeze", "flatten"}
+
+
+def _fuzz(deep: bool, normal: int, deep_n: int):
+    return settings(
+        max_examples=deep_n if deep else normal,
+        deadline=None,
+        derandomize=not deep,
+        database=None if not deep else settings.default.database,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+def test_random_programs_match_finite_differences(deep):
+    @_fuzz(deep, 400, 5000)
+    @given(seed=seeds)
+    def check(seed):
+        result = check_program(random_program(seed), torch=False)
+        assert result.passed, str(result)
+
+    check()
+
+
+def test_random_programs_match_second_order_finite_differences(deep):
+    @_fuzz(deep, 150, 2000)
+    @given(seed=seeds)
+    def check(seed):
+        result = check_program(random_program(seed, n_ops=int(seed % 6) + 1), second_order=True, torch=False)
+        assert result.passed, str(result)
+
+    check()
+
+
+def test_random_programs_match_pytorch(deep):
+    pytest.importorskip("torch", reason="PyTorch is the optional oracle: pip install tinygraph[oracle]")
+
+    @_fuzz(deep, 300, 5000)
+    @given(seed=seeds)
+    def check(seed):
+        result = check_program(random_program(seed), torch=True)
+        assert result.passed, str(result)
+
+    check()
+
+
+def test_generator_covers_every_op_and_primitive():
+    used, nodes = set(), set()
+    for seed in range(300):
+        p = random_program(seed)
+        used.update(p.ops)
+        xs = [tg.tensor(x, requires_grad=True) for x in p.inputs]
+        nodes.update(t._node.name for t in _topo_order([p(*xs)]))
+    assert set(OP_NAMES) == used
+    assert PRIMITIVES | COMPOSITES <= used | {"pow_const"} | set(OP_NAMES)
+    assert PRIMITIVES <= nodes, PRIMITIVES - nodes
+
+
+def test_generator_makes_broadcasting_reuse_and_deep_chains():
+    broadcast = reuse = deep_chain = 0
+    for seed in range(200):
+        p = random_program(seed)
+        shapes = {x.shape for x in p.inputs}
+        broadcast += len(shapes) > 1 and len({len(s) for s in shapes}) > 1
+        args = [i for s in p.steps for i in s.args]
+        reuse += len(args) != len(set(args))
+        deep_chain += len(p.steps) >= 8
+    assert broadcast > 20 and reuse > 50 and deep_chain > 30
+
+
+def test_program_source_reproduces_the_program():
+    p = random_program(11, n_ops=8)
+    scope = {"tg": tg, "np": np}
+    exec(p.source(), scope)
+    last = f"v{len(p.inputs) + len(p.steps) - 1}"
+    np.testing.assert_array_equal(scope[last].data, p().data)
+
+
+def test_the_fuzzer_catches_a_wrong_vjp(monkeypatch):
+    # tanh's true derivative is 1 - tanh^2; a vjp that forgets the square must be caught
+    monkeypatch.setattr(activation.Tanh, "backward", staticmethod(lambda ctx, g: g * (1 - ctx.output)))
+    programs = [random_program(s, ops=["tanh", "mul", "sum"], n_ops=3) for s in range(12)]
+    results = [check_program(p, torch=False) for p in programs if "tanh" in p.ops]
+    assert len(results) >= 5 and not any(r.passed for r in results)
+    assert "first order vs finite differences" in str(results[0])
+    assert "tg.tanh(" in str(results[0])
+
+
+def test_the_fuzzer_catches_a_wrong_second_derivative(monkeypatch):
+    # right values, but computed outside the graph: first order passes, second order must fail
+    def backward(ctx, g):
+        return g * tg.tensor(1 - ctx.output.data**2)
+
+    monkeypatch.setattr(activation.Tanh, "backward", staticmethod(backward))
+    p = random_program(2, ops=["tanh"], n_ops=2)
+    assert check_program(p, torch=False).passed
+    assert not check_program(p, second_order=True, torch=False).passed
+
+
+def test_unknown_op_names_are_refused():
+    with pytest.raises(ValueError, match="random_program: unknown ops \\['cosh'\\]"):
+        random_program(0, ops=["cosh"])

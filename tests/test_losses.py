@@ -1,0 +1,190 @@
+"""Losses: hand-computed values, finite-difference gradients, extreme logits, bad input, L2 penalty."""
+
+import math
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+from tinygraph import nn
+from tinygraph.nn import functional as F
+
+RNG = np.random.default_rng(0)
+
+
+# ----- values ---------------------------------------------------------------------------------------------------
+def test_binary_cross_entropy_values_and_reductions():
+    p = tg.tensor([[0.9, 0.2, 0.5]])
+    y = tg.tensor([[1.0, 0.0, 1.0]])
+    per = -np.array([[math.log(0.9), math.log(0.8), math.log(0.5)]])
+    np.testing.assert_allclose(F.binary_cross_entropy(p, y, reduction="none").data, per)
+    assert F.binary_cross_entropy(p, y).item() == pytest.approx(per.mean())
+    assert F.binary_cross_entropy(p, y, reduction="sum").item() == pytest.approx(per.sum())
+    # probability exactly 0 or 1: finite (log clamped at -100), with finite gradients
+    p01 = tg.tensor([0.0, 1.0, 1.0], requires_grad=True)
+    loss = F.binary_cross_entropy(p01, tg.tensor([1.0, 1.0, 0.0]), reduction="none")
+    np.testing.assert_allclose(loss.data, [100.0, 0.0, 100.0])
+    loss.sum().backward()
+    assert np.isfinite(p01.grad.data).all()
+    # integer labels are accepted
+    assert F.binary_cross_entropy(p, np.array([[1, 0, 1]])).item() == pytest.approx(per.mean())
+
+
+def test_bce_with_logits_matches_bce_of_sigmoid():
+    z = RNG.standard_normal((4, 3))
+    y = (RNG.random((4, 3)) > 0.5).astype(float)
+    a = 1 / (1 + np.exp(-z))
+    expected = -(y * np.log(a) + (1 - y) * np.log(1 - a)).mean()
+    assert F.binary_cross_entropy_with_logits(tg.tensor(z), tg.tensor(y)).item() == pytest.approx(expected, rel=1e-12)
+    assert F.binary_cross_entropy(F.sigmoid(tg.tensor(z)), tg.tensor(y)).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_bce_with_logits_extreme_logits_exact_and_finite():
+    z = tg.tensor([1e4, -1e4, 1e4, -1e4, 50.0], requires_grad=True)
+    y = tg.tensor([1.0, 0.0, 0.0, 1.0, 1.0])
+    loss = F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    np.testing.assert_array_equal(loss.data[:4], [0.0, 0.0, 1e4, 1e4])
+    assert loss.data[4] == pytest.approx(math.log1p(math.exp(-50.0)), rel=1e-12)
+    loss.sum().backward()
+    # d/dz = sigmoid(z) - y
+    np.testing.assert_allclose(z.grad.data[:4], [0.0, 0.0, 1.0, -1.0])
+
+
+def test_cross_entropy_indices_and_probabilities():
+    z = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 5.0]])
+    t = np.array([2, 0])
+    lse = np.log(np.exp(z).sum(1))
+    per = lse - z[[0, 1], t]
+    np.testing.assert_allclose(F.cross_entropy(tg.tensor(z), t, reduction="none").data, per)
+    assert F.cross_entropy(tg.tensor(z), t).item() == pytest.approx(per.mean())
+    onehot = np.eye(3)[t]
+    assert F.cross_entropy(tg.tensor(z), tg.tensor(onehot)).item() == pytest.approx(per.mean())
+    soft = np.array([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    expected = -(soft * (z - lse[:, None])).sum(1).mean()
+    assert F.cross_entropy(tg.tensor(z), soft).item() == pytest.approx(expected)
+    # nll_loss of log_softmax is cross_entropy
+    assert F.nll_loss(F.log_softmax(tg.tensor(z), axis=1), t).item() == pytest.approx(per.mean())
+    # float labels holding whole numbers are fine
+    assert F.cross_entropy(tg.tensor(z), t.astype(float)).item() == pytest.approx(per.mean())
+
+
+def test_cross_entropy_extreme_logits_exact_and_finite():
+    z = tg.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], requires_grad=True)
+    loss = F.cross_entropy(z, np.array([0, 0]), reduction="none")
+    np.testing.assert_allclose(loss.data, [0.0, 2e4 + math.log(2)])
+    loss.sum().backward()
+    np.testing.assert_allclose(z.grad.data, [[0.0, 0.0, 0.0], [-1.0, 0.5, 0.5]], atol=1e-12)
+
+
+def test_regression_losses():
+    x, y = tg.tensor([1.0, -2.0, 3.0]), tg.tensor([0.0, 0.0, 5.0])
+    assert F.mse_loss(x, y).item() == pytest.approx((1 + 4 + 4) / 3)
+    assert F.mse_loss(x, y, reduction="sum").item() == pytest.approx(9)
+    assert F.l1_loss(x, y).item() == pytest.approx(5 / 3)
+    np.testing.assert_allclose(F.l1_loss(x, y, reduction="none").data, [1, 2, 2])
+
+
+def test_module_forms_match_functions():
+    z = tg.tensor(RNG.standard_normal((5, 3)))
+    t = np.array([0, 2, 1, 1, 0])
+    assert nn.CrossEntropyLoss()(z, t).item() == F.cross_entropy(z, t).item()
+    yb = tg.tensor((RNG.random((5, 3)) > 0.5).astype(float))
+    assert (
+        nn.BCEWithLogitsLoss(reduction="sum")(z, yb).item()
+        == F.binary_cross_entropy_with_logits(z, yb, reduction="sum").item()
+    )
+    assert nn.BCELoss()(F.sigmoid(z), yb).item() == F.binary_cross_entropy(F.sigmoid(z), yb).item()
+    assert nn.MSELoss()(z, yb).item() == F.mse_loss(z, yb).item()
+    assert nn.L1Loss()(z, yb).item() == F.l1_loss(z, yb).item()
+    assert repr(nn.MSELoss(reduction="sum")) == "MSELoss(reduction='sum')"
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        nn.MSELoss(reduction="avg")
+
+
+def test_against_torch_when_available():
+    torch = pytest.importorskip("torch")
+    z = RNG.standard_normal((6, 4)) * 3
+    t = np.array([0, 3, 1, 2, 2, 0])
+    yb = (RNG.random((6, 4)) > 0.5).astype(float)
+    tz = torch.tensor(z)
+    ours = F.cross_entropy(tg.tensor(z), t).item()
+    assert ours == pytest.approx(torch.nn.functional.cross_entropy(tz, torch.tensor(t)).item(), rel=1e-12)
+    ours = F.binary_cross_entropy_with_logits(tg.tensor(z), yb).item()
+    theirs = torch.nn.functional.binary_cross_entropy_with_logits(tz, torch.tensor(yb)).item()
+    assert ours == pytest.approx(theirs, rel=1e-12)
+
+
+# ----- gradients ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda z, y: F.binary_cross_entropy_with_logits(z, y),
+        lambda z, y: F.binary_cross_entropy(F.sigmoid(z), y, reduction="sum"),
+        lambda z, y: F.mse_loss(z, y, reduction="none"),
+        lambda z, y: F.l1_loss(z, y + 0.3),
+        lambda z, y: F.cross_entropy(z, y),
+        lambda z, y: F.cross_entropy(z, y / y.sum(axis=1, keepdims=True).clip(1, None)),
+    ],
+)
+def test_loss_gradients_against_finite_differences(fn):
+    z = tg.tensor(RNG.standard_normal((4, 3)))
+    y = tg.tensor((RNG.random((4, 3)) > 0.5).astype(float))
+    report = tg.gradcheck(lambda z: fn(z, y), [z])
+    assert report.passed, str(report)
+
+
+def test_cross_entropy_index_gradient_against_finite_differences():
+    z = tg.tensor(RNG.standard_normal((5, 4)))
+    t = np.array([3, 0, 1, 1, 2])
+    assert tg.gradcheck(lambda z: F.cross_entropy(z, t, reduction="none"), [z]).passed
+    assert tg.gradcheck(lambda z: F.nll_loss(F.log_softmax(z, axis=1), t), [z]).passed
+
+
+# ----- bad input ----------------------------------------------------------------------------------------------------
+def test_bad_input_errors_name_the_loss_and_the_values():
+    p = tg.tensor([[0.5, 0.5]])
+    with pytest.raises(
+        ValueError, match=r"binary_cross_entropy: probs has shape \(1, 2\) but target has shape \(2, 1\)"
+    ):
+        F.binary_cross_entropy(p, tg.tensor([[1.0], [0.0]]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: probs must lie in \[0, 1\].*max 1.2"):
+        F.binary_cross_entropy(tg.tensor([0.5, 1.2]), tg.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match="target of shape \\(2,\\) contains 1 NaN"):
+        F.binary_cross_entropy_with_logits(tg.tensor([0.5, 1.2]), np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match=r"cross_entropy: target labels must be in \[0, 2\] for 3 classes; got \[3\]"):
+        F.cross_entropy(tg.tensor(np.zeros((2, 3))), np.array([0, 3]))
+    with pytest.raises(ValueError, match=r"must be in \[0, 2\].*got \[-1\]"):
+        F.nll_loss(tg.tensor(np.zeros((2, 3))), np.array([-1, 0]))
+    with pytest.raises(
+        ValueError, match=r"cross_entropy: logits of shape \(10, 3\) needs a target of 10 class indices"
+    ):
+        F.cross_entropy(tg.tensor(np.zeros((10, 3))), np.zeros(8, dtype=int))
+    with pytest.raises(ValueError, match="non-integer"):
+        F.cross_entropy(tg.tensor(np.zeros((2, 3))), np.array([0.5, 1.0]))
+    with pytest.raises(ValueError, match=r"mse_loss: input has shape \(3,\) but target has shape \(3, 1\)"):
+        F.mse_loss(tg.tensor([1.0, 2.0, 3.0]), np.ones((3, 1)))
+    with pytest.raises(ValueError, match=r"cross_entropy: logits must have shape \(batch, classes\)"):
+        F.cross_entropy(tg.tensor([1.0, 2.0]), np.array([0]))
+    # the caller's arrays are untouched
+    target = np.array([0.0, 1.0])
+    F.binary_cross_entropy(tg.tensor([0.2, 0.7]), target)
+    assert target.tolist() == [0.0, 1.0]
+
+
+# ----- L2 penalty ---------------------------------------------------------------------------------------------------
+def test_l2_penalty_weights_only():
+    net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2), nn.ReLU(), nn.Linear(2, 1))
+    w1, w2 = net[0].weight.data, net[3].weight.data
+    expected = 0.7 / (2 * 10) * ((w1**2).sum() + (w2**2).sum())
+    pen = F.l2_penalty(net, lambd=0.7, m=10)
+    assert pen.item() == pytest.approx(expected)
+    pen.backward()
+    np.testing.assert_allclose(net[0].weight.grad.data, 0.7 / 10 * w1)  # the weight-decay term (λ/m)·W
+    assert net[0].bias.grad is None and net[1].weight.grad is None
+    # a shared weight counts once
+    a = nn.Linear(2, 2)
+    b = nn.Linear(2, 2)
+    b.weight = a.weight
+    assert F.l2_penalty(nn.Sequential(a, b), 1.0, 1).item() == pytest.approx(0.5 * (a.weight.data**2).sum())
+    with pytest.raises(ValueError, match="m .* must be a positive int"):
+        F.l2_penalty(net, 0.1, 0)

@@ -1,0 +1,414 @@
+"""Losses, activations, dropout and the L2 penalty as functions, built from tinygraph ops.
+
+Every loss takes ``reduction='mean'`` (average over the examples), ``'sum'`` or
+``'none'`` (one value per example), checks shapes and values first, and never
+modifies the caller's arrays. Because they are compositions of ops, their
+gradients, pictures and gradient checks come for free.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinygraph.function import Function
+from tinygraph.ops import activation as _act
+from tinygraph.ops import elementwise as _ew
+from tinygraph.ops import reduce as _rd
+from tinygraph.ops._common import to_tensor
+from tinygraph.random import generator
+from tinygraph.tensor import Tensor
+
+if TYPE_CHECKING:
+    from tinygraph.nn.module import Module
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "l1_loss",
+    "l2_penalty",
+    "leaky_relu",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+relu = _act.relu
+tanh = _act.tanh
+sigmoid = _act.sigmoid
+leaky_relu = _act.leaky_relu
+softmax = _rd.softmax
+log_softmax = _rd.log_softmax
+
+
+# log(p) is clamped at -100 (as PyTorch does), so p = 0 gives a large finite loss, not inf or NaN;
+# in float32 e^-100 is subnormal and 1/floor would overflow, so the floor is the smallest normal there
+def _log_floor(dtype: np.dtype) -> float:
+    return max(float(np.exp(-100.0)), float(np.finfo(dtype).tiny))
+
+
+# ----- checking inputs ------------------------------------------------------------------------------
+def _tensor(x: Any, where: str, what: str) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return to_tensor(x, where=where)
+    except TypeError as e:
+        raise TypeError(f"{where}: {what} must be numeric: {e}") from None
+
+
+def _float_data(t: Tensor, where: str, what: str) -> np.ndarray:
+    arr = t._data
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{where}: {what} must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+def _no_nan(arr: np.ndarray, where: str, what: str) -> None:
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        n = int(np.isnan(arr).sum())
+        raise ValueError(f"{where}: {what} of shape {arr.shape} contains {n} NaN value(s)")
+
+
+def _same_shape(inp: Tensor, target: Tensor, where: str, in_name: str = "input") -> None:
+    if inp.shape != target.shape:
+        raise ValueError(
+            f"{where}: {in_name} has shape {inp.shape} but target has shape {target.shape}; they must match "
+            "(check the batch size, and (m,) vs (m, 1) vs (1, m) layouts)"
+        )
+
+
+def _in_unit_interval(arr: np.ndarray, where: str, what: str) -> None:
+    bad = (arr < 0) | (arr > 1)
+    if bad.any():
+        vals = arr[bad]
+        raise ValueError(
+            f"{where}: {what} must lie in [0, 1]; {int(bad.sum())} of {arr.size} values are outside "
+            f"(min {float(arr.min()):.6g}, max {float(arr.max()):.6g}, e.g. {float(vals.flat[0]):.6g})"
+        )
+
+
+def _reduce(loss: Tensor, reduction: str, where: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _check_reduction(reduction: str, where: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _as_like(target: Tensor, like: Tensor) -> Tensor:
+    """Integer or bool targets as floats of the input's dtype (so the loss stays float)."""
+    if target.dtype.kind != "f":
+        return Tensor._make(target._data.astype(like.dtype if like.dtype.kind == "f" else np.float64))
+    return target
+
+
+# ----- binary losses -----------------------------------------------------------------------------------
+def binary_cross_entropy(probs: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """The course's logistic cost: -(y·log(a) + (1 - y)·log(1 - a)), averaged over all elements.
+
+    ``probs`` are probabilities (after a sigmoid), each in [0, 1]; ``target`` has
+    the same shape, with values in [0, 1]. log is clamped at -100 so a
+    probability of exactly 0 or 1 gives a large finite loss. Prefer
+    `binary_cross_entropy_with_logits` on the pre-sigmoid values: it is exact
+    for any logit.
+
+    >>> import tinygraph as tg
+    >>> from tinygraph.nn import functional as F
+    >>> loss = F.binary_cross_entropy(tg.tensor([[0.8, 0.4]]), tg.tensor([[1.0, 0.0]]))
+    >>> round(loss.item(), 6)   # -(log 0.8 + log 0.6) / 2
+    0.366985
+    """
+    where = "binary_cross_entropy"
+    _check_reduction(reduction, where)
+    p = _tensor(probs, where, "probs")
+    y = _tensor(target, where, "target")
+    _same_shape(p, y, where, "probs")
+    pa = _float_data(p, where, "probs")
+    _no_nan(pa, where, "probs")
+    _in_unit_interval(pa, where, "probs")
+    ya = _float_data(y, where, "target")
+    _no_nan(ya, where, "target")
+    _in_unit_interval(ya, where, "target")
+    y = _as_like(y, p)
+    floor = _log_floor(p.dtype)
+    log_p = _ew.log(_ew.clip(p, floor, None))
+    log_1mp = _ew.log(_ew.clip(1 - p, floor, None))
+    loss = -(y * log_p + (1 - y) * log_1mp)
+    return _reduce(loss, reduction, where)
+
+
+def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of sigmoid(z), computed from the logits z as softplus(z) - y·z.
+
+    The same value as ``binary_cross_entropy(sigmoid(z), y)`` but exact and finite
+    for any z (±1e4 included), and its gradient is simply sigmoid(z) - y.
+
+    >>> import tinygraph as tg
+    >>> from tinygraph.nn import functional as F
+    >>> z = tg.tensor([1e4, -1e4, 0.0]); y = tg.tensor([1.0, 1.0, 0.0])
+    >>> F.binary_cross_entropy_with_logits(z, y, reduction="none")
+    Tensor([0.00000000e+00, 1.00000000e+04, 6.93147181e-01])
+    """
+    where = "binary_cross_entropy_with_logits"
+    _check_reduction(reduction, where)
+    z = _tensor(logits, where, "logits")
+    y = _tensor(target, where, "target")
+    _same_shape(z, y, where, "logits")
+    _no_nan(_float_data(z, where, "logits"), where, "logits")
+    ya = _float_data(y, where, "target")
+    _no_nan(ya, where, "target")
+    _in_unit_interval(ya, where, "target")
+    y = _as_like(y, z)
+    # log(1 + e^z) - y z; softplus never overflows, and at z = ±1e4 both terms are exact
+    loss = _act.softplus(z) - y * z
+    return _reduce(loss, reduction, where)
+
+
+# ----- multi-class losses ------------------------------------------------------------------------------
+def _class_targets(target: Any, n: int, n_classes: int, where: str, in_name: str, in_shape: tuple) -> np.ndarray:
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind == "b" or t.dtype.kind not in "iuf":
+        raise TypeError(f"{where}: class-index target must be integers, got dtype {t.dtype}")
+    if t.shape != (n,):
+        raise ValueError(
+            f"{where}: {in_name} of shape {in_shape} needs a target of {n} class indices (shape ({n},)) or "
+            f"{n} rows of class probabilities (shape {in_shape}), got target of shape {t.shape}"
+        )
+    if t.dtype.kind == "f":
+        _no_nan(t, where, "target")
+        if not np.all(t == np.round(t)):
+            raise ValueError(f"{where}: class-index target of dtype {t.dtype} holds non-integer values")
+    idx = t.astype(np.int64)
+    bad = (idx < 0) | (idx >= n_classes)
+    if bad.any():
+        raise ValueError(
+            f"{where}: target labels must be in [0, {n_classes - 1}] for {n_classes} classes; "
+            f"got {sorted(set(idx[bad].tolist()))[:5]} (at rows {np.flatnonzero(bad)[:5].tolist()})"
+        )
+    return idx
+
+
+def _check_2d(x: Tensor, where: str, name: str) -> None:
+    if x.ndim != 2:
+        raise ValueError(
+            f"{where}: {name} must have shape (batch, classes), got shape {x.shape}; "
+            "reshape a single example with x.reshape(1, -1)"
+        )
+
+
+def _pick(logp: Tensor, idx: np.ndarray) -> Tensor:
+    return logp[np.arange(idx.shape[0]), idx]
+
+
+def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood: -log_probs[i, target[i]] for class-index targets.
+
+    ``log_probs`` has shape (batch, classes) (the output of `log_softmax`);
+    ``target`` holds one integer class per row.
+
+    >>> import numpy as np, tinygraph as tg
+    >>> from tinygraph.nn import functional as F
+    >>> lp = tg.tensor(np.log([[0.5, 0.5], [0.1, 0.9]]))
+    >>> round(F.nll_loss(lp, np.array([0, 1])).item(), 6)   # -(log 0.5 + log 0.9) / 2
+    0.399254
+    """
+    where = "nll_loss"
+    _check_reduction(reduction, where)
+    lp = _tensor(log_probs, where, "log_probs")
+    _check_2d(lp, where, "log_probs")
+    _no_nan(_float_data(lp, where, "log_probs"), where, "log_probs")
+    idx = _class_targets(target, lp.shape[0], lp.shape[1], where, "log_probs", lp.shape)
+    return _reduce(-_pick(lp, idx), reduction, where)
+
+
+def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy from logits of shape (batch, classes), via a stable log_softmax.
+
+    ``target`` is either integer class indices of shape (batch,) — loss_i =
+    -log softmax(z_i)[y_i] — or class probabilities (one-hot or soft labels) of
+    the logits' shape — loss_i = -Σ_k y_ik·log softmax(z_i)_k, the course's
+    softmax cost. Exact and finite for logits as large as ±1e4.
+
+    >>> import numpy as np, tinygraph as tg
+    >>> from tinygraph.nn import functional as F
+    >>> z = tg.tensor([[2.0, 0.0, 0.0]])
+    >>> round(F.cross_entropy(z, np.array([0])).item(), 6)   # log(e^2 + 2) - 2
+    0.239545
+    >>> round(F.cross_entropy(z, tg.tensor([[1.0, 0.0, 0.0]])).item(), 6)
+    0.239545
+    """
+    where = "cross_entropy"
+    _check_reduction(reduction, where)
+    z = _tensor(logits, where, "logits")
+    _check_2d(z, where, "logits")
+    _no_nan(_float_data(z, where, "logits"), where, "logits")
+    logp = _rd.log_softmax(z, axis=1)
+    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    if t.ndim == 2:
+        y = target if isinstance(target, Tensor) else to_tensor(target, where=where)
+        _same_shape(z, y, where, "logits")
+        _no_nan(_float_data(y, where, "target"), where, "target")
+        _in_unit_interval(t, where, "target probabilities")
+        y = _as_like(y, z)
+        loss = -(y * logp).sum(axis=1)
+    else:
+        idx = _class_targets(target, z.shape[0], z.shape[1], where, "logits", z.shape)
+        loss = -_pick(logp, idx)
+    return _reduce(loss, reduction, where)
+
+
+# ----- regression losses ------------------------------------------------------------------------------
+def _regression_pair(inp: Any, target: Any, where: str) -> tuple[Tensor, Tensor]:
+    x = _tensor(inp, where, "input")
+    y = _tensor(target, where, "target")
+    _same_shape(x, y, where)
+    _no_nan(_float_data(y, where, "target"), where, "target")
+    return x, _as_like(y, x)
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
+    """Mean squared error: mean((input - target)²) over all elements.
+
+    >>> import tinygraph as tg
+    >>> from tinygraph.nn import functional as F
+    >>> F.mse_loss(tg.tensor([1.0, 2.0]), tg.tensor([0.0, 4.0])).item()   # (1 + 4) / 2
+    2.5
+    """
+    where = "mse_loss"
+    _check_reduction(reduction, where)
+    x, y = _regression_pair(input, target, where)
+    d = x - y
+    return _reduce(d * d, reduction, where)
+
+
+def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
+    """Mean absolute error: mean(|input - target|) over all elements.
+
+    >>> import tinygraph as tg
+    >>> from tinygraph.nn import functional as F
+    >>> F.l1_loss(tg.tensor([1.0, 2.0]), tg.tensor([0.0, 4.0])).item()   # (1 + 2) / 2
+    1.5
+    """
+    where = "l1_loss"
+    _check_reduction(reduction, where)
+    x, y = _regression_pair(input, target, where)
+    return _reduce(_ew.abs(x - y), reduction, where)
+
+
+# ----- dropout --------------------------------------------------------------------------------------------
+class DropoutMask(Function):
+    """Inverted dropout's random op: multiply by a mask of 0s and 1/keep_prob.
+
+    The mask is drawn once in forward (from ``tinygraph.random.generator()``) and
+    reused by backward, which multiplies the gradient by the same mask.
+    ``is_random = True`` tells gradient checking that re-running this op gives
+    different numbers.
+    """
+
+    name = "dropout"
+    is_random = True
+    _numpy_forward = True
+
+    @staticmethod
+    def forward(ctx, x, p):
+        keep_prob = 1.0 - p
+        arr = x._data
+        # the course's recipe: d = rand < keep_prob; a = a * d / keep_prob
+        keep = generator().random(arr.shape) < keep_prob
+        mask = keep.astype(arr.dtype) * np.asarray(1.0 / keep_prob, dtype=arr.dtype)
+        ctx.mask = mask
+        return arr * mask
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * Tensor._make(ctx.mask), None
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p`` and scale the kept ones by 1/(1-p).
+
+    ``p`` is the drop probability; the course's ``keep_prob`` is 1 - p. Scaling
+    the survivors keeps the expected value of every unit, so nothing changes at
+    test time: with ``training=False`` (or p = 0) this is the identity. p = 1
+    drops everything (the output is zeros).
+
+    >>> import numpy as np, tinygraph as tg
+    >>> from tinygraph.nn import functional as F
+    >>> from tinygraph.random import manual_seed
+    >>> _ = manual_seed(0)
+    >>> y = F.dropout(tg.tensor(np.ones(10_000)), p=0.2)
+    >>> sorted(set(np.round(y.data, 6).tolist()))   # dropped, or kept and scaled by 1/0.8
+    [0.0, 1.25]
+    >>> round(float(y.data.mean()), 1)              # the mean is preserved
+    1.0
+    >>> F.dropout(tg.tensor([1.0, 2.0]), p=0.5, training=False)
+    Tensor([1., 2.])
+    """
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0 <= p <= 1:
+        raise ValueError(f"dropout: p (the drop probability, 1 - keep_prob) must be in [0, 1], got {p!r}")
+    x = _tensor(x, "dropout", "input")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    if x.dtype.kind != "f":
+        x = _ew.astype(x, np.float64)
+    return DropoutMask.apply(x, float(p))
+
+
+# ----- regularization ---------------------------------------------------------------------------------
+def l2_penalty(module: Module, lambd: float, m: int) -> Tensor:
+    """The course's L2 regularization term: λ/(2m) · Σ_l ‖W[l]‖²_F, over weights only.
+
+    Sums the squares of every parameter whose name ends in ``weight``
+    (``Linear.weight``), each shared one once; biases and batch norm's
+    scale and shift are not penalized. ``m`` is the number of training
+    examples in the cost it is added to (the batch size for a mini-batch).
+    Add it to the data loss; its gradient is the weight decay (λ/m)·W[l].
+
+    >>> import tinygraph as tg
+    >>> from tinygraph import nn
+    >>> from tinygraph.nn import functional as F
+    >>> lin = nn.Linear(2, 1)
+    >>> lin.weight.data[...] = [[3.0, 4.0]]; lin.bias.data[...] = 100.0
+    >>> F.l2_penalty(lin, lambd=0.1, m=5).item()   # 0.1 / 10 * (9 + 16)
+    0.25
+    """
+    from tinygraph.nn.layers import BatchNorm1d
+    from tinygraph.nn.module import Module
+
+    if not isinstance(module, Module):
+        raise TypeError(f"l2_penalty: expected an nn.Module, got {type(module).__name__}")
+    if not lambd >= 0:
+        raise ValueError(f"l2_penalty: lambd must be >= 0, got {lambd!r}")
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m <= 0:
+        raise ValueError(f"l2_penalty: m (the number of examples) must be a positive int, got {m!r}")
+    seen: set = set()
+    total = None
+    for mod in module.modules():
+        if isinstance(mod, BatchNorm1d):
+            continue
+        for name, p in mod._parameters.items():
+            if p is None or not name.endswith("weight") or id(p) in seen:
+                continue
+            seen.add(id(p))
+            sq = (p * p).sum()
+            total = sq if total is None else total + sq
+    if total is None:
+        return Tensor._make(np.zeros((), dtype=np.float64))
+    return total * (float(lambd) / (2 * int(m)))

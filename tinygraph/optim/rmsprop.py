@@ -1,0 +1,94 @@
+"""RMSprop: divide each gradient by a running root-mean-square of its recent values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinygraph.optim.optimizer import Optimizer, check_beta, check_non_negative
+
+
+class RMSprop(Optimizer):
+    """RMSprop, as the course and PyTorch's ``torch.optim.RMSprop`` write it.
+
+    For each parameter θ with gradient g, at every ``step()`` (s, ḡ, b start at 0)::
+
+        g ← g + weight_decay·θ                     (if weight_decay ≠ 0)
+        s ← α·s + (1 − α)·g²                       (α = ``alpha``, the course's β₂)
+        d ← √s + ε
+        centered:  ḡ ← α·ḡ + (1 − α)·g;   d ← √(s − ḡ²) + ε
+        momentum:  b ← momentum·b + g/d;   θ ← θ − lr·b
+        otherwise:                         θ ← θ − lr·g/d
+
+    ε sits outside the square root (PyTorch's form). Directions with large
+    gradients get smaller steps, which damps oscillation across a ravine.
+
+    >>> import tinygraph as tg
+    >>> from tinygraph.optim import RMSprop
+    >>> w = tg.tensor([1.0], requires_grad=True)
+    >>> opt = RMSprop([w], lr=0.01, alpha=0.99, eps=0.0)
+    >>> w.grad = tg.tensor([3.0]); opt.step()
+    >>> round(w.item(), 12)   # s = 0.01*9; w = 1 - 0.01*3/sqrt(0.09)
+    0.9
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "alpha": alpha,
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "momentum": momentum,
+                "centered": centered,
+            },
+        )
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        group["alpha"] = check_beta("RMSprop", "alpha", group["alpha"])
+        group["eps"] = check_non_negative("RMSprop", "eps", group["eps"])
+        group["weight_decay"] = check_non_negative("RMSprop", "weight_decay", group["weight_decay"])
+        group["momentum"] = check_non_negative("RMSprop", "momentum", group["momentum"])
+        group["centered"] = bool(group["centered"])
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        alpha, wd = group["alpha"], group["weight_decay"]
+        g = grad + wd * param if wd else grad
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(param)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(param)
+            if group["momentum"]:
+                state["momentum_buffer"] = np.zeros_like(param)
+        state["step"] += 1
+        s = state["square_avg"]
+        s *= alpha
+        s += (1.0 - alpha) * g * g
+        if group["centered"]:
+            ga = state.setdefault("grad_avg", np.zeros_like(param))
+            ga *= alpha
+            ga += (1.0 - alpha) * g
+            denom = np.sqrt(np.maximum(s - ga * ga, 0.0)) + group["eps"]
+        else:
+            denom = np.sqrt(s) + group["eps"]
+        if group["momentum"]:
+            buf = state.setdefault("momentum_buffer", np.zeros_like(param))
+            buf *= group["momentum"]
+            buf += g / denom
+            param -= group["lr"] * buf
+        else:
+            param -= group["lr"] * (g / denom)

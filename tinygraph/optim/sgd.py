@@ -1,0 +1,81 @@
+"""Stochastic gradient descent, PyTorch's form (momentum, dampening, Nesterov, weight decay)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinygraph.optim.optimizer import Optimizer, check_non_negative
+
+
+class SGD(Optimizer):
+    """Gradient descent, with optional momentum, as PyTorch's ``torch.optim.SGD`` does it.
+
+    For each parameter θ with gradient g, at every ``step()``::
+
+        g ← g + weight_decay·θ                       (if weight_decay ≠ 0)
+        b ← g                                        (first step)
+        b ← momentum·b + (1 − dampening)·g           (later steps; if momentum ≠ 0)
+        g ← g + momentum·b   if nesterov   else   g ← b
+        θ ← θ − lr·g
+
+    With ``momentum=0`` this is plain gradient descent θ ← θ − α·dθ. Note the
+    velocity here is a running *sum* (PyTorch's convention); `Momentum` is the
+    course's running *average* v = β·v + (1 − β)·g.
+
+    >>> import tinygraph as tg
+    >>> from tinygraph.optim import SGD
+    >>> w = tg.tensor([1.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     w.grad = tg.tensor([1.0]); opt.step()
+    >>> round(w.item(), 10)   # 1 - 0.1*1 - 0.1*(0.9*1 + 1)
+    0.71
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "momentum": momentum,
+                "dampening": dampening,
+                "nesterov": nesterov,
+                "weight_decay": weight_decay,
+            },
+        )
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        super()._check_group(group)
+        group["momentum"] = check_non_negative("SGD", "momentum", group["momentum"])
+        group["dampening"] = check_non_negative("SGD", "dampening", group["dampening"])
+        group["weight_decay"] = check_non_negative("SGD", "weight_decay", group["weight_decay"])
+        group["nesterov"] = bool(group["nesterov"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                f"SGD: nesterov=True needs momentum > 0 and dampening = 0, "
+                f"got momentum={group['momentum']}, dampening={group['dampening']}"
+            )
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
+        lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+        g = grad + wd * param if wd else grad
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= mu
+                buf += (1.0 - group["dampening"]) * g
+            g = g + mu * buf if group["nesterov"] else buf
+        param -= lr * g

@@ -1,0 +1,108 @@
+"""Re-running the backward walk on the side, to show gradients the engine did not keep.
+
+The replay calls each node's vjp exactly as the engine's walk does (same order,
+same summing) but under ``no_grad``, keeps every intermediate result, and
+writes nothing: not ``.grad``, not the graph (the node's ``output`` slot is set
+for the vjp and put back, as the engine does), and it does not release the graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinygraph.function import detect_anomaly, no_grad
+from tinygraph.tensor import Tensor
+from tinygraph.viz._common import Walk
+
+
+class Unavailable(Exception):
+    """The gradients cannot be replayed; the message says why and what to do."""
+
+
+@dataclass
+class Step:
+    """One step of the walk: the node whose output is `tensor`, processed with gradient `upstream`."""
+
+    tensor: Tensor
+    upstream: np.ndarray
+    # per input that receives a gradient: (position, input tensor, gradient sent, local derivative, accumulated)
+    sends: list[tuple[int, Tensor, np.ndarray, np.ndarray | None, np.ndarray]] = field(default_factory=list)
+
+
+@dataclass
+class Replay:
+    totals: dict[int, np.ndarray]  # id(tensor) -> its full gradient
+    sent: dict[tuple[int, int], np.ndarray]  # (id(op output), input position) -> gradient sent to that input
+    steps: list[Step]
+
+
+def _vjp(t: Tensor, g: Tensor) -> tuple:
+    node = t._node
+    node.output = t
+    try:
+        gs = node.fn.backward(node, g)
+    finally:
+        node.output = None
+    return gs if isinstance(gs, tuple) else (gs,)
+
+
+def replay(walk: Walk, gradient: Any = None, local: bool = False) -> Replay:
+    """Every tensor's gradient of ``walk.output`` (seeded with 1, or `gradient`), without side effects.
+
+    With ``local=True`` each step also gets the local derivative of the node's output
+    with respect to each input: the vjp of a gradient of ones (for an elementwise op
+    that is the derivative itself; in general, the derivative summed over the output).
+    """
+    out = walk.output
+    if not out.requires_grad:
+        raise Unavailable("the output does not require grad (no input has requires_grad=True)")
+    if walk.released():
+        raise Unavailable(
+            "the graph was released by backward(); call t.retain_grad() on the tensors before backward(), "
+            "draw before backward(), or use backward(retain_graph=True)"
+        )
+    if gradient is None:
+        if out._data.size != 1:
+            raise Unavailable(f"the output has shape {out.shape}; pass gradient= (an array of that shape)")
+        seed = np.ones_like(out._data)
+    else:
+        seed = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient, dtype=out.dtype)
+        if seed.shape != out.shape:
+            raise ValueError(f"gradient= has shape {seed.shape} but the output has shape {out.shape}")
+    pending: dict[int, np.ndarray] = {id(out): seed}
+    totals: dict[int, np.ndarray] = {}
+    sent: dict[tuple[int, int], np.ndarray] = {}
+    steps: list[Step] = []
+    try:
+        with no_grad(), detect_anomaly(False):
+            for t in reversed(walk.order):
+                g = pending.pop(id(t), None)
+                if g is None:
+                    continue
+                totals[id(t)] = g
+                node = t._node
+                node._check_saved(t)
+                gs = _vjp(t, Tensor._make(g))
+                ones = _vjp(t, Tensor._make(np.ones_like(t._data))) if local else (None,) * len(gs)
+                step = Step(t, g)
+                for i, (p, gp, need) in enumerate(zip(node.inputs, gs, node.needs_input_grad)):
+                    if gp is None or not need:
+                        continue
+                    gp = gp._data if isinstance(gp, Tensor) else np.asarray(gp, dtype=p.dtype)
+                    lp = ones[i]
+                    lp = None if lp is None else lp._data if isinstance(lp, Tensor) else np.asarray(lp)
+                    acc = pending[id(p)] + gp if id(p) in pending else gp
+                    pending[id(p)] = acc
+                    sent[(id(t), i)] = gp
+                    step.sends.append((i, p, gp, lp, acc))
+                steps.append(step)
+    except Exception as e:  # noqa: BLE001 - any failure of a vjp means "not available", with its reason
+        raise Unavailable(f"replaying the backward walk failed: {type(e).__name__}: {e}") from e
+    for key, g in pending.items():
+        totals[key] = g
+    if id(out) not in totals:  # a leaf output
+        totals[id(out)] = seed
+    return Replay(totals, sent, steps)
