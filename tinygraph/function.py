@@ -293,7 +293,11 @@ class Context:
             else:
                 versions.append(None)
         self._saved = items
-        self._versions = tuple(versions)
+        versions = tuple(versions)
+        # only fresh tensors' (version 0, or None): a bounded set, unlike versions that grow with writes
+        self._versions = (
+            _interned.setdefault(versions, versions) if len(versions) <= 4 and not any(versions) else versions
+        )
 
     @property
     def saved_tensors(self) -> tuple:
@@ -367,6 +371,9 @@ class _NoGradContext:
 
 
 _NO_GRAD_CTX = _NoGradContext()
+# Small tuples of flags and versions, shared by all nodes: a long graph then holds fewer objects
+# for Python's cycle collector to traverse (its full passes grow with the number of live objects).
+_interned: dict = {}
 _wrap = Tensor._make
 
 
@@ -431,6 +438,8 @@ class Function:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
                     needs = tuple([isinstance(b, Tensor) and b.requires_grad for b in args])
+                    if len(needs) <= 4:
+                        needs = _interned.setdefault(needs, needs)
                     break
         if needs is None:
             # built-in forwards set nothing on a ctx that records nothing, so they share one
