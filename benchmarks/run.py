@@ -1,0 +1,247 @@
+"""Benchmark tinygraph against hand-written numpy and PyTorch eager on the workloads of issue 8.
+
+    python benchmarks/run.py            # the full run (a few minutes)
+    python benchmarks/run.py --quick    # a smoke run (seconds)
+
+One thread each (the BLAS thread variables are set before numpy or torch is imported), pinned to
+one CPU, implementations alternating step by step after a warm-up, Python's garbage collector on.
+Before timing, every workload checks that the three implementations compute the same loss and
+gradients (float32 tolerances). Peak memory (RSS) of W2 at batch 1024 is measured for each
+implementation in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import workloads as wl  # noqa: E402
+
+torch = None  # imported in main(), so that the memory subprocesses of numpy and tinygraph never load it
+
+
+def load_torch() -> None:
+    global torch
+    try:
+        import torch as _torch
+    except ImportError:  # PyTorch is optional: its columns are left out
+        return
+    _torch.set_num_threads(1)
+    torch = _torch
+
+
+IMPLS = ("tinygraph", "numpy", "pytorch")
+# (warm-up steps, timed steps) per workload, full run and --quick
+STEPS = {
+    "W1": ((20, 300), (3, 20)),
+    "W2": ((20, 500), (3, 30)),
+    "W3": ((50, 1000), (5, 50)),
+    "W4": ((10, 300), (2, 20)),
+    "W5": ((1, 5), (0, 1)),
+}
+
+
+def pin() -> str:
+    """Pin this process to one CPU (the last one) so the runs do not migrate."""
+    if hasattr(os, "sched_setaffinity"):
+        cpu = max(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+        return f"pinned to CPU {cpu}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def to_numpy(x) -> np.ndarray:
+    if torch is not None and isinstance(x, torch.Tensor):
+        return x.detach().numpy()
+    if hasattr(x, "_data"):
+        return np.asarray(x._data)
+    return np.asarray(x)
+
+
+def check(name: str, steps: dict) -> None:
+    """Same loss and gradients from every implementation (one step, no update), or exit."""
+    ref_loss, ref_grads = steps["numpy"](update=False)
+    for impl, step in steps.items():
+        if impl == "numpy":
+            continue
+        loss, grads = step(update=False)
+        problems = []
+        if not np.allclose(to_numpy(loss), to_numpy(ref_loss), rtol=1e-4, atol=1e-6):
+            problems.append(f"loss {float(to_numpy(loss))} vs numpy {float(to_numpy(ref_loss))}")
+        for i, (g, r) in enumerate(zip(grads, ref_grads)):
+            g, r = to_numpy(g), to_numpy(r)
+            if g.dtype != np.float32:
+                problems.append(f"gradient {i} has dtype {g.dtype}, not float32")
+            scale = float(np.abs(r).max()) or 1.0
+            if g.shape != r.shape or not np.allclose(g, r, rtol=1e-3, atol=1e-4 * scale):
+                problems.append(f"gradient {i} differs from numpy's (max |diff| {np.abs(g - r).max():.3g})")
+        if to_numpy(loss).dtype != np.float32:
+            problems.append(f"loss has dtype {to_numpy(loss).dtype}, not float32")
+        if problems:
+            sys.exit(f"{name}: {impl} disagrees with hand-written numpy: " + "; ".join(problems))
+
+
+def time_workload(name: str, data: dict, factories: dict, warmup: int, n: int) -> dict:
+    """Per-step times in seconds for each implementation, alternating implementations every step."""
+    check_steps = {impl: f(data) for impl, f in factories.items()}
+    check(name, check_steps)
+    del check_steps
+    steps = {impl: f(data) for impl, f in factories.items()}
+    times: dict = {impl: [] for impl in steps}
+    order = list(steps)
+    for i in range(warmup + n):
+        for impl in order[i % len(order) :] + order[: i % len(order)]:
+            step = steps[impl]
+            t0 = time.perf_counter()
+            step()
+            dt = time.perf_counter() - t0
+            if i >= warmup:
+                times[impl].append(dt)
+    return times
+
+
+# ----- peak memory, one fresh subprocess per implementation -------------------------------------
+
+
+def _rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def memory_child(impl: str) -> None:
+    """Run W2 at batch 1024 for a few steps; print the RSS after set-up and the peak RSS (KiB)."""
+    if impl == "pytorch":
+        load_torch()
+    if impl == "tinygraph":
+        import tinygraph  # noqa: F401 - imported before the baseline, like numpy and torch
+    data = wl.mlp_data(1024)
+    step = {"tinygraph": wl.mlp_tinygraph, "numpy": wl.mlp_numpy, "pytorch": wl.mlp_torch}[impl](data, wl.LR["W2"])
+    base = _rss_kib("VmRSS")
+    for _ in range(10):
+        step()
+    print(base, _rss_kib("VmHWM"))
+
+
+def measure_memory() -> dict:
+    out = {}
+    for impl in IMPLS:
+        if impl == "pytorch" and torch is None:
+            continue
+        r = subprocess.run(
+            [sys.executable, __file__, "--memory-child", impl], capture_output=True, text=True, check=True
+        )
+        base, peak = (int(v) for v in r.stdout.split())
+        out[impl] = (base, peak)
+    return out
+
+
+# ----- the table --------------------------------------------------------------------------------
+
+
+def fmt(seconds: float) -> str:
+    if seconds >= 0.1:
+        return f"{seconds:.3f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3f} ms"
+    return f"{seconds * 1e6:.2f} µs"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few steps each: a smoke run, not a measurement")
+    parser.add_argument("--only", default="", help="comma-separated workloads to run (e.g. W3,W4)")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return
+
+    where = pin()
+    load_torch()
+    gc.enable()
+    import tinygraph
+
+    print(
+        f"tinygraph {tinygraph.__version__}, numpy {np.__version__}, "
+        f"PyTorch {torch.__version__ if torch else 'not installed'}, Python {platform.python_version()}"
+    )
+    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores), one thread, {where}, gc on, float32")
+    impls = [i for i in IMPLS if i != "pytorch" or torch is not None]
+    only = {w.strip().upper() for w in args.only.split(",") if w.strip()}
+    rows = []
+    for name, (desc, data, factories) in wl.workloads().items():
+        if only and name not in only:
+            continue
+        factories = {k: v for k, v in factories.items() if k in impls}
+        warmup, n = STEPS[name][1 if args.quick else 0]
+        t0 = time.perf_counter()
+        times = time_workload(name, data, factories, warmup, n)
+        per = 1000 if name == "W4" else 1  # W4 is reported per op
+        stats = {k: (statistics.median(v) / per, min(v) / per) for k, v in times.items()}
+        rows.append((name, desc, stats))
+        print(f"  {name} done: {n} steps each in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+    head = f"| workload | {' | '.join(f'{i} median (min)' for i in impls)} | tg/numpy | tg/PyTorch |"
+    print()
+    print(head)
+    print("|" + "---|" * (len(impls) + 3))
+    for name, desc, stats in rows:
+        cells = [f"{fmt(stats[i][0])} ({fmt(stats[i][1])})" for i in impls]
+        tg = stats["tinygraph"][0]
+        r_np = f"{tg / stats['numpy'][0]:.2f}×"
+        r_pt = f"{tg / stats['pytorch'][0]:.2f}×" if "pytorch" in stats else "–"
+        label = f"{name} {desc}" + (" (per op)" if name == "W4" else "")
+        print(f"| {label} | {' | '.join(cells)} | {r_np} | {r_pt} |")
+
+    if not only or "MEM" in only or "W2" in only:
+        mem = measure_memory()
+        print()
+        print("Peak memory (RSS) of W2 at batch 1024, 10 steps, each in a fresh process:")
+        print()
+        print("| implementation | RSS after set-up | peak RSS | peak above set-up |")
+        print("|---|---|---|---|")
+        for impl, (base, peak) in mem.items():
+            print(f"| {impl} | {base / 1024:.1f} MiB | {peak / 1024:.1f} MiB | {(peak - base) / 1024:.1f} MiB |")
+        tb, tp = mem["tinygraph"]
+        nb, np_ = mem["numpy"]
+        print()
+        print(f"tinygraph/numpy: peak RSS {tp / np_:.2f}×, peak above set-up {(tp - tb) / max(np_ - nb, 1):.2f}×")
+
+
+if __name__ == "__main__":
+    main()
