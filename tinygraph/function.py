@@ -306,13 +306,13 @@ class Context:
         return self._saved
 
     def _check_saved(self, out: Tensor) -> None:
-        checks = zip(self._saved, self._versions)
-        if self._out_version is not None:
-            checks = [*checks, (out, self._out_version)]
-        for t, v in checks:
-            # unchanged version and no handed-out .data to compare: nothing can have been written
+        # unchanged version and no handed-out .data to compare: nothing can have been written
+        for t, v in zip(self._saved, self._versions):
             if v is not None and (t._snap is not None or t._version != v) and t._current_version() != v:
                 raise RuntimeError(self._modified_message(t, out, v))
+        v = self._out_version
+        if v is not None and (out._snap is not None or out._version != v) and out._current_version() != v:
+            raise RuntimeError(self._modified_message(out, out, v))
 
     def _modified_message(self, t: Tensor, out: Tensor, v: int) -> str:
         """Which op saved `t`, where that op was created, and what changed `t` since."""
@@ -353,7 +353,8 @@ class Context:
         self._saved = ()
         self._versions = ()
         self.released = True
-        self.__dict__.clear()
+        if not self.fn._numpy_forward:  # built-in ops keep what they save in _saved, not in attributes
+            self.__dict__.clear()
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) if isinstance(t, Tensor) else type(t).__name__ for t in self.inputs)
@@ -371,6 +372,7 @@ class _NoGradContext:
 
 
 _NO_GRAD_CTX = _NoGradContext()
+_PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
 # Small tuples of flags and versions, shared by all nodes: a long graph then holds fewer objects
 # for Python's cycle collector to traverse (its full passes grow with the number of live objects).
 _interned: dict = {}
@@ -412,6 +414,11 @@ class Function:
     name: str = ""
     # Built-in forwards use numpy only, so they need not run under no_grad.
     _numpy_forward = False
+    # A built-in op may also give its vjp on raw ndarrays, ``numpy_backward(ctx, grad_array)``,
+    # returning arrays (or None) like ``backward``; the engine uses it when no graph of the gradient
+    # is wanted (no create_graph), which skips a Tensor per vjp step. ``backward`` stays the
+    # definition: tests/test_numpy_backward.py checks that the two agree for every op.
+    numpy_backward = None
     # Ops whose backward reads ctx.output (exp, tanh, ...): the output is guarded against writes too.
     saves_output = False
 
@@ -437,9 +444,15 @@ class Function:
         if mode.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a.requires_grad:
-                    needs = tuple([isinstance(b, Tensor) and b.requires_grad for b in args])
-                    if len(needs) <= 4:
-                        needs = _interned.setdefault(needs, needs)
+                    if len(args) == 2:  # most ops: a lookup in the four shared pairs
+                        x, y = args
+                        needs = _PAIRS[isinstance(x, Tensor) and x.requires_grad][
+                            isinstance(y, Tensor) and y.requires_grad
+                        ]
+                    else:
+                        needs = tuple([isinstance(b, Tensor) and b.requires_grad for b in args])
+                        if len(needs) <= 4:
+                            needs = _interned.setdefault(needs, needs)
                     break
         if needs is None:
             # built-in forwards set nothing on a ctx that records nothing, so they share one
@@ -540,6 +553,10 @@ def _run(
     Without `targets` every node runs; with them, only nodes that lead to one.
     """
     order = _topo_order(roots)
+    anomaly = _mode.anomaly
+    # Without create_graph the walk carries raw ndarrays (vjps via numpy_backward where an op has
+    # one); with it, Tensors, so that the gradient computation is recorded. Anomaly mode uses Tensors.
+    raw = not create_graph and not anomaly
     # gradients by node (by id for leaves), summed as they arrive; the walk pops each before its vjp runs
     grads: dict = {}
     leaves: dict = {}
@@ -548,6 +565,8 @@ def _run(
         if key is None:
             key = id(r)
             leaves[key] = r
+        if raw:
+            s = s._data
         grads[key] = grads[key] + s if key in grads else s
 
     needed = None
@@ -562,7 +581,6 @@ def _run(
                     break
 
     captured: dict = {}
-    anomaly = _mode.anomaly
     with set_grad_enabled(create_graph):
         for t in reversed(order):
             node = t._node
@@ -570,7 +588,8 @@ def _run(
             if g is None:
                 continue
             if t._retain and targets is None:  # tg.grad leaves .grad alone
-                t.grad = g if t.grad is None else t.grad + g
+                gt = _wrap(g.copy(), None) if raw else g
+                t.grad = gt if t.grad is None else t.grad + gt
             if wanted and id(t) in wanted:
                 captured[id(t)] = g
             if needed is not None and node not in needed:
@@ -588,6 +607,12 @@ def _run(
                 finally:
                     node.output = None
                     _mode.anomaly = anomaly
+            elif raw:
+                try:
+                    fast = node.fn.numpy_backward
+                    gs = fast(node, g) if fast is not None else _arrays(node.fn.backward(node, _wrap(g, None)))
+                finally:
+                    node.output = None
             else:
                 try:
                     gs = node.fn.backward(node, g)
@@ -605,11 +630,17 @@ def _run(
                 i += 1
                 if gp is None or not need:
                     continue
-                if not isinstance(gp, Tensor):
-                    gp = Tensor._make(np.asarray(gp, dtype=p.dtype))
-                if anomaly:
-                    _anomaly_backward(node, i, gp, g)
-                if gp._data.shape != p._data.shape:
+                if raw:
+                    if type(gp) is not np.ndarray:
+                        gp = gp._data if isinstance(gp, Tensor) else np.asarray(gp, dtype=p.dtype)
+                    shape = gp.shape
+                else:
+                    if not isinstance(gp, Tensor):
+                        gp = Tensor._make(np.asarray(gp, dtype=p.dtype))
+                    if anomaly:
+                        _anomaly_backward(node, i, gp, g)
+                    shape = gp._data.shape
+                if shape != p._data.shape:
                     raise RuntimeError(
                         f"backward of op {node.name!r} returned a gradient of shape {gp.shape} for an input "
                         f"of shape {p.shape}; a gradient must have its input's shape (sum out broadcast axes)"
@@ -626,7 +657,18 @@ def _run(
         for t in order:
             if not t._node.released:
                 t._node._release(t)
+    if raw:
+        for key in leaves:
+            grads[key] = _wrap(grads[key], None)
+        captured = {key: _wrap(g, None) for key, g in captured.items()}
     return grads, leaves, captured
+
+
+def _arrays(gs: Any) -> tuple:
+    """A Tensor-level vjp's result as ndarrays, for the raw walk."""
+    if type(gs) is not tuple:
+        gs = (gs,)
+    return tuple(g._data if isinstance(g, Tensor) else g for g in gs)
 
 
 def backward(
@@ -656,16 +698,16 @@ def backward(
             )
         seeds.append(_seed(r, g, "backward"))
     grads, leaves, _ = _run(roots, seeds, retain_graph or create_graph, create_graph)
-    handed: set = {id(s) for s in seeds}
+    handed: set = {id(s._data) for s in seeds}
     for key, leaf in leaves.items():
         g = grads[key]
         if not create_graph:
-            # g may be the seed itself, or shared with (or a view of) another leaf's gradient
-            if id(g) in handed or g._data.base is not None or not g._data.flags.writeable:
+            # g's array may be the seed's, or shared with (or a view of) another leaf's gradient
+            if id(g._data) in handed or g._data.base is not None or not g._data.flags.writeable:
                 g = Tensor._make(g._data.copy())
             elif g._node is not None:
                 g = g.detach()
-            handed.add(id(g))
+            handed.add(id(g._data))
         leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 

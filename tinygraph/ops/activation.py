@@ -31,6 +31,11 @@ class Sigmoid(Function):
     def backward(ctx, g):
         return SigmoidGrad.apply(ctx.output, g)
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        y = ctx.output._data
+        return g * (y * (1 - y))
+
 
 class SigmoidGrad(Function):
     """sigmoid's vjp g * y * (1 - y) from its output y, as one op (one node, not three, in a backward).
@@ -53,6 +58,12 @@ class SigmoidGrad(Function):
         ny, ng = ctx.needs_input_grad
         return (gg * g * (1 - 2 * y) if ny else None, SigmoidGrad.apply(y, gg) if ng else None)
 
+    @staticmethod
+    def numpy_backward(ctx, gg):
+        y, g = (t._data for t in ctx.saved_tensors)
+        ny, ng = ctx.needs_input_grad
+        return (gg * g * (1 - 2 * y) if ny else None, gg * (y * (1 - y)) if ng else None)
+
 
 class Tanh(Function):
     name = "tanh"
@@ -66,6 +77,11 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         return TanhGrad.apply(ctx.output, g)
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        y = ctx.output._data
+        return g * (1 - y * y)
 
 
 class TanhGrad(Function):
@@ -89,6 +105,12 @@ class TanhGrad(Function):
         ny, ng = ctx.needs_input_grad
         return (gg * g * y * -2 if ny else None, TanhGrad.apply(y, gg) if ng else None)
 
+    @staticmethod
+    def numpy_backward(ctx, gg):
+        y, g = (t._data for t in ctx.saved_tensors)
+        ny, ng = ctx.needs_input_grad
+        return (gg * g * y * -2 if ny else None, gg * (1 - y * y) if ng else None)
+
 
 class Relu(Function):
     name = "relu"
@@ -103,6 +125,10 @@ class Relu(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g * _const(a._data > 0)
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g * (ctx.saved_tensors[0]._data > 0)
 
 
 class LeakyRelu(Function):
@@ -121,6 +147,11 @@ class LeakyRelu(Function):
         slope = ctx.inputs[1]
         return g * _const(np.where(a._data > 0, 1, slope).astype(g.dtype)), None
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        x = ctx.saved_tensors[0]._data
+        return g * np.where(x > 0, 1, ctx.inputs[1]).astype(g.dtype, copy=False), None
+
 
 class Softplus(Function):
     name = "softplus"
@@ -137,6 +168,10 @@ class Softplus(Function):
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         return g * sigmoid(a)
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g * _stable_sigmoid(ctx.saved_tensors[0]._data)
 
 
 def sigmoid(x: Any) -> Tensor:

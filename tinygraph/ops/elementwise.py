@@ -12,7 +12,7 @@ import numpy as np
 
 from tinygraph.function import Function
 from tinygraph.ops._common import pair, to_tensor
-from tinygraph.ops.shape import sum_to
+from tinygraph.ops.shape import np_sum_to, sum_to
 from tinygraph.tensor import Tensor
 
 
@@ -34,6 +34,12 @@ class Add(Function):
         na, nb = ctx.needs_input_grad
         return (sum_to(g, a.shape) if na else None, sum_to(g, b.shape) if nb else None)
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad
+        return (np_sum_to(g, a._data.shape) if na else None, np_sum_to(g, b._data.shape) if nb else None)
+
 
 class Sub(Function):
     name = "sub"
@@ -48,6 +54,12 @@ class Sub(Function):
         a, b = ctx.inputs
         na, nb = ctx.needs_input_grad
         return (sum_to(g, a.shape) if na else None, sum_to(neg(g), b.shape) if nb else None)
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad
+        return (np_sum_to(g, a._data.shape) if na else None, np_sum_to(-g, b._data.shape) if nb else None)
 
 
 class Mul(Function):
@@ -66,6 +78,15 @@ class Mul(Function):
         b, a = ctx.saved_tensors
         x, y = ctx.inputs
         return (sum_to(g * b, x.shape) if b is not None else None, sum_to(g * a, y.shape) if a is not None else None)
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        b, a = ctx.saved_tensors
+        x, y = ctx.inputs
+        return (
+            np_sum_to(g * b._data, x._data.shape) if b is not None else None,
+            np_sum_to(g * a._data, y._data.shape) if a is not None else None,
+        )
 
 
 class Div(Function):
@@ -86,6 +107,13 @@ class Div(Function):
             sum_to(neg(g * a) / (b * b), b.shape) if nb else None,
         )
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        x, y = a._data, b._data
+        return (np_sum_to(g / y, x.shape) if na else None, np_sum_to(-g * x / (y * y), y.shape) if nb else None)
+
 
 class Neg(Function):
     name = "neg"
@@ -98,6 +126,10 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return neg(g)
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return -g
 
 
 class Pow(Function):
@@ -123,6 +155,18 @@ class Pow(Function):
             gb = sum_to(where(positive, g * ctx.output * log(safe_a), 0), b.shape)
         return ga, gb
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        x, y = a._data, b._data
+        ga = np_sum_to(g * y * x ** (y - 1), x.shape) if na else None
+        gb = None
+        if nb:
+            positive = x > 0
+            gb = np_sum_to(np.where(positive, g * ctx.output._data * np.log(np.where(positive, x, 1)), 0), y.shape)
+        return ga, gb
+
 
 class Exp(Function):
     name = "exp"
@@ -136,6 +180,10 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, g):
         return g * ctx.output
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g * ctx.output._data
 
 
 class Log(Function):
@@ -152,6 +200,10 @@ class Log(Function):
         (a,) = ctx.saved_tensors
         return g / a
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g / ctx.saved_tensors[0]._data
+
 
 class Sqrt(Function):
     name = "sqrt"
@@ -165,6 +217,10 @@ class Sqrt(Function):
     @staticmethod
     def backward(ctx, g):
         return g / (ctx.output * 2)
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g / (ctx.output._data * 2)
 
 
 class Abs(Function):
@@ -181,6 +237,10 @@ class Abs(Function):
         (a,) = ctx.saved_tensors
         return g * _const(np.sign(a._data))
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g * np.sign(ctx.saved_tensors[0]._data)
+
 
 class Maximum(Function):
     """Elementwise max; at ties each operand gets half the gradient."""
@@ -192,12 +252,16 @@ class Maximum(Function):
     def forward(ctx, a, b):
         x, y = a._data, b._data
         if ctx.needs_input_grad:
-            ctx.weight = (x > y) + 0.5 * (x == y)
+            ctx.save_for_backward((x > y) + 0.5 * (x == y))  # each operand's share of the gradient
         return np.maximum(x, y)
 
     @staticmethod
     def backward(ctx, g):
         return _split_by_weight(ctx, g)
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return _np_split_by_weight(ctx, g)
 
 
 class Minimum(Function):
@@ -210,18 +274,29 @@ class Minimum(Function):
     def forward(ctx, a, b):
         x, y = a._data, b._data
         if ctx.needs_input_grad:
-            ctx.weight = (x < y) + 0.5 * (x == y)
+            ctx.save_for_backward((x < y) + 0.5 * (x == y))  # each operand's share of the gradient
         return np.minimum(x, y)
 
     @staticmethod
     def backward(ctx, g):
         return _split_by_weight(ctx, g)
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return _np_split_by_weight(ctx, g)
+
+
+def _np_split_by_weight(ctx, g: np.ndarray) -> tuple:
+    a, b = ctx.inputs
+    na, nb = ctx.needs_input_grad
+    w = ctx.saved_tensors[0].astype(g.dtype, copy=False)
+    return (np_sum_to(g * w, a._data.shape) if na else None, np_sum_to(g * (1 - w), b._data.shape) if nb else None)
+
 
 def _split_by_weight(ctx, g: Tensor) -> tuple:
     a, b = ctx.inputs
     na, nb = ctx.needs_input_grad
-    w = ctx.weight.astype(g.dtype, copy=False)
+    w = ctx.saved_tensors[0].astype(g.dtype, copy=False)
     return (
         sum_to(g * _const(w), a.shape) if na else None,
         sum_to(g * _const(1 - w), b.shape) if nb else None,
@@ -243,12 +318,16 @@ class Clip(Function):
                 inside &= x >= a_min
             if a_max is not None:
                 inside &= x <= a_max
-            ctx.inside = inside
+            ctx.save_for_backward(inside)
         return np.clip(x, a_min, a_max)
 
     @staticmethod
     def backward(ctx, g):
-        return g * _const(ctx.inside), None, None
+        return g * _const(ctx.saved_tensors[0]), None, None
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g * ctx.saved_tensors[0], None, None
 
 
 class Where(Function):
@@ -270,6 +349,16 @@ class Where(Function):
             sum_to(where(cond, zero, g), b.shape) if nb else None,
         )
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        cond, a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad[1:]
+        return (
+            None,
+            np_sum_to(np.where(cond, g, 0), a._data.shape) if na else None,
+            np_sum_to(np.where(cond, 0, g), b._data.shape) if nb else None,
+        )
+
 
 class AsType(Function):
     name = "astype"
@@ -283,6 +372,10 @@ class AsType(Function):
     def backward(ctx, g):
         (a, _) = ctx.inputs
         return astype(g, a.dtype), None
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g.astype(ctx.inputs[0]._data.dtype), None
 
 
 # ----- public functions --------------------------------------------------------------------

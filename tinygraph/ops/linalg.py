@@ -8,7 +8,7 @@ import numpy as np
 
 from tinygraph.function import Function
 from tinygraph.ops._common import pair
-from tinygraph.ops.shape import Transpose, reshape, sum_to, transpose
+from tinygraph.ops.shape import Transpose, np_sum_to, reshape, sum_to, transpose
 from tinygraph.tensor import Tensor
 
 
@@ -51,6 +51,19 @@ class MatMul(Function):
         if a is not None:
             a2 = a if a.ndim > 1 else reshape(a, (1, a.shape[0]))
             gb = reshape(sum_to(_swap_last(a2) @ g, y2.shape), y.shape)
+        return ga, gb
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        b, a = ctx.saved_tensors
+        x, y = ctx.inputs[0]._data, ctx.inputs[1]._data
+        if x.ndim == 2 and y.ndim == 2:
+            return (g @ b._data.T if b is not None else None, a._data.T @ g if a is not None else None)
+        x2 = x if x.ndim > 1 else x.reshape(1, -1)
+        y2 = y if y.ndim > 1 else y.reshape(-1, 1)
+        g = g.reshape(*np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2]), x2.shape[-2], y2.shape[-1])
+        ga = np_sum_to(g @ np.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape) if b is not None else None
+        gb = np_sum_to(np.swapaxes(x2, -1, -2) @ g, y2.shape).reshape(y.shape) if a is not None else None
         return ga, gb
 
 

@@ -36,6 +36,14 @@ class Sum(Function):
             g = Reshape.apply(g, _keepdims_shape(a.shape, axes))
         return BroadcastTo.apply(g, a.shape), None, None
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        a, axes, keepdims = ctx.inputs
+        shape = a._data.shape
+        if not keepdims:
+            g = g.reshape(_keepdims_shape(shape, axes))
+        return np.broadcast_to(g, shape), None, None
+
 
 class _Extreme(Function):
     """max / min over axes; the gradient is shared evenly among tied extremes."""
@@ -53,6 +61,15 @@ class _Extreme(Function):
         if not keepdims:
             g = reshape(g, kshape)
         return broadcast_to(g, a.shape) * _const(share.astype(g.dtype, copy=False)), None, None
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        a, axes, keepdims = ctx.inputs
+        (x,) = ctx.saved_tensors
+        kshape = _keepdims_shape(x._data.shape, axes)
+        hit = x._data == ctx.output._data.reshape(kshape)
+        share = (hit / np.sum(hit, axis=axes, keepdims=True)).astype(g.dtype, copy=False)
+        return g.reshape(kshape) * share, None, None
 
 
 class Max(_Extreme):

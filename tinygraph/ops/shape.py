@@ -24,6 +24,10 @@ class Reshape(Function):
     def backward(ctx, g):
         return Reshape.apply(g, ctx.inputs[0].shape), None
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return g.reshape(ctx.inputs[0]._data.shape), None
+
 
 class Transpose(Function):
     name = "transpose"
@@ -38,6 +42,11 @@ class Transpose(Function):
         axes = ctx.inputs[1]
         return transpose(g, None if axes is None else tuple(np.argsort(axes))), None
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        axes = ctx.inputs[1]
+        return np.transpose(g, None if axes is None else np.argsort(axes)), None
+
 
 class BroadcastTo(Function):
     name = "broadcast_to"
@@ -51,6 +60,10 @@ class BroadcastTo(Function):
     def backward(ctx, g):
         return sum_to(g, ctx.inputs[0].shape), None
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return np_sum_to(g, ctx.inputs[0]._data.shape), None
+
 
 class SumTo(Function):
     """Sum a broadcast gradient back to `shape` (the inverse of broadcast_to)."""
@@ -60,14 +73,24 @@ class SumTo(Function):
 
     @staticmethod
     def forward(ctx, a, shape):
-        x = a._data
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-        return np.sum(x, axis=axes, keepdims=True).reshape(shape)
+        return np_sum_to(a._data, shape)
 
     @staticmethod
     def backward(ctx, g):
         return BroadcastTo.apply(g, ctx.inputs[0].shape), None
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        return np.broadcast_to(g, ctx.inputs[0]._data.shape), None
+
+
+def np_sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
+    """`sum_to` on a raw array (the op's forward, and the numpy vjps' helper)."""
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return np.sum(x, axis=axes, keepdims=True).reshape(shape)
 
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:
@@ -100,6 +123,17 @@ class Concatenate(Function):
             start = stop
         return tuple(grads)
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        axis, *tensors = ctx.inputs
+        grads: list = [None]
+        start = 0
+        for t, need in zip(tensors, ctx.needs_input_grad[1:]):
+            stop = start + t._data.shape[axis]
+            grads.append(g[(slice(None),) * axis + (slice(start, stop),)] if need else None)
+            start = stop
+        return tuple(grads)
+
 
 def _basic(index: tuple) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in index)
@@ -118,6 +152,11 @@ class GetItem(Function):
         a, index = ctx.inputs
         return IndexAdd.apply(g, a.shape, index), None
 
+    @staticmethod
+    def numpy_backward(ctx, g):
+        a, index = ctx.inputs
+        return _scatter(g, a._data.shape, index), None
+
 
 class IndexAdd(Function):
     """Scatter `g` into zeros of `shape` at `index`, summing repeated indices (getitem's gradient)."""
@@ -127,16 +166,24 @@ class IndexAdd(Function):
 
     @staticmethod
     def forward(ctx, g, shape, index):
-        out = np.zeros(shape, dtype=g._data.dtype)
-        if _basic(index):
-            out[index] = g._data
-        else:
-            np.add.at(out, index, g._data)
-        return out
+        return _scatter(g._data, shape, index)
 
     @staticmethod
     def backward(ctx, gg):
         return GetItem.apply(gg, ctx.inputs[2]), None, None
+
+    @staticmethod
+    def numpy_backward(ctx, gg):
+        return gg[ctx.inputs[2]], None, None
+
+
+def _scatter(g: np.ndarray, shape: tuple, index: tuple) -> np.ndarray:
+    out = np.zeros(shape, dtype=g.dtype)
+    if _basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
 
 
 # ----- public functions --------------------------------------------------------------------
