@@ -9,6 +9,7 @@ ops so that gradients are graphs too (``create_graph=True``).
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -540,6 +541,29 @@ def _seed(out: Tensor, gradient: Any, where: str) -> Tensor:
 
 
 def _run(
+    roots: Sequence[Tensor],
+    seeds: Sequence[Tensor],
+    retain_graph: bool,
+    create_graph: bool,
+    targets: Sequence[Tensor] | None = None,
+) -> tuple[dict, dict, dict]:
+    """`_walk`, with Python's cycle collector paused.
+
+    The walk allocates many short-lived objects and makes no reference cycles, while each
+    collection the allocations would trigger traverses the whole (possibly huge) graph: on a
+    200,000-op chain that is a quarter of the backward time.
+    """
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _walk(roots, seeds, retain_graph, create_graph, targets)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _walk(
     roots: Sequence[Tensor],
     seeds: Sequence[Tensor],
     retain_graph: bool,
