@@ -286,19 +286,18 @@ class Context:
 
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays) for backward; writing to a saved tensor's data later is an error."""
-        versions = []
+        fresh = True
         for t in items:
             if isinstance(t, Tensor):
                 t._watch += 1
-                versions.append(t._version if t._snap is None else t._current_version())
-            else:
-                versions.append(None)
+                if t._version or t._snap is not None:
+                    fresh = False
         self._saved = items
-        versions = tuple(versions)
-        # only fresh tensors' (version 0, or None): a bounded set, unlike versions that grow with writes
-        self._versions = (
-            _interned.setdefault(versions, versions) if len(versions) <= 4 and not any(versions) else versions
-        )
+        # the version of each saved tensor (0 for other items); almost always all 0, so shared
+        if fresh and len(items) < len(_ZEROS):
+            self._versions = _ZEROS[len(items)]
+        else:
+            self._versions = tuple(t._current_version() if isinstance(t, Tensor) else 0 for t in items)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -309,7 +308,7 @@ class Context:
     def _check_saved(self, out: Tensor) -> None:
         # unchanged version and no handed-out .data to compare: nothing can have been written
         for t, v in zip(self._saved, self._versions):
-            if v is not None and (t._snap is not None or t._version != v) and t._current_version() != v:
+            if isinstance(t, Tensor) and (t._snap is not None or t._version != v) and t._current_version() != v:
                 raise RuntimeError(self._modified_message(t, out, v))
         v = self._out_version
         if v is not None and (out._snap is not None or out._version != v) and out._current_version() != v:
@@ -374,6 +373,7 @@ class _NoGradContext:
 
 _NO_GRAD_CTX = _NoGradContext()
 _PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
+_ZEROS = tuple((0,) * n for n in range(8))
 # Small tuples of flags and versions, shared by all nodes: a long graph then holds fewer objects
 # for Python's cycle collector to traverse (its full passes grow with the number of live objects).
 _interned: dict = {}
@@ -676,7 +676,10 @@ def _walk(
                 prev = grads.get(key)
                 grads[key] = gp if prev is None else prev + gp
             if not retain_graph:
-                node._release(t)
+                if node._saved or node._out_version is not None or not node.fn._numpy_forward:
+                    node._release(t)
+                else:
+                    node.released = True
     if not retain_graph:
         for t in order:
             if not t._node.released:
