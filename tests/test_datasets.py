@@ -11,6 +11,8 @@ GENERATORS = [
     (datasets.make_flower, {"m": 400}, 2, 2),
     (datasets.make_moons, {"n_samples": 300}, 2, 2),
     (datasets.make_circles, {"n_samples": 300}, 2, 2),
+    (datasets.make_moons, {"n_samples": 300, "legacy": True}, 2, 2),
+    (datasets.make_circles, {"n_samples": 300, "legacy": True}, 2, 2),
     (datasets.make_spirals, {"n_samples": 300, "n_classes": 3}, 2, 3),
     (datasets.make_blobs, {"n_samples": 300, "centers": 3, "n_features": 5}, 5, 3),
 ]
@@ -98,6 +100,50 @@ def test_circles_geometry_and_noise():
     Xn, yn = datasets.make_circles(n_samples=2000, noise=0.05, factor=0.4)
     dev = np.hypot(*Xn[yn == 0].T) - 1.0
     assert abs(dev.std() - 0.05) < 0.01
+
+
+@pytest.mark.parametrize("fn", [datasets.make_moons, datasets.make_circles])
+def test_legacy_recipe_same_curves_then_permute_then_noise(fn):
+    """legacy=True: the noiseless points of the default recipe, one RandomState permutation, then the noise."""
+    X0, y0 = fn(n_samples=40, noise=0.0, legacy=True, seed=7)
+    Xd, yd = fn(n_samples=40, noise=0.0, seed=0)  # the same point set, in another order
+    key = lambda X, y: sorted(zip(y.tolist(), np.round(X, 12).tolist()))  # noqa: E731
+    assert key(X0, y0) == key(Xd, yd)
+    Xn, yn = fn(n_samples=40, noise=0.1, legacy=True, seed=7)
+    np.testing.assert_array_equal(yn, y0)  # the noise does not reorder
+    rs = np.random.RandomState(7)
+    rs.permutation(40)
+    np.testing.assert_allclose(Xn - X0, rs.normal(0.0, 0.1, (40, 2)), atol=1e-14)
+    _, y_odd = fn(n_samples=7, noise=0.0, legacy=True)
+    assert np.bincount(y_odd).tolist() == [3, 4]  # the classic split: class 1 gets the odd point
+
+
+def test_legacy_gives_the_courses_data_sets():
+    """First points of the course's moons (seed 3) and circles (train seed 1, test seed 2), checked against
+    scikit-learn 1.9's generators with numpy's global seed set."""
+    X, y = datasets.make_moons(300, 0.2, seed=3, legacy=True)
+    np.testing.assert_allclose(X[0], [-0.21687013460912397, 1.0154493742029873], rtol=0, atol=1e-15)
+    assert y[:8].tolist() == [0, 1, 1, 1, 0, 0, 1, 1]
+    X, y = datasets.make_circles(300, 0.05, seed=1, legacy=True)
+    np.testing.assert_allclose(X[0], [-0.07741354010048114, 0.8526022642742742], rtol=0, atol=1e-15)
+    assert y[:8].tolist() == [1, 0, 1, 1, 0, 0, 1, 0]
+    X, y = datasets.make_circles(100, 0.05, seed=2, legacy=True, layout="columns")
+    np.testing.assert_allclose(X[:, 0], [-0.5242373850862546, -0.6091036148461817], rtol=0, atol=1e-15)
+    assert X.shape == (2, 100) and y[0, :8].tolist() == [1, 0, 1, 0, 0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("n", [1, 7, 100, 300])
+def test_legacy_matches_scikit_learn_bit_for_bit(n):
+    sk = pytest.importorskip("sklearn.datasets")
+    for seed in (1, 2, 3):
+        for ours, theirs, noise in (
+            (datasets.make_moons, sk.make_moons, 0.2),
+            (datasets.make_circles, sk.make_circles, 0.05),
+        ):
+            X, y = ours(n, noise, seed=seed, legacy=True)
+            Xs, ys = theirs(n_samples=n, noise=noise, random_state=seed)
+            np.testing.assert_array_equal(X, Xs)
+            np.testing.assert_array_equal(y, ys)
 
 
 def test_spirals_angles_without_noise():

@@ -57,6 +57,16 @@ def _shuffle(rng: np.random.Generator, X: np.ndarray, y: np.ndarray) -> tuple[np
     return X[order], y[order]
 
 
+def _legacy_noise_after_shuffle(
+    seed: int | None, X: np.ndarray, y: np.ndarray, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The classic order of draws: one ``RandomState(seed)`` permutes the points, then adds the noise."""
+    rs = np.random.RandomState(seed)
+    order = rs.permutation(len(y))
+    X, y = X[order], y[order]
+    return X + rs.normal(0.0, noise, X.shape), y
+
+
 def _split(m: int, k: int) -> list[int]:
     """Sizes of k classes that add up to m and differ by at most one."""
     return [m // k + (1 if j < m % k else 0) for j in range(k)]
@@ -104,7 +114,7 @@ def make_flower(
 
 
 def make_moons(
-    n_samples: int = 300, noise: float = 0.2, seed: int | None = 0, layout: str = "rows"
+    n_samples: int = 300, noise: float = 0.2, seed: int | None = 0, layout: str = "rows", *, legacy: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles ("two moons"), shuffled.
 
@@ -115,28 +125,49 @@ def make_moons(
     Args:
         n_samples: number of points.
         noise: standard deviation of the noise on each coordinate.
-        seed: seed of a ``numpy.random.default_rng``; ``None`` for fresh randomness.
+        seed: the seed; ``None`` for fresh randomness.
         layout: ``"rows"`` (default; ``X`` is ``(m, 2)``, ``y`` is ``(m,)``) or ``"columns"``.
+        legacy: ``False`` (default): a ``numpy.random.default_rng(seed)`` adds the noise, then
+            shuffles; class 0 gets the odd point. ``True``: the classic recipe the course's data
+            came from (scikit-learn's generator, with numpy's global seed set to ``seed``):
+            ``numpy.random.RandomState(seed)`` first shuffles the points with one permutation,
+            then draws the noise for the shuffled ``(m, 2)`` array; class 1 gets the odd point.
+            ``make_moons(300, 0.2, seed=3, legacy=True)`` is the course's optimization data set.
 
     >>> X, y = make_moons(n_samples=7, noise=0.0)
     >>> X.shape, int((y == 0).sum()), int((y == 1).sum())
     ((7, 2), 4, 3)
     >>> bool(np.allclose(np.hypot(*X[y == 0].T), 1.0))
     True
+    >>> X, y = make_moons(n_samples=7, noise=0.0, legacy=True)
+    >>> int((y == 0).sum()), int((y == 1).sum())
+    (3, 4)
     """
     _check("make_moons", layout, n_samples=n_samples)
     _check_nonneg("make_moons", noise=noise)
-    rng = np.random.default_rng(seed)
     n0, n1 = _split(n_samples, 2)
+    if legacy:
+        n0, n1 = n1, n0
     s0, s1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)
-    X = np.concatenate([np.stack([np.cos(s0), np.sin(s0)], 1), np.stack([1 - np.cos(s1), 0.5 - np.sin(s1)], 1)])
+    # (1 - sin) - 0.5 rather than 0.5 - sin: the legacy recipe's rounding, so its arrays match to the last bit
+    lower_y = (1 - np.sin(s1)) - 0.5 if legacy else 0.5 - np.sin(s1)
+    X = np.concatenate([np.stack([np.cos(s0), np.sin(s0)], 1), np.stack([1 - np.cos(s1), lower_y], 1)])
     y = np.repeat([0, 1], [n0, n1])
+    if legacy:
+        return _arrange(*_legacy_noise_after_shuffle(seed, X, y, noise), layout)
+    rng = np.random.default_rng(seed)
     X = X + rng.normal(0.0, noise, X.shape) if noise else X
     return _arrange(*_shuffle(rng, X, y), layout)
 
 
 def make_circles(
-    n_samples: int = 300, noise: float = 0.05, factor: float = 0.8, seed: int | None = 0, layout: str = "rows"
+    n_samples: int = 300,
+    noise: float = 0.05,
+    factor: float = 0.8,
+    seed: int | None = 0,
+    layout: str = "rows",
+    *,
+    legacy: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two concentric circles, shuffled: class 0 on the unit circle, class 1 on radius ``factor``.
 
@@ -148,25 +179,38 @@ def make_circles(
         n_samples: number of points.
         noise: standard deviation of the noise on each coordinate.
         factor: radius of the inner circle, between 0 and 1 (exclusive).
-        seed: seed of a ``numpy.random.default_rng``; ``None`` for fresh randomness.
+        seed: the seed; ``None`` for fresh randomness.
         layout: ``"rows"`` (default) or ``"columns"``.
+        legacy: ``False`` (default): a ``numpy.random.default_rng(seed)`` adds the noise, then
+            shuffles; class 0 gets the odd point. ``True``: the classic recipe the course's data
+            came from (see `make_moons`): ``numpy.random.RandomState(seed)`` shuffles, then adds
+            the noise; class 1 gets the odd point. ``make_circles(300, seed=1, legacy=True)`` and
+            ``make_circles(100, seed=2, legacy=True)`` are the course's initialization train and
+            test sets.
 
     >>> X, y = make_circles(n_samples=8, noise=0.0, factor=0.3)
     >>> sorted(set(np.round(np.hypot(*X.T), 6).tolist()))
     [0.3, 1.0]
     >>> np.round(np.hypot(*X[y == 1].T), 6).tolist()
     [0.3, 0.3, 0.3, 0.3]
+    >>> X, y = make_circles(n_samples=5, noise=0.0, legacy=True)
+    >>> np.bincount(y).tolist()
+    [2, 3]
     """
     _check("make_circles", layout, n_samples=n_samples)
     _check_nonneg("make_circles", noise=noise)
     if not 0 < factor < 1:
         raise ValueError(f"make_circles: factor must be between 0 and 1 (exclusive), got {factor}")
-    rng = np.random.default_rng(seed)
     n0, n1 = _split(n_samples, 2)
+    if legacy:
+        n0, n1 = n1, n0
     s0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)
     s1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
     X = np.concatenate([np.stack([np.cos(s0), np.sin(s0)], 1), factor * np.stack([np.cos(s1), np.sin(s1)], 1)])
     y = np.repeat([0, 1], [n0, n1])
+    if legacy:
+        return _arrange(*_legacy_noise_after_shuffle(seed, X, y, noise), layout)
+    rng = np.random.default_rng(seed)
     X = X + rng.normal(0.0, noise, X.shape) if noise else X
     return _arrange(*_shuffle(rng, X, y), layout)
 
