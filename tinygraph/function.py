@@ -623,6 +623,8 @@ def _walk(
             if node._versions or node._out_version is not None:
                 node._check_saved(t)
             node.output = t
+            # a built-in op's numpy_backward is trusted: one array (or None) per input, of its shape
+            trusted = False
             if anomaly:
                 # in anomaly mode the vjp's own ops are not checked as forward ops: its result is, below
                 _mode.anomaly = False
@@ -632,9 +634,10 @@ def _walk(
                     node.output = None
                     _mode.anomaly = anomaly
             elif raw:
+                fast = node.fn.numpy_backward
+                trusted = fast is not None
                 try:
-                    fast = node.fn.numpy_backward
-                    gs = fast(node, g) if fast is not None else _arrays(node.fn.backward(node, _wrap(g, None)))
+                    gs = fast(node, g) if trusted else _arrays(node.fn.backward(node, _wrap(g, None)))
                 finally:
                     node.output = None
             else:
@@ -645,30 +648,15 @@ def _walk(
             if type(gs) is not tuple:
                 gs = (gs,)
             inputs = node.inputs
-            if len(gs) != len(inputs):
+            if not trusted and len(gs) != len(inputs):
                 raise RuntimeError(
                     f"backward of op {node.name!r} returned {len(gs)} gradients for {len(inputs)} inputs"
                 )
-            i = -1
-            for p, gp, need in zip(inputs, gs, node.needs_input_grad):
-                i += 1
+            for i, (p, gp, need) in enumerate(zip(inputs, gs, node.needs_input_grad)):
                 if gp is None or not need:
                     continue
-                if raw:
-                    if type(gp) is not np.ndarray:
-                        gp = gp._data if isinstance(gp, Tensor) else np.asarray(gp, dtype=p.dtype)
-                    shape = gp.shape
-                else:
-                    if not isinstance(gp, Tensor):
-                        gp = Tensor._make(np.asarray(gp, dtype=p.dtype))
-                    if anomaly:
-                        _anomaly_backward(node, i, gp, g)
-                    shape = gp._data.shape
-                if shape != p._data.shape:
-                    raise RuntimeError(
-                        f"backward of op {node.name!r} returned a gradient of shape {gp.shape} for an input "
-                        f"of shape {p.shape}; a gradient must have its input's shape (sum out broadcast axes)"
-                    )
+                if not trusted:
+                    gp = _checked_grad(node, i, p, gp, raw, anomaly, g)
                 key = p._node
                 if key is None:
                     key = id(p)
@@ -689,6 +677,26 @@ def _walk(
             grads[key] = _wrap(grads[key], None)
         captured = {key: _wrap(g, None) for key, g in captured.items()}
     return grads, leaves, captured
+
+
+def _checked_grad(node: Context, i: int, p: Tensor, gp: Any, raw: bool, anomaly: bool, g: Any) -> Any:
+    """A gradient from a vjp the engine does not trust (custom ops, Tensor vjps): converted and checked."""
+    if raw:
+        if type(gp) is not np.ndarray:
+            gp = gp._data if isinstance(gp, Tensor) else np.asarray(gp, dtype=p.dtype)
+        shape = gp.shape
+    else:
+        if not isinstance(gp, Tensor):
+            gp = Tensor._make(np.asarray(gp, dtype=p.dtype))
+        if anomaly:
+            _anomaly_backward(node, i, gp, g)
+        shape = gp._data.shape
+    if shape != p._data.shape:
+        raise RuntimeError(
+            f"backward of op {node.name!r} returned a gradient of shape {shape} for an input "
+            f"of shape {p.shape}; a gradient must have its input's shape (sum out broadcast axes)"
+        )
+    return gp
 
 
 def _arrays(gs: Any) -> tuple:
