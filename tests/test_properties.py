@@ -49,6 +49,9 @@ def test_reductions_match_numpy_and_finite_differences(x, name, keepdims, data):
     axis = data.draw(st.none() | st.integers(-x.ndim, x.ndim - 1))
     if name == "var" and x.size < 2:
         return
+    if name == "var":
+        # var's gradient scales with the spread of x; below ~1e-3 finite differences cannot resolve it
+        assume(np.ptp(x) > 1e-3)
     if name in ("max", "min"):
         assume(x.size < 2 or np.diff(np.sort(x.ravel())).min() > 1e-3)  # a kink lies between near-ties
     fn = (
