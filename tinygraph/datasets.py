@@ -67,6 +67,17 @@ def _legacy_noise_after_shuffle(
     return X + rs.normal(0.0, noise, X.shape), y
 
 
+def _noisy_shuffled(
+    X: np.ndarray, y: np.ndarray, noise: float, seed: int | None, legacy: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Noise then shuffle from one Generator, or the legacy RandomState order (shuffle, then noise)."""
+    if legacy:
+        return _legacy_noise_after_shuffle(seed, X, y, noise)
+    rng = np.random.default_rng(seed)
+    X = X + rng.normal(0.0, noise, X.shape) if noise else X
+    return _shuffle(rng, X, y)
+
+
 def _split(m: int, k: int) -> list[int]:
     """Sizes of k classes that add up to m and differ by at most one."""
     return [m // k + (1 if j < m % k else 0) for j in range(k)]
@@ -153,11 +164,7 @@ def make_moons(
     lower_y = (1 - np.sin(s1)) - 0.5 if legacy else 0.5 - np.sin(s1)
     X = np.concatenate([np.stack([np.cos(s0), np.sin(s0)], 1), np.stack([1 - np.cos(s1), lower_y], 1)])
     y = np.repeat([0, 1], [n0, n1])
-    if legacy:
-        return _arrange(*_legacy_noise_after_shuffle(seed, X, y, noise), layout)
-    rng = np.random.default_rng(seed)
-    X = X + rng.normal(0.0, noise, X.shape) if noise else X
-    return _arrange(*_shuffle(rng, X, y), layout)
+    return _arrange(*_noisy_shuffled(X, y, noise, seed, legacy), layout)
 
 
 def make_circles(
@@ -208,11 +215,7 @@ def make_circles(
     s1 = np.linspace(0, 2 * np.pi, n1, endpoint=False)
     X = np.concatenate([np.stack([np.cos(s0), np.sin(s0)], 1), factor * np.stack([np.cos(s1), np.sin(s1)], 1)])
     y = np.repeat([0, 1], [n0, n1])
-    if legacy:
-        return _arrange(*_legacy_noise_after_shuffle(seed, X, y, noise), layout)
-    rng = np.random.default_rng(seed)
-    X = X + rng.normal(0.0, noise, X.shape) if noise else X
-    return _arrange(*_shuffle(rng, X, y), layout)
+    return _arrange(*_noisy_shuffled(X, y, noise, seed, legacy), layout)
 
 
 def make_spirals(
