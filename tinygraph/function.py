@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import threading
+from heapq import heappop, heappush
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from tinygraph.tensor import Tensor
+from tinygraph.tensor import Tensor, _clock
 
 # ----- grad mode (per thread) --------------------------------------------------------------
 
@@ -265,11 +267,14 @@ class Context:
         "_saved",
         "_versions",
         "_out_version",
+        "_stamp",
+        "_seq",
         "output",
         "released",
         "__dict__",
     )
 
+    # Function.apply builds nodes in place, without calling this: keep the two in step.
     def __init__(self, fn: type, inputs: tuple, needs: tuple) -> None:
         self.fn = fn
         self.inputs = inputs
@@ -277,6 +282,11 @@ class Context:
         self._saved: tuple = ()
         self._versions: tuple = ()
         self._out_version: int | None = None
+        # the write clock when something was guarded (None: nothing; -1: always check, see below)
+        self._stamp: int | None = None
+        # creation order: a node is always made after the nodes of its inputs, so backward can
+        # visit nodes from the newest down without sorting the graph first
+        self._seq = _next_seq()
         self.output: Tensor | None = None
         self.released = False
 
@@ -296,8 +306,12 @@ class Context:
         # the version of each saved tensor (0 for other items); almost always all 0, so shared
         if fresh and len(items) < len(_ZEROS):
             self._versions = _ZEROS[len(items)]
+            self._stamp = _clock.writes
         else:
             self._versions = tuple(t._current_version() if isinstance(t, Tensor) else 0 for t in items)
+            # an array handed out before this save can be written through without moving the clock
+            snapped = any(isinstance(t, Tensor) and t._snap is not None for t in items)
+            self._stamp = -1 if snapped else _clock.writes
 
     @property
     def saved_tensors(self) -> tuple:
@@ -352,6 +366,7 @@ class Context:
                 out._snap = None
         self._saved = ()
         self._versions = ()
+        self._stamp = None
         self.released = True
         if not self.fn._numpy_forward:  # built-in ops keep what they save in _saved, not in attributes
             self.__dict__.clear()
@@ -372,12 +387,15 @@ class _NoGradContext:
 
 
 _NO_GRAD_CTX = _NoGradContext()
+_next_seq = itertools.count().__next__
 _PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
+_NEITHER = _PAIRS[0][0]
 _ZEROS = tuple((0,) * n for n in range(8))
 # Small tuples of flags and versions, shared by all nodes: a long graph then holds fewer objects
 # for Python's cycle collector to traverse (its full passes grow with the number of live objects).
 _interned: dict = {}
 _wrap = Tensor._make
+_new = object.__new__
 
 
 def _released_message(node: Context) -> str:
@@ -443,23 +461,31 @@ class Function:
         mode = _mode
         needs = None
         if mode.enabled:
-            for a in args:
-                if isinstance(a, Tensor) and a.requires_grad:
-                    if len(args) == 2:  # most ops: a lookup in the four shared pairs
-                        x, y = args
-                        needs = _PAIRS[isinstance(x, Tensor) and x.requires_grad][
-                            isinstance(y, Tensor) and y.requires_grad
-                        ]
-                    else:
+            if len(args) == 2:  # most ops: a lookup in the four shared pairs
+                x, y = args
+                needs = _PAIRS[isinstance(x, Tensor) and x.requires_grad][isinstance(y, Tensor) and y.requires_grad]
+                if needs is _NEITHER:
+                    needs = None
+            else:
+                for a in args:
+                    if isinstance(a, Tensor) and a.requires_grad:
                         needs = tuple([isinstance(b, Tensor) and b.requires_grad for b in args])
                         if len(needs) <= 4:
                             needs = _interned.setdefault(needs, needs)
-                    break
+                        break
         if needs is None:
             # built-in forwards set nothing on a ctx that records nothing, so they share one
             ctx = _NO_GRAD_CTX if cls._numpy_forward else _NoGradContext()
         else:
-            ctx = Context(cls, args, needs)
+            # the node, built in place (this is Context.__init__ without the call)
+            ctx = _new(Context)
+            ctx.fn = cls
+            ctx.inputs = args
+            ctx.needs_input_grad = needs
+            ctx._saved = ctx._versions = ()
+            ctx._out_version = ctx._stamp = ctx.output = None
+            ctx._seq = _next_seq()
+            ctx.released = False
         try:
             if cls._numpy_forward:
                 out = cls.forward(ctx, *args)
@@ -476,10 +502,19 @@ class Function:
             return _wrap(out, None)
         if out.dtype.kind != "f":
             raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
-        result = _wrap(out, ctx)
+        # the output (this is Tensor._make without the call)
+        result = _new(Tensor)
+        result._data = out
+        result._node = ctx
+        result.requires_grad = True
+        result.grad = result.name = result._snap = None
+        result._version = result._watch = 0
+        result._retain = False
         if cls.saves_output:
             result._watch += 1
             ctx._out_version = 0
+            if ctx._stamp is None:
+                ctx._stamp = _clock.writes
         return result
 
 
@@ -502,28 +537,27 @@ def _op_error(name: str, args: Sequence[Any], e: Exception) -> Exception:
 
 
 def _topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors with graph nodes, every tensor after the inputs it was made from (iterative DFS)."""
-    order: list[Tensor] = []
-    seen: set = set()
-    for root in roots:
-        node = root._node
-        if node is None or node in seen:
+    """The tensors with graph nodes that `roots` were made from, in creation order.
+
+    Every tensor comes after the inputs it was made from. The backward walk visits the nodes
+    that receive a gradient in the reverse of this order (newest first).
+    """
+    found: dict = {}
+    stack = [r for r in roots if r._node is not None]
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node in found:
             continue
-        seen.add(node)
-        stack = [(root, iter(node.inputs))]
-        while stack:
-            t, it = stack[-1]
-            for p in it:
-                if isinstance(p, Tensor):
-                    pn = p._node
-                    if pn is not None and pn not in seen:
-                        seen.add(pn)
-                        stack.append((p, iter(pn.inputs)))
-                        break
-            else:
-                stack.pop()
-                order.append(t)
-    return order
+        found[node] = t
+        for p in node.inputs:
+            if isinstance(p, Tensor) and p._node is not None and p._node not in found:
+                stack.append(p)
+    return sorted(found.values(), key=_creation)
+
+
+def _creation(t: Tensor) -> int:
+    return t._node._seq
 
 
 def _seed(out: Tensor, gradient: Any, where: str) -> Tensor:
@@ -570,13 +604,17 @@ def _walk(
     create_graph: bool,
     targets: Sequence[Tensor] | None = None,
 ) -> tuple[dict, dict, dict]:
-    """Walk the graph from `roots` backwards.
+    """Walk the graph from `roots` backwards, newest node first.
 
     Returns (grads, leaves, captured): the summed gradient of every leaf by id,
     the leaf tensors by id, and the gradients of the non-leaf `targets` by id.
-    Without `targets` every node runs; with them, only nodes that lead to one.
+    Without `targets` every node that receives a gradient runs; with them, only
+    nodes that lead to one.
+
+    A node is made after the nodes of its inputs, so taking the pending node created last
+    (a heap on creation order) runs each node after every node that feeds it a gradient,
+    without sorting the graph first.
     """
-    order = _topo_order(roots)
     anomaly = _mode.anomaly
     # Without create_graph the walk carries raw ndarrays (vjps via numpy_backward where an op has
     # one); with it, Tensors, so that the gradient computation is recorded. Anomaly mode uses Tensors.
@@ -584,18 +622,23 @@ def _walk(
     # gradients by node (by id for leaves), summed as they arrive; the walk pops each before its vjp runs
     grads: dict = {}
     leaves: dict = {}
+    pending: list = []  # (-creation number, tensor) of the nodes that have a gradient waiting
     for r, s in zip(roots, seeds):
         key = r._node
         if key is None:
             key = id(r)
             leaves[key] = r
+        elif key not in grads:
+            heappush(pending, (-key._seq, r))
         if raw:
             s = s._data
         grads[key] = grads[key] + s if key in grads else s
 
+    order = None
     needed = None
     wanted: set = set()
     if targets is not None:
+        order = _topo_order(roots)
         wanted = {id(t) for t in targets}
         needed = set()
         for t in order:  # every tensor comes after the inputs it was made from
@@ -606,11 +649,10 @@ def _walk(
 
     captured: dict = {}
     with set_grad_enabled(create_graph):
-        for t in reversed(order):
+        while pending:
+            t = heappop(pending)[1]
             node = t._node
-            g = grads.pop(node, None)
-            if g is None:
-                continue
+            g = grads.pop(node)
             if t._retain and targets is None:  # tg.grad leaves .grad alone
                 gt = _wrap(g.copy(), None) if raw else g
                 t.grad = gt if t.grad is None else t.grad + gt
@@ -620,7 +662,9 @@ def _walk(
                 continue
             if node.released:
                 raise RuntimeError(_released_message(node))
-            if node._versions or node._out_version is not None:
+            # the saved tensors are checked for writes only if some data was written since they were saved
+            stamp = node._stamp
+            if stamp is not None and stamp != _clock.writes:
                 node._check_saved(t)
             node.output = t
             # a built-in op's numpy_backward is trusted: one array (or None) per input, of its shape
@@ -661,14 +705,22 @@ def _walk(
                 if key is None:
                     key = id(p)
                     leaves[key] = p
-                prev = grads.get(key)
-                grads[key] = gp if prev is None else prev + gp
+                    prev = grads.get(key)
+                    grads[key] = gp if prev is None else prev + gp
+                else:
+                    prev = grads.get(key)
+                    if prev is None:
+                        grads[key] = gp
+                        heappush(pending, (-key._seq, p))
+                    else:
+                        grads[key] = prev + gp
             if not retain_graph:
                 if node._saved or node._out_version is not None or not node.fn._numpy_forward:
                     node._release(t)
                 else:
                     node.released = True
-    if not retain_graph:
+    if order is not None and not retain_graph:
+        # tg.grad skipped the nodes that lead to no target: their saved data goes too
         for t in order:
             if not t._node.released:
                 t._node._release(t)

@@ -63,6 +63,22 @@ def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray
 _new = object.__new__
 
 
+class _WriteClock:
+    """Counts, process-wide, every write to a tensor's data and every hand-out of a watched array.
+
+    A graph node notes the count when it saves tensors; if the count has not moved by the time
+    backward reaches the node, nothing it saved can have changed, and the per-tensor check is skipped.
+    """
+
+    __slots__ = ("writes",)
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+
+_clock = _WriteClock()
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
@@ -142,6 +158,7 @@ class Tensor:
                 # under detect_anomaly, remember where the array was handed out, for the error
                 site = _function._user_frame() if _function._mode.anomaly else None
                 self._snap = (self._version, self._data.copy(), site)
+                _clock.writes += 1
         return self._data
 
     @data.setter
@@ -153,18 +170,23 @@ class Tensor:
         if self.requires_grad and arr.dtype.kind != "f":
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {arr.dtype}")
         self._data = arr
-        self._version += 1
+        self._bump_version()
         self._snap = None
         if self._watch:
             site = _function._user_frame() if _function._mode.anomaly else None
             self._last_write = ("an assignment to .data", site)
+
+    def _bump_version(self) -> None:
+        """Record a write to the data (made by the engine, an optimizer or an assignment to `.data`)."""
+        self._version += 1
+        _clock.writes += 1
 
     def _current_version(self) -> int:
         """The write count, first noticing writes made through a handed-out `.data`."""
         snap = self._snap
         if snap is not None and snap[0] == self._version:
             if not np.array_equal(snap[1], self._data, equal_nan=self._data.dtype.kind == "f"):
-                self._version += 1
+                self._bump_version()
                 self._snap = None
                 self._last_write = ("a write into the array handed out by .data (or np.asarray/.numpy())", snap[2])
         return self._version

@@ -199,7 +199,7 @@ def _restore(model: Any, params: list[Tensor], snap: Any) -> None:
         return
     for p, arr in zip(params, saved):
         p._data[...] = arr
-        p._version += 1
+        p._bump_version()
 
 
 def _set_mode(model: Any, training: bool) -> None:

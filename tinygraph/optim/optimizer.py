@@ -195,7 +195,7 @@ class Optimizer:
                         state = self.state[p] = {}
                     self._update(p._data, g, state, group)
                     # A graph that saved this parameter must notice the in-place write.
-                    p._version += 1
+                    p._bump_version()
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _update")
