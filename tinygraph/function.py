@@ -12,8 +12,8 @@ import functools
 import gc
 import itertools
 import threading
-from heapq import heappop, heappush
 from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
