@@ -30,6 +30,18 @@ class _GradMode(threading.local):
 
 _mode = _GradMode()
 
+# How many grad-mode and anomaly switches are active, over all threads. While there are none,
+# every thread records graphs without anomaly checks, and `Function.apply` (run for every op) skips
+# reading the per-thread state, which costs more than the op's own bookkeeping.
+_switches = 0
+_switches_lock = threading.Lock()
+
+
+def _count_switch(delta: int) -> None:
+    global _switches
+    with _switches_lock:
+        _switches += delta
+
 
 def is_grad_enabled() -> bool:
     """Whether ops record a graph in this thread."""
@@ -47,11 +59,13 @@ class set_grad_enabled:
         self._prev: list[bool] = []
 
     def __enter__(self) -> None:
+        _count_switch(1)
         self._prev.append(_mode.enabled)
         _mode.enabled = self.mode
 
     def __exit__(self, *exc: Any) -> None:
         _mode.enabled = self._prev.pop()
+        _count_switch(-1)
 
     def __call__(self, func: Callable) -> Callable:
         mode = self.mode
@@ -151,11 +165,13 @@ class detect_anomaly:
         self._prev: list[bool] = []
 
     def __enter__(self) -> None:
+        _count_switch(1)
         self._prev.append(_mode.anomaly)
         _mode.anomaly = self.enabled
 
     def __exit__(self, *exc: Any) -> None:
         _mode.anomaly = self._prev.pop()
+        _count_switch(-1)
 
     def __call__(self, func: Callable) -> Callable:
         enabled = self.enabled
@@ -436,7 +452,8 @@ class Function:
     # A built-in op may also give its vjp on raw ndarrays, ``numpy_backward(ctx, grad_array)``,
     # returning arrays (or None) like ``backward``; the engine uses it when no graph of the gradient
     # is wanted (no create_graph), which skips a Tensor per vjp step. ``backward`` stays the
-    # definition: tests/test_numpy_backward.py checks that the two agree for every op.
+    # definition: tests/test_numpy_backward.py checks that the two agree for every op. It may read
+    # ``ctx._saved`` directly: the walk has already checked that the node was not released.
     numpy_backward = None
     # Ops whose backward reads ctx.output (exp, tanh, ...): the output is guarded against writes too.
     saves_output = False
@@ -458,9 +475,12 @@ class Function:
     def apply(cls, *args: Any) -> Tensor:
         # This runs for every op and every vjp op, so it is kept flat: the common no-graph case
         # (vjps without create_graph, inference) makes no Context and one Tensor.
-        mode = _mode
+        if _switches:
+            enabled, anomaly = _mode.enabled, _mode.anomaly
+        else:  # no thread has switched grad mode or anomaly mode: the defaults hold everywhere
+            enabled, anomaly = True, False
         needs = None
-        if mode.enabled:
+        if enabled:
             if len(args) == 2:  # most ops: a lookup in the four shared pairs
                 x, y = args
                 needs = _PAIRS[isinstance(x, Tensor) and x.requires_grad][isinstance(y, Tensor) and y.requires_grad]
@@ -496,7 +516,7 @@ class Function:
             raise _op_error(cls.name, args, e) from None
         if type(out) is not np.ndarray:
             out = out._data if isinstance(out, Tensor) else np.asarray(out)
-        if mode.anomaly:
+        if anomaly:
             _anomaly_forward(cls.name, args, out, ctx)
         if needs is None:
             return _wrap(out, None)
@@ -653,13 +673,15 @@ def _walk(
             t = heappop(pending)[1]
             node = t._node
             g = grads.pop(node)
-            if t._retain and targets is None:  # tg.grad leaves .grad alone
-                gt = _wrap(g.copy(), None) if raw else g
-                t.grad = gt if t.grad is None else t.grad + gt
-            if wanted and id(t) in wanted:
-                captured[id(t)] = g
-            if needed is not None and node not in needed:
-                continue
+            if targets is None:
+                if t._retain:
+                    gt = _wrap(g.copy(), None) if raw else g
+                    t.grad = gt if t.grad is None else t.grad + gt
+            else:  # tg.grad: .grad is left alone, gradients of the targets are captured
+                if id(t) in wanted:
+                    captured[id(t)] = g
+                if node not in needed:
+                    continue
             if node.released:
                 raise RuntimeError(_released_message(node))
             # the saved tensors are checked for writes only if some data was written since they were saved
@@ -696,11 +718,11 @@ def _walk(
                 raise RuntimeError(
                     f"backward of op {node.name!r} returned {len(gs)} gradients for {len(inputs)} inputs"
                 )
-            for i, (p, gp, need) in enumerate(zip(inputs, gs, node.needs_input_grad)):
+            if not trusted:
+                gs = _checked_grads(node, gs, raw, anomaly, g)
+            for p, gp, need in zip(inputs, gs, node.needs_input_grad):
                 if gp is None or not need:
                     continue
-                if not trusted:
-                    gp = _checked_grad(node, i, p, gp, raw, anomaly, g)
                 key = p._node
                 if key is None:
                     key = id(p)
@@ -729,6 +751,14 @@ def _walk(
             grads[key] = _wrap(grads[key], None)
         captured = {key: _wrap(g, None) for key, g in captured.items()}
     return grads, leaves, captured
+
+
+def _checked_grads(node: Context, gs: tuple, raw: bool, anomaly: bool, g: Any) -> tuple:
+    """`_checked_grad` for each input that wants the gradient it was given."""
+    return tuple(
+        _checked_grad(node, i, p, gp, raw, anomaly, g) if gp is not None and need else None
+        for i, (p, gp, need) in enumerate(zip(node.inputs, gs, node.needs_input_grad))
+    )
 
 
 def _checked_grad(node: Context, i: int, p: Tensor, gp: Any, raw: bool, anomaly: bool, g: Any) -> Any:

@@ -60,7 +60,7 @@ class SigmoidGrad(Function):
 
     @staticmethod
     def numpy_backward(ctx, gg):
-        y, g = (t._data for t in ctx.saved_tensors)
+        y, g = (t._data for t in ctx._saved)
         ny, ng = ctx.needs_input_grad
         return (gg * g * (1 - 2 * y) if ny else None, gg * (y * (1 - y)) if ng else None)
 
@@ -107,7 +107,7 @@ class TanhGrad(Function):
 
     @staticmethod
     def numpy_backward(ctx, gg):
-        y, g = (t._data for t in ctx.saved_tensors)
+        y, g = (t._data for t in ctx._saved)
         ny, ng = ctx.needs_input_grad
         return (gg * g * y * -2 if ny else None, gg * (1 - y * y) if ng else None)
 
@@ -128,7 +128,7 @@ class Relu(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        return g * (ctx.saved_tensors[0]._data > 0)
+        return g * (ctx._saved[0]._data > 0)
 
 
 class LeakyRelu(Function):
@@ -149,7 +149,7 @@ class LeakyRelu(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        x = ctx.saved_tensors[0]._data
+        x = ctx._saved[0]._data
         return g * np.where(x > 0, 1, ctx.inputs[1]).astype(g.dtype, copy=False), None
 
 
@@ -171,7 +171,7 @@ class Softplus(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        return g * _stable_sigmoid(ctx.saved_tensors[0]._data)
+        return g * _stable_sigmoid(ctx._saved[0]._data)
 
 
 def sigmoid(x: Any) -> Tensor:

@@ -81,7 +81,7 @@ class Mul(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        b, a = ctx.saved_tensors
+        b, a = ctx._saved
         x, y = ctx.inputs
         return (
             np_sum_to(g * b._data, x._data.shape) if b is not None else None,
@@ -109,7 +109,7 @@ class Div(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx._saved
         na, nb = ctx.needs_input_grad
         x, y = a._data, b._data
         return (np_sum_to(g / y, x.shape) if na else None, np_sum_to(-g * x / (y * y), y.shape) if nb else None)
@@ -157,7 +157,7 @@ class Pow(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        a, b = ctx.saved_tensors
+        a, b = ctx._saved
         na, nb = ctx.needs_input_grad
         x, y = a._data, b._data
         ga = np_sum_to(g * y * x ** (y - 1), x.shape) if na else None
@@ -202,7 +202,7 @@ class Log(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        return g / ctx.saved_tensors[0]._data
+        return g / ctx._saved[0]._data
 
 
 class Sqrt(Function):
@@ -239,7 +239,7 @@ class Abs(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        return g * np.sign(ctx.saved_tensors[0]._data)
+        return g * np.sign(ctx._saved[0]._data)
 
 
 class Maximum(Function):
@@ -327,7 +327,7 @@ class Clip(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        return g * ctx.saved_tensors[0], None, None
+        return g * ctx._saved[0], None, None
 
 
 class Where(Function):

@@ -55,7 +55,7 @@ class MatMul(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        b, a = ctx.saved_tensors
+        b, a = ctx._saved
         x, y = ctx.inputs[0]._data, ctx.inputs[1]._data
         if x.ndim == 2 and y.ndim == 2:
             return (g @ b._data.T if b is not None else None, a._data.T @ g if a is not None else None)

@@ -65,7 +65,7 @@ class _Extreme(Function):
     @staticmethod
     def numpy_backward(ctx, g):
         a, axes, keepdims = ctx.inputs
-        (x,) = ctx.saved_tensors
+        (x,) = ctx._saved
         kshape = _keepdims_shape(x._data.shape, axes)
         hit = x._data == ctx.output._data.reshape(kshape)
         share = (hit / np.sum(hit, axis=axes, keepdims=True)).astype(g.dtype, copy=False)
