@@ -520,7 +520,8 @@ class Function:
             _anomaly_forward(cls.name, args, out, ctx)
         if needs is None:
             return _wrap(out, None)
-        if out.dtype.kind != "f":
+        # (a built-in op given a float input that requires grad returns floats by numpy's promotion rules)
+        if not cls._numpy_forward and out.dtype.kind != "f":
             raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
         # the output (this is Tensor._make without the call)
         result = _new(Tensor)
