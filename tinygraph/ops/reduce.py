@@ -163,6 +163,33 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     return e / sum(e, axes, keepdims=True)
 
 
+class LogSoftmax(Function):
+    """log_softmax as one op (one node instead of five, and two passes fewer each way).
+
+    Forward: s - log(sum(exp(s))) with s = x - max(x). Gradient: g - softmax(x) * sum(g), with
+    softmax(x) = exp(output); written with the op's own output, so it is differentiable again.
+    """
+
+    name = "log_softmax"
+    _numpy_forward = True
+    saves_output = True
+
+    @staticmethod
+    def forward(ctx, a, axes):
+        s = a._data - _shift(a, axes)
+        return s - np.log(np.sum(np.exp(s), axis=axes, keepdims=True))
+
+    @staticmethod
+    def backward(ctx, g):
+        axes = ctx.inputs[1]
+        return g - exp(ctx.output) * sum(g, axes, keepdims=True), None
+
+    @staticmethod
+    def numpy_backward(ctx, g):
+        axes = ctx.inputs[1]
+        return g - np.exp(ctx.output._data) * np.sum(g, axis=axes, keepdims=True), None
+
+
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along `axis`, finite and exact for inputs as large as +-1e4.
 
@@ -171,5 +198,4 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """
     x = to_tensor(x, where="log_softmax")
     axes = norm_axis(axis, x.ndim, "log_softmax", x.shape)
-    s = x - _const(_shift(x, axes))
-    return s - log(sum(exp(s), axes, keepdims=True))
+    return LogSoftmax.apply(x, axes)
