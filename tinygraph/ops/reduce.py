@@ -10,7 +10,7 @@ import numpy as np
 from tinygraph.function import Function
 from tinygraph.ops._common import norm_axis, to_tensor
 from tinygraph.ops.elementwise import _const, exp, log
-from tinygraph.ops.shape import BroadcastTo, Reshape, broadcast_to, reshape
+from tinygraph.ops.shape import BroadcastTo, Reshape, broadcast_to, np_expand, reshape
 from tinygraph.tensor import Tensor
 
 
@@ -26,7 +26,7 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, a, axes, keepdims):
-        return np.sum(a._data, axis=axes, keepdims=keepdims)
+        return a._data.sum(axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -42,7 +42,7 @@ class Sum(Function):
         shape = a._data.shape
         if not keepdims:
             g = g.reshape(_keepdims_shape(shape, axes))
-        return np.broadcast_to(g, shape), None, None
+        return np_expand(g, shape), None, None
 
 
 class _Extreme(Function):
@@ -57,7 +57,7 @@ class _Extreme(Function):
         (x,) = ctx.saved_tensors
         kshape = _keepdims_shape(a.shape, axes)
         hit = x._data == ctx.output._data.reshape(kshape)
-        share = hit / np.sum(hit, axis=axes, keepdims=True)
+        share = hit / hit.sum(axis=axes, keepdims=True)
         if not keepdims:
             g = reshape(g, kshape)
         return broadcast_to(g, a.shape) * _const(share.astype(g.dtype, copy=False)), None, None
@@ -68,7 +68,7 @@ class _Extreme(Function):
         (x,) = ctx._saved
         kshape = _keepdims_shape(x._data.shape, axes)
         hit = x._data == ctx.output._data.reshape(kshape)
-        share = (hit / np.sum(hit, axis=axes, keepdims=True)).astype(g.dtype, copy=False)
+        share = (hit / hit.sum(axis=axes, keepdims=True)).astype(g.dtype, copy=False)
         return g.reshape(kshape) * share, None, None
 
 
@@ -78,7 +78,7 @@ class Max(_Extreme):
     @staticmethod
     def forward(ctx, a, axes, keepdims):
         ctx.save_for_backward(a)
-        return np.max(a._data, axis=axes, keepdims=keepdims)
+        return a._data.max(axis=axes, keepdims=keepdims)
 
 
 class Min(_Extreme):
@@ -87,7 +87,7 @@ class Min(_Extreme):
     @staticmethod
     def forward(ctx, a, axes, keepdims):
         ctx.save_for_backward(a)
-        return np.min(a._data, axis=axes, keepdims=keepdims)
+        return a._data.min(axis=axes, keepdims=keepdims)
 
 
 def _reduce(cls: type, name: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
@@ -140,7 +140,7 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
 
 def _shift(x: Tensor, axes: tuple | None) -> np.ndarray:
     """The max over `axes` as a constant, so exp never overflows; infinities become 0."""
-    m = np.max(x._data, axis=axes, keepdims=True)
+    m = x._data.max(axis=axes, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
@@ -177,7 +177,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, axes):
         s = a._data - _shift(a, axes)
-        return s - np.log(np.sum(np.exp(s), axis=axes, keepdims=True))
+        return s - np.log(np.exp(s).sum(axis=axes, keepdims=True))
 
     @staticmethod
     def backward(ctx, g):
@@ -187,7 +187,7 @@ class LogSoftmax(Function):
     @staticmethod
     def numpy_backward(ctx, g):
         axes = ctx.inputs[1]
-        return g - np.exp(ctx.output._data) * np.sum(g, axis=axes, keepdims=True), None
+        return g - np.exp(ctx.output._data) * g.sum(axis=axes, keepdims=True), None
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
