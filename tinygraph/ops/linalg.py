@@ -74,6 +74,10 @@ def matmul(a: Any, b: Any) -> Tensor:
     >>> tg.matmul(tg.tensor([[1.0, 2.0]]), tg.tensor([[3.0], [4.0]])).item()
     11.0
     """
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        x, y = a._data, b._data
+        if x.ndim == 2 and y.ndim == 2 and x.shape[1] == y.shape[0]:  # the common case, checked at once
+            return MatMul.apply(a, b)
     a, b = pair(a, b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: {a.shape} @ {b.shape}: scalar operands are not allowed, use * instead")

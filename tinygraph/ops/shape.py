@@ -90,8 +90,13 @@ def np_sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
     if x.shape == shape:
         return x
     lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    return x.sum(axis=axes, keepdims=True).reshape(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    if stretched:
+        x = x.sum(axis=stretched, keepdims=True)
+    if lead:
+        x = x.sum(axis=tuple(range(lead)))
+    # a fresh array, not a view: the engine then need not copy it when it becomes a leaf's .grad
+    return x if type(x) is np.ndarray else np.asarray(x)
 
 
 def np_expand(g: np.ndarray, shape: tuple) -> np.ndarray:
