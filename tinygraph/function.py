@@ -406,6 +406,8 @@ _NO_GRAD_CTX = _NoGradContext()
 _next_seq = itertools.count().__next__
 _PAIRS = (((False, False), (False, True)), ((True, False), (True, True)))
 _NEITHER = _PAIRS[0][0]
+_ONE = (True,)
+_ndarray = np.ndarray
 _ZEROS = tuple((0,) * n for n in range(8))
 # Small tuples of flags and versions, shared by all nodes: a long graph then holds fewer objects
 # for Python's cycle collector to traverse (its full passes grow with the number of live objects).
@@ -480,12 +482,17 @@ class Function:
         else:  # no thread has switched grad mode or anomaly mode: the defaults hold everywhere
             enabled, anomaly = True, False
         needs = None
+        n = len(args)
         if enabled:
-            if len(args) == 2:  # most ops: a lookup in the four shared pairs
+            if n == 2:  # most ops: a lookup in the four shared pairs
                 x, y = args
                 needs = _PAIRS[isinstance(x, Tensor) and x.requires_grad][isinstance(y, Tensor) and y.requires_grad]
                 if needs is _NEITHER:
                     needs = None
+            elif n == 1:
+                x = args[0]
+                if isinstance(x, Tensor) and x.requires_grad:
+                    needs = _ONE
             else:
                 for a in args:
                     if isinstance(a, Tensor) and a.requires_grad:
@@ -508,13 +515,19 @@ class Function:
             ctx.released = False
         try:
             if cls._numpy_forward:
-                out = cls.forward(ctx, *args)
+                # one and two inputs (most ops) spelled out: a call with *args builds another tuple
+                if n == 2:
+                    out = cls.forward(ctx, args[0], args[1])
+                elif n == 1:
+                    out = cls.forward(ctx, args[0])
+                else:
+                    out = cls.forward(ctx, *args)
             else:
                 with set_grad_enabled(False):
                     out = cls.forward(ctx, *args)
         except (ValueError, IndexError) as e:
             raise _op_error(cls.name, args, e) from None
-        if type(out) is not np.ndarray:
+        if type(out) is not _ndarray:
             out = out._data if isinstance(out, Tensor) else np.asarray(out)
         if anomaly:
             _anomaly_forward(cls.name, args, out, ctx)
@@ -532,7 +545,7 @@ class Function:
         result._version = result._watch = 0
         result._retain = False
         if cls.saves_output:
-            result._watch += 1
+            result._watch = 1
             ctx._out_version = 0
             if ctx._stamp is None:
                 ctx._stamp = _clock.writes
