@@ -13,9 +13,11 @@ from tinygraph.tensor import Tensor
 
 
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    # exp of -|x| never overflows; both branches are exact to float precision
+    # exp of -|x| never overflows; both branches are exact to float precision:
+    # 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0 (Python numbers keep x's dtype)
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    r = 1 / (1 + e)
+    return np.where(x >= 0, r, e * r)
 
 
 class Sigmoid(Function):
