@@ -104,6 +104,39 @@ def test_inplace_change_of_saved_input_is_caught():
         loss.backward()
 
 
+def test_write_through_an_array_handed_out_before_a_later_save_is_caught():
+    # .data handed out while x is saved (a snapshot is taken), then a second op saves x too,
+    # then the old array is written through: the second op's check must still run
+    x = leaf([1.0, 2.0])
+    first = (x * x).sum()
+    arr = x.data
+    second = (x * x).sum()
+    arr[1] = 9.0
+    with pytest.raises(RuntimeError, match="'mul' saved.*modified in place"):
+        second.backward()
+    with pytest.raises(RuntimeError, match="'mul' saved.*modified in place"):
+        first.backward()
+
+
+def test_writes_to_other_tensors_only_cost_a_check():
+    # any write moves the write clock, so the saved tensors are compared: unchanged ones pass
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = (x * x).sum()
+    w.data = np.array([5.0, 6.0])
+    w.data[0] = 1.0
+    y.backward()
+    assert x.grad.tolist() == [2.0, 4.0]
+
+
+def test_optimizer_step_between_forward_and_backward_is_caught():
+    w = leaf([1.0, 2.0])
+    loss = (w * w).sum()
+    w.grad = tg.tensor([1.0, 1.0])
+    tg.optim.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="'mul' saved.*modified in place"):
+        loss.backward()
+
+
 def test_reading_data_without_writing_is_fine():
     x = leaf([1.0, 2.0])
     y = (x * x).sum()
@@ -254,6 +287,47 @@ def test_grad_mode_is_per_thread():
         seen["main"] = (leaf(1.0) * 2).requires_grad
     t.join()
     assert seen == {"other": True, "main": False}
+
+
+def test_grad_mode_switches_are_counted_back_to_zero():
+    from tinygraph import function
+
+    assert function._switches == 0
+    with pytest.raises(ZeroDivisionError):
+        with tg.no_grad(), tg.detect_anomaly():
+            assert function._switches == 2
+            1 / 0
+    assert function._switches == 0
+    x = leaf(1.0)
+    assert (x * 2).requires_grad  # the fast path (no switch anywhere) records again
+    with tg.no_grad():
+        with tg.enable_grad():
+            assert (x * 2).requires_grad
+        assert not (x * 2).requires_grad
+    assert function._switches == 0
+
+
+def test_backward_runs_nodes_newest_first_each_after_all_its_consumers():
+    order = []
+
+    class Tap(tg.Function):
+        @staticmethod
+        def forward(ctx, x, tag):
+            return x.data.copy()
+
+        @staticmethod
+        def backward(ctx, g):
+            order.append(ctx.inputs[1])
+            return g, None
+
+    x = leaf(2.0)
+    a = Tap.apply(x, "a")
+    b = Tap.apply(a * 3, "b")  # b and c both consume a: a must run after both
+    c = Tap.apply(a + 1, "c")
+    d = Tap.apply(b * c, "d")
+    d.backward()
+    assert order == ["d", "c", "b", "a"]
+    assert x.grad.item() == 15.0  # d = 3a(a + 1), dd/da = 6a + 3 at a = 2
 
 
 def test_retain_grad_on_intermediate():

@@ -205,3 +205,13 @@ def test_astype_gradient_comes_back_in_the_input_dtype():
     (y * 3).sum().backward()
     assert x.grad.dtype == np.float64
     assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_log_softmax_is_one_node_with_the_known_gradient():
+    x = tg.tensor([[0.0, 0.0], [0.0, np.log(3.0)]], requires_grad=True)
+    out = tg.log_softmax(x, axis=1)
+    assert out.op == "log_softmax" and out.grad_fn.inputs[0] is x
+    np.testing.assert_allclose(out.data, [[-np.log(2), -np.log(2)], [-np.log(4), np.log(3 / 4)]], rtol=1e-15)
+    # d/dx sum(w * log_softmax(x)) = w - softmax(x) * sum(w)
+    (out * tg.tensor([[1.0, 0.0], [0.0, 2.0]])).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [[0.5, -0.5], [-0.5, 0.5]], rtol=1e-15, atol=1e-15)
