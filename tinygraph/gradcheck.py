@@ -740,7 +740,7 @@ def gradcheck_module(
     finally:
         for p, (data, g, version, snap) in zip(params, saved):
             p._data, p.grad, p._version, p._snap = data, g, version, snap
-            _clock.writes += 1  # graphs that saved a parameter re-check it: its array was swapped and back
+            _clock.tick()  # graphs that saved a parameter re-check it: its array was swapped and back
 
 
 def _takes_argument(f: Callable) -> bool:

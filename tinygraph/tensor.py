@@ -6,6 +6,7 @@ forward and gradient of every op live there, one class per op.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -70,10 +71,16 @@ class _WriteClock:
     backward reaches the node, nothing it saved can have changed, and the per-tensor check is skipped.
     """
 
-    __slots__ = ("writes",)
+    __slots__ = ("writes", "_lock")
 
     def __init__(self) -> None:
         self.writes = 0
+        self._lock = threading.Lock()
+
+    def tick(self) -> None:
+        # locked: an increment lost between threads could bring the count back to a node's stamp
+        with self._lock:
+            self.writes += 1
 
 
 _clock = _WriteClock()
@@ -158,7 +165,7 @@ class Tensor:
                 # under detect_anomaly, remember where the array was handed out, for the error
                 site = _function._user_frame() if _function._mode.anomaly else None
                 self._snap = (self._version, self._data.copy(), site)
-                _clock.writes += 1
+                _clock.tick()
         return self._data
 
     @data.setter
@@ -179,7 +186,7 @@ class Tensor:
     def _bump_version(self) -> None:
         """Record a write to the data (made by the engine, an optimizer or an assignment to `.data`)."""
         self._version += 1
-        _clock.writes += 1
+        _clock.tick()
 
     def _current_version(self) -> int:
         """The write count, first noticing writes made through a handed-out `.data`."""
@@ -324,7 +331,7 @@ class Tensor:
     # public functions only convert non-Tensor operands); these run for every op of a model.
     def __add__(self, other):
         if type(other) is Tensor:
-            return _ew.Add.apply(self, other)
+            return _add_apply(self, other)
         return _ew.add(self, other)
 
     def __radd__(self, other):
@@ -332,7 +339,7 @@ class Tensor:
 
     def __sub__(self, other):
         if type(other) is Tensor:
-            return _ew.Sub.apply(self, other)
+            return _sub_apply(self, other)
         return _ew.sub(self, other)
 
     def __rsub__(self, other):
@@ -340,7 +347,7 @@ class Tensor:
 
     def __mul__(self, other):
         if type(other) is Tensor:
-            return _ew.Mul.apply(self, other)
+            return _mul_apply(self, other)
         return _ew.mul(self, other)
 
     def __rmul__(self, other):
@@ -348,7 +355,7 @@ class Tensor:
 
     def __truediv__(self, other):
         if type(other) is Tensor:
-            return _ew.Div.apply(self, other)
+            return _div_apply(self, other)
         return _ew.div(self, other)
 
     def __rtruediv__(self, other):
@@ -484,3 +491,6 @@ from tinygraph.ops import elementwise as _ew  # noqa: E402
 from tinygraph.ops import linalg as _la  # noqa: E402
 from tinygraph.ops import reduce as _rd  # noqa: E402
 from tinygraph.ops import shape as _sh  # noqa: E402
+
+# the op classes' apply, bound once: the operators above call them for every op of a model
+_add_apply, _sub_apply, _mul_apply, _div_apply = (c.apply for c in (_ew.Add, _ew.Sub, _ew.Mul, _ew.Div))
