@@ -500,9 +500,10 @@ class Function:
                         if len(needs) <= 4:
                             needs = _interned.setdefault(needs, needs)
                         break
+        builtin = cls._numpy_forward
         if needs is None:
             # built-in forwards set nothing on a ctx that records nothing, so they share one
-            ctx = _NO_GRAD_CTX if cls._numpy_forward else _NoGradContext()
+            ctx = _NO_GRAD_CTX if builtin else _NoGradContext()
         else:
             # the node, built in place (this is Context.__init__ without the call)
             ctx = _new(Context)
@@ -514,7 +515,7 @@ class Function:
             ctx._seq = _next_seq()
             ctx.released = False
         try:
-            if cls._numpy_forward:
+            if builtin:
                 # one and two inputs (most ops) spelled out: a call with *args builds another tuple
                 if n == 2:
                     out = cls.forward(ctx, args[0], args[1])
@@ -534,7 +535,7 @@ class Function:
         if needs is None:
             return _wrap(out, None)
         # (a built-in op given a float input that requires grad returns floats by numpy's promotion rules)
-        if not cls._numpy_forward and out.dtype.kind != "f":
+        if not builtin and out.dtype.kind != "f":
             raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
         # the output (this is Tensor._make without the call)
         result = _new(Tensor)
