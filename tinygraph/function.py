@@ -312,22 +312,25 @@ class Context:
 
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays) for backward; writing to a saved tensor's data later is an error."""
-        fresh = True
+        written = snapped = False
         for t in items:
             if isinstance(t, Tensor):
                 t._watch += 1
-                if t._version or t._snap is not None:
-                    fresh = False
+                if t._snap is not None:
+                    snapped = True
+                elif t._version:
+                    written = True
         self._saved = items
-        # the version of each saved tensor (0 for other items); almost always all 0, so shared
-        if fresh and len(items) < len(_ZEROS):
-            self._versions = _ZEROS[len(items)]
-            self._stamp = _clock.writes
+        # the version of each saved tensor (0 for other items): all 0 for fresh tensors, so shared
+        if snapped:
+            # first notice writes already made through a handed-out array
+            self._versions = tuple([t._current_version() if isinstance(t, Tensor) else 0 for t in items])
+        elif written or len(items) >= len(_ZEROS):
+            self._versions = tuple([t._version if isinstance(t, Tensor) else 0 for t in items])
         else:
-            self._versions = tuple(t._current_version() if isinstance(t, Tensor) else 0 for t in items)
-            # an array handed out before this save can be written through without moving the clock
-            snapped = any(isinstance(t, Tensor) and t._snap is not None for t in items)
-            self._stamp = -1 if snapped else _clock.writes
+            self._versions = _ZEROS[len(items)]
+        # an array handed out before this save can be written through without moving the clock
+        self._stamp = -1 if snapped else _clock.writes
 
     @property
     def saved_tensors(self) -> tuple:
