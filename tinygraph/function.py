@@ -48,7 +48,39 @@ def is_grad_enabled() -> bool:
     return _mode.enabled
 
 
-class set_grad_enabled:
+class _ModeSwitch:
+    """Set one field of this thread's mode inside a ``with`` block, or around each call of a function.
+
+    Re-entrant (the values it replaced are stacked); the decorator makes a fresh switch per call,
+    so one decorated function can run in several threads at once.
+    """
+
+    def __init__(self, field: str, value: bool) -> None:
+        self._field = field
+        self._value = value
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        _count_switch(1)
+        self._prev.append(getattr(_mode, self._field))
+        setattr(_mode, self._field, self._value)
+
+    def __exit__(self, *exc: Any) -> None:
+        setattr(_mode, self._field, self._prev.pop())
+        _count_switch(-1)
+
+    def __call__(self, func: Callable) -> Callable:
+        field, value = self._field, self._value
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _ModeSwitch(field, value):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+class set_grad_enabled(_ModeSwitch):
     """Turn graph recording on or off, as a context manager or a decorator.
 
     Grad mode is per thread: one thread's ``no_grad`` does not affect another's.
@@ -56,26 +88,7 @@ class set_grad_enabled:
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
-        self._prev: list[bool] = []
-
-    def __enter__(self) -> None:
-        _count_switch(1)
-        self._prev.append(_mode.enabled)
-        _mode.enabled = self.mode
-
-    def __exit__(self, *exc: Any) -> None:
-        _mode.enabled = self._prev.pop()
-        _count_switch(-1)
-
-    def __call__(self, func: Callable) -> Callable:
-        mode = self.mode
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with set_grad_enabled(mode):
-                return func(*args, **kwargs)
-
-        return wrapper
+        super().__init__("enabled", self.mode)
 
 
 class no_grad(set_grad_enabled):
@@ -144,7 +157,7 @@ class AnomalyError(RuntimeError):
         self.value = value
 
 
-class detect_anomaly:
+class detect_anomaly(_ModeSwitch):
     """Check every op's forward output and every gradient for NaN or inf; raise at the first.
 
     The error names the op, the pass (forward or backward), the line of your code
@@ -162,26 +175,7 @@ class detect_anomaly:
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self._prev: list[bool] = []
-
-    def __enter__(self) -> None:
-        _count_switch(1)
-        self._prev.append(_mode.anomaly)
-        _mode.anomaly = self.enabled
-
-    def __exit__(self, *exc: Any) -> None:
-        _mode.anomaly = self._prev.pop()
-        _count_switch(-1)
-
-    def __call__(self, func: Callable) -> Callable:
-        enabled = self.enabled
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with detect_anomaly(enabled):
-                return func(*args, **kwargs)
-
-        return wrapper
+        super().__init__("anomaly", enabled)
 
 
 _PACKAGE_DIR = __file__.rsplit("/", 1)[0].rsplit("\\", 1)[0]
