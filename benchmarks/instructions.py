@@ -5,8 +5,9 @@
 
 Timings on a shared VM move by ±30% from run to run; instruction counts do not (ASLR off, one
 BLAS thread, fixed hash seed), so this is how the engine changes in benchmarks/NOTES.md were
-compared. Each implementation runs the 300-op chain 2 and 42 times in fresh processes; the
-difference divided by 40 × 300 is the count per op (forward and backward), start-up cancelled.
+compared. Each implementation runs W4's step (workloads.py) on a 300-op chain 2 and 42 times in
+fresh processes; the difference divided by 40 × 300 is the count per op (forward and backward),
+start-up cancelled.
 Needs valgrind and setarch on PATH. The count is not a time: numpy's C loops and PyTorch's C++
 retire more instructions per cycle than CPython's interpreter does.
 """
@@ -25,45 +26,16 @@ REPS = (2, 42)
 
 CHILD = r"""
 import sys
-sys.path.insert(0, {root!r})
-import numpy as np
-impl, reps, n = sys.argv[1], int(sys.argv[2]), {n}
-rng = np.random.default_rng(4)
-x0, a, b = (rng.uniform(lo, hi, 10).astype(np.float32) for lo, hi in ((-1, 1), (-0.1, 0.1), (0.9, 1.1)))
-if impl == "tinygraph":
-    import tinygraph as tg
-    a, b, x0 = tg.tensor(a), tg.tensor(b), tg.tensor(x0, requires_grad=True)
-    tanh = tg.tanh
-elif impl == "pytorch":
+sys.path[:0] = [{root!r}, {bench!r}]
+import workloads as wl
+impl, reps = sys.argv[1], int(sys.argv[2])
+if impl == "pytorch":
     import torch
     torch.set_num_threads(1)
-    a, b, x0 = torch.from_numpy(a), torch.from_numpy(b), torch.tensor(x0, requires_grad=True)
-    tanh = torch.tanh
+factory = {{"tinygraph": wl.chain_tinygraph, "numpy": wl.chain_numpy, "pytorch": wl.chain_torch}}[impl]
+step = factory(wl.chain_data({n}, 10))  # W4's own code and data, on a shorter chain
 for _ in range(reps):
-    x, ys = x0, []
-    for i in range(n):
-        k = i % 3
-        if k == 0:
-            x = x + a
-        elif k == 1:
-            x = x * b
-        else:
-            if impl == "numpy":
-                x = np.tanh(x)
-                ys.append(x)  # the tanh outputs, all the manual backward needs
-            else:
-                x = tanh(x)
-    if impl == "numpy":  # the course's manual backward, as in workloads.chain_numpy
-        g = np.ones_like(x)
-        for i in reversed(range(n)):
-            if i % 3 == 1:
-                g = g * b
-            elif i % 3 == 2:
-                y = ys.pop()
-                g = g * (1 - y * y)
-    else:
-        x.sum().backward()
-        x0.grad = None
+    step()
 """
 
 
@@ -82,9 +54,9 @@ def main() -> None:
         if shutil.which(tool) is None:
             sys.exit(f"instructions.py needs {tool} on PATH (Debian: apt-get install valgrind util-linux)")
     impls = sys.argv[1:] or ["tinygraph", "numpy", "pytorch"]
-    root = str(Path(__file__).resolve().parent.parent)
+    here = Path(__file__).resolve().parent
     script = Path("/tmp") / f"tinygraph_instructions_{os.getpid()}.py"
-    script.write_text(CHILD.format(root=root, n=N_OPS))
+    script.write_text(CHILD.format(root=str(here.parent), bench=str(here), n=N_OPS))
     try:
         for impl in impls:
             if impl == "pytorch":
