@@ -367,18 +367,20 @@ class Context:
         return "\n".join(line for line in lines if line)
 
     def _release(self, out: Tensor) -> None:
-        for t in self._saved:
-            if isinstance(t, Tensor):
-                t._watch -= 1
-                if not t._watch:
-                    t._snap = None
+        """Drop what backward needed: the saved tensors (no longer watched for writes), custom attributes."""
+        saved = self._saved
+        if saved:
+            for t in saved:
+                if isinstance(t, Tensor):
+                    t._watch -= 1
+                    if not t._watch:
+                        t._snap = None
+            self._saved = self._versions = ()
         if self._out_version is not None:
             self._out_version = None
             out._watch -= 1
             if not out._watch:
                 out._snap = None
-        self._saved = ()
-        self._versions = ()
         self._stamp = None
         self.released = True
         if not self.fn._numpy_forward:  # built-in ops keep what they save in _saved, not in attributes
@@ -680,9 +682,13 @@ def _walk(
                     break
 
     captured: dict = {}
+    nxt = None  # the tensor whose node runs next when that is known without the heap (chains)
     with set_grad_enabled(create_graph):
-        while pending:
-            t = heappop(pending)[1]
+        while nxt is not None or pending:
+            if nxt is None:
+                t = heappop(pending)[1]
+            else:
+                t, nxt = nxt, None
             node = t._node
             g = grads.pop(node)
             if targets is None:
@@ -745,7 +751,10 @@ def _walk(
                     prev = grads.get(key)
                     if prev is None:
                         grads[key] = gp
-                        heappush(pending, (-key._seq, p))
+                        if nxt is None:
+                            nxt = p
+                        else:
+                            heappush(pending, (-key._seq, p))
                     else:
                         grads[key] = prev + gp
             if not retain_graph:
@@ -753,6 +762,10 @@ def _walk(
                     node._release(t)
                 else:
                     node.released = True
+            # the newest pending node runs next: `nxt` goes to the heap unless it is newer than all there
+            if nxt is not None and pending and -pending[0][0] > nxt._node._seq:
+                heappush(pending, (-nxt._node._seq, nxt))
+                nxt = None
     if order is not None and not retain_graph:
         # tg.grad skipped the nodes that lead to no target: their saved data goes too
         for t in order:
