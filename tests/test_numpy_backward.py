@@ -88,3 +88,34 @@ def test_gradient_only_ops_agree_too():
             for need, s, f in zip(node.needs_input_grad, slow, fast):
                 if need:
                     np.testing.assert_allclose(f, s.data, rtol=1e-12, atol=1e-12, err_msg=node.name)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_activations_keep_the_dtype_and_match_the_textbook_formulas(dtype):
+    # the hot activations use 0-d constants of the operand's dtype instead of Python numbers
+    # (faster in numpy); the results must stay in the dtype and equal the formulas exactly
+    x = np.array([-30.0, -2.5, -0.0, 0.0, 0.7, 4.0, 30.0], dtype=dtype)
+    g = np.linspace(-1.0, 2.0, x.size).astype(dtype)
+    e = np.exp(-np.abs(x))
+    r = 1 / (1 + e)
+    expected = {
+        "sigmoid": (np.where(x >= 0, r, e * r), None),
+        "tanh": (np.tanh(x), None),
+        "relu": (np.maximum(x, 0), g * (x > 0)),
+    }
+    for name, (value, grad) in expected.items():
+        t = tg.tensor(x, requires_grad=True)
+        y = getattr(tg, name)(t)
+        (y * tg.tensor(g)).sum().backward()
+        yd = y.data
+        if grad is None:  # sigmoid and tanh: the vjp from the output, as the course writes it
+            grad = g * (yd * (1 - yd)) if name == "sigmoid" else g * (1 - yd * yd)
+        assert y.dtype == dtype and t.grad.dtype == dtype, name
+        np.testing.assert_array_equal(yd, value, err_msg=name)
+        np.testing.assert_array_equal(t.grad.data, grad, err_msg=name)
+    # known values at 0: sigmoid 1/2 with slope 1/4, tanh 0 with slope 1, relu 0 with slope 0
+    for name, value, slope in (("sigmoid", 0.5, 0.25), ("tanh", 0.0, 1.0), ("relu", 0.0, 0.0)):
+        t = tg.tensor(np.zeros(1, dtype), requires_grad=True)
+        y = getattr(tg, name)(t)
+        y.sum().backward()
+        assert (y.item(), t.grad.item()) == (value, slope), name

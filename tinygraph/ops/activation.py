@@ -7,17 +7,18 @@ from typing import Any
 import numpy as np
 
 from tinygraph.function import Function
-from tinygraph.ops._common import to_tensor
+from tinygraph.ops._common import ONE, ZERO, to_tensor
 from tinygraph.ops.elementwise import _const
 from tinygraph.tensor import Tensor
 
 
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of -|x| never overflows; both branches are exact to float precision:
-    # 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0 (Python numbers keep x's dtype)
+    # 1 / (1 + e) for x >= 0, e / (1 + e) for x < 0 (constants in x's dtype)
     e = np.exp(-np.abs(x))
-    r = 1 / (1 + e)
-    return np.where(x >= 0, r, e * r)
+    one = ONE[e.dtype]
+    r = one / (one + e)
+    return np.where(x >= ZERO[x.dtype], r, e * r)
 
 
 class Sigmoid(Function):
@@ -36,7 +37,7 @@ class Sigmoid(Function):
     @staticmethod
     def numpy_backward(ctx, g):
         y = ctx.output._data
-        return g * (y * (1 - y))
+        return g * (y * (ONE[y.dtype] - y))
 
 
 class SigmoidGrad(Function):
@@ -52,7 +53,7 @@ class SigmoidGrad(Function):
     def forward(ctx, y, g):
         ctx.save_for_backward(y, g)
         yd = y._data
-        return g._data * (yd * (1 - yd))
+        return g._data * (yd * (ONE[yd.dtype] - yd))
 
     @staticmethod
     def backward(ctx, gg):
@@ -83,7 +84,7 @@ class Tanh(Function):
     @staticmethod
     def numpy_backward(ctx, g):
         y = ctx.output._data
-        return g * (1 - y * y)
+        return g * (ONE[y.dtype] - y * y)
 
 
 class TanhGrad(Function):
@@ -99,7 +100,7 @@ class TanhGrad(Function):
     def forward(ctx, y, g):
         ctx.save_for_backward(y, g)
         yd = y._data
-        return g._data * (1 - yd * yd)
+        return g._data * (ONE[yd.dtype] - yd * yd)
 
     @staticmethod
     def backward(ctx, gg):
@@ -121,7 +122,8 @@ class Relu(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return np.maximum(a._data, 0)
+        x = a._data
+        return np.maximum(x, ZERO[x.dtype])
 
     @staticmethod
     def backward(ctx, g):
@@ -130,7 +132,8 @@ class Relu(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        return g * (ctx._saved[0]._data > 0)
+        x = ctx._saved[0]._data
+        return g * (x > ZERO[x.dtype])
 
 
 class LeakyRelu(Function):
