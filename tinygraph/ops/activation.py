@@ -21,6 +21,16 @@ def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= ZERO[x.dtype], r, e * r)
 
 
+def _sigmoid_vjp(y: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g * y * (1 - y): sigmoid's vjp from its output y (the constant in y's dtype)."""
+    return g * (y * (ONE[y.dtype] - y))
+
+
+def _tanh_vjp(y: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """g * (1 - y^2): tanh's vjp from its output y (the constant in y's dtype)."""
+    return g * (ONE[y.dtype] - y * y)
+
+
 class Sigmoid(Function):
     name = "sigmoid"
     _numpy_forward = True
@@ -36,8 +46,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        y = ctx.output._data
-        return g * (y * (ONE[y.dtype] - y))
+        return _sigmoid_vjp(ctx.output._data, g)
 
 
 class SigmoidGrad(Function):
@@ -52,8 +61,7 @@ class SigmoidGrad(Function):
     @staticmethod
     def forward(ctx, y, g):
         ctx.save_for_backward(y, g)
-        yd = y._data
-        return g._data * (yd * (ONE[yd.dtype] - yd))
+        return _sigmoid_vjp(y._data, g._data)
 
     @staticmethod
     def backward(ctx, gg):
@@ -65,7 +73,7 @@ class SigmoidGrad(Function):
     def numpy_backward(ctx, gg):
         y, g = (t._data for t in ctx._saved)
         ny, ng = ctx.needs_input_grad
-        return (gg * g * (1 - 2 * y) if ny else None, gg * (y * (1 - y)) if ng else None)
+        return (gg * g * (1 - 2 * y) if ny else None, _sigmoid_vjp(y, gg) if ng else None)
 
 
 class Tanh(Function):
@@ -83,8 +91,7 @@ class Tanh(Function):
 
     @staticmethod
     def numpy_backward(ctx, g):
-        y = ctx.output._data
-        return g * (ONE[y.dtype] - y * y)
+        return _tanh_vjp(ctx.output._data, g)
 
 
 class TanhGrad(Function):
@@ -99,8 +106,7 @@ class TanhGrad(Function):
     @staticmethod
     def forward(ctx, y, g):
         ctx.save_for_backward(y, g)
-        yd = y._data
-        return g._data * (ONE[yd.dtype] - yd * yd)
+        return _tanh_vjp(y._data, g._data)
 
     @staticmethod
     def backward(ctx, gg):
@@ -112,7 +118,7 @@ class TanhGrad(Function):
     def numpy_backward(ctx, gg):
         y, g = (t._data for t in ctx._saved)
         ny, ng = ctx.needs_input_grad
-        return (gg * g * y * -2 if ny else None, gg * (1 - y * y) if ng else None)
+        return (gg * g * y * -2 if ny else None, _tanh_vjp(y, gg) if ng else None)
 
 
 class Relu(Function):

@@ -130,25 +130,23 @@ class Concatenate(Function):
 
     @staticmethod
     def backward(ctx, g):
-        axis, *tensors = ctx.inputs
-        grads: list = [None]
-        start = 0
-        for t, need in zip(tensors, ctx.needs_input_grad[1:]):
-            stop = start + t.shape[axis]
-            grads.append(getitem(g, (slice(None),) * axis + (slice(start, stop),)) if need else None)
-            start = stop
-        return tuple(grads)
+        return (None, *[None if i is None else getitem(g, i) for i in _pieces(ctx)])
 
     @staticmethod
     def numpy_backward(ctx, g):
-        axis, *tensors = ctx.inputs
-        grads: list = [None]
-        start = 0
-        for t, need in zip(tensors, ctx.needs_input_grad[1:]):
-            stop = start + t._data.shape[axis]
-            grads.append(g[(slice(None),) * axis + (slice(start, stop),)] if need else None)
-            start = stop
-        return tuple(grads)
+        return (None, *[None if i is None else g[i] for i in _pieces(ctx)])
+
+
+def _pieces(ctx) -> list:
+    """Where each concatenated input sits in the output, as an index (None if it needs no gradient)."""
+    axis, *tensors = ctx.inputs
+    pieces = []
+    start = 0
+    for t, need in zip(tensors, ctx.needs_input_grad[1:]):
+        stop = start + t._data.shape[axis]
+        pieces.append((slice(None),) * axis + (slice(start, stop),) if need else None)
+        start = stop
+    return pieces
 
 
 def _basic(index: tuple) -> bool:
