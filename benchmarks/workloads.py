@@ -213,16 +213,16 @@ def mlp_numpy(data: dict, lr: float) -> callable:
 
 def mlp_tinygraph(data: dict, lr: float) -> callable:
     import tinygraph as tg
+    from tinygraph.nn import functional as F  # noqa: N812
 
-    X, Y = tg.tensor(data["X"]), tg.tensor(data["Y"])
+    X, labels = tg.tensor(data["X"]), data["labels"]
     params = [tg.tensor(p, requires_grad=True) for p in data["params"]]
-    m = data["X"].shape[0]
 
     def step(update: bool = True):
         W1, b1, W2, b2, W3, b3 = params
         A1 = tg.relu(X @ W1 + b1)
         A2 = tg.relu(A1 @ W2 + b2)
-        loss = -(Y * tg.log_softmax(A2 @ W3 + b3, axis=1)).sum() / m
+        loss = F.cross_entropy(A2 @ W3 + b3, labels)  # as PyTorch's column writes it
         loss.backward()
         grads = [p.grad.data for p in params]
         if update:

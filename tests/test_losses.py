@@ -140,6 +140,41 @@ def test_cross_entropy_index_gradient_against_finite_differences():
     assert tg.gradcheck(lambda z: F.nll_loss(F.log_softmax(z, axis=1), t), [z]).passed
 
 
+def test_cross_entropy_with_class_indices_is_one_op_whose_gradient_is_softmax_minus_one_hot():
+    # row 0: softmax (1/3, 1/3, 1/3), label 0; row 1: softmax (1/5, 3/5, 1/5), label 1
+    z = tg.tensor([[0.0, 0.0, 0.0], [0.0, math.log(3.0), 0.0]], requires_grad=True)
+    per = F.cross_entropy(z, np.array([0, 1]), reduction="none")
+    assert per.op == "cross_entropy" and per.grad_fn.inputs[0] is z
+    np.testing.assert_allclose(per.data, [math.log(3.0), math.log(5 / 3)], rtol=1e-15)
+    per.mean().backward()
+    expected = np.array([[1 / 3 - 1, 1 / 3, 1 / 3], [1 / 5, 3 / 5 - 1, 1 / 5]]) / 2  # (A - Y) / m
+    np.testing.assert_allclose(z.grad.data, expected, rtol=1e-14, atol=1e-16)
+    # second derivatives go through the recomputed log_softmax
+    assert tg.gradgradcheck(
+        lambda z: F.cross_entropy(z, np.array([2, 0])), [tg.tensor(RNG.standard_normal((2, 3)))]
+    ).passed
+
+
+def test_cross_entropy_op_numpy_vjp_matches_its_tinygraph_vjp_and_keeps_float32():
+    z = tg.tensor(RNG.standard_normal((6, 5)), requires_grad=True)
+    out = F.cross_entropy(z, np.array([4, 0, 1, 1, 3, 2]), reduction="none")
+    node, g = out.grad_fn, RNG.standard_normal(6)
+    with tg.no_grad():
+        slow = node.fn.backward(node, tg.tensor(g))[0]
+    fast = node.fn.numpy_backward(node, g)[0]
+    np.testing.assert_allclose(fast, slow.data, rtol=1e-12, atol=1e-14)
+    z32 = tg.tensor(RNG.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+    loss = F.cross_entropy(z32, np.array([0, 3, 1]))
+    loss.backward()
+    assert loss.dtype == np.float32 and z32.grad.dtype == np.float32
+    # a masked class (logit -inf) gets probability 0 and gradient 0; the loss stays finite
+    zm = tg.tensor([[-np.inf, 1.0, 1.0]], requires_grad=True)
+    lm = F.cross_entropy(zm, np.array([1]))
+    lm.backward()
+    assert lm.item() == pytest.approx(math.log(2.0))
+    np.testing.assert_allclose(zm.grad.data, [[0.0, -0.5, 0.5]])
+
+
 # ----- bad input ----------------------------------------------------------------------------------------------------
 def test_bad_input_errors_name_the_loss_and_the_values():
     p = tg.tensor([[0.5, 0.5]])

@@ -163,6 +163,12 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     return e / sum(e, axes, keepdims=True)
 
 
+def np_log_softmax(a: Tensor, axes: tuple) -> np.ndarray:
+    """log_softmax of `a`'s data as s - log(sum(exp(s))) with s = a - max(a) (LogSoftmax's forward)."""
+    s = a._data - _shift(a, axes)
+    return s - np.log(np.exp(s).sum(axis=axes, keepdims=True))
+
+
 class LogSoftmax(Function):
     """log_softmax as one op (one node instead of five, and two passes fewer each way).
 
@@ -176,8 +182,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, a, axes):
-        s = a._data - _shift(a, axes)
-        return s - np.log(np.exp(s).sum(axis=axes, keepdims=True))
+        return np_log_softmax(a, axes)
 
     @staticmethod
     def backward(ctx, g):
