@@ -251,7 +251,7 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, z, labels):
-        logp = _rd.np_log_softmax(z, (1,))
+        logp = _rd.np_log_softmax(z._data, (1,))
         ctx.save_for_backward(logp)
         return -logp[np.arange(labels.shape[0]), labels]
 

@@ -138,9 +138,9 @@ def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tens
     return sum(d * d, axes, keepdims) * (1.0 / (n - ddof))
 
 
-def _shift(x: Tensor, axes: tuple | None) -> np.ndarray:
+def _shift(x: np.ndarray, axes: tuple | None) -> np.ndarray:
     """The max over `axes` as a constant, so exp never overflows; infinities become 0."""
-    m = x._data.max(axis=axes, keepdims=True)
+    m = x.max(axis=axes, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
 
@@ -150,7 +150,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     axes = norm_axis(axis, x.ndim, "logsumexp", x.shape)
     if x.size == 0:
         raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {x.shape}")
-    m = _shift(x, axes)
+    m = _shift(x._data, axes)
     out = log(sum(exp(x - _const(m)), axes, keepdims=True)) + _const(m)
     return out if keepdims else reshape(out, np.squeeze(m, axis=axes).shape)
 
@@ -159,13 +159,13 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, computed with the max subtracted (exact for large inputs)."""
     x = to_tensor(x, where="softmax")
     axes = norm_axis(axis, x.ndim, "softmax", x.shape)
-    e = exp(x - _const(_shift(x, axes)))
+    e = exp(x - _const(_shift(x._data, axes)))
     return e / sum(e, axes, keepdims=True)
 
 
-def np_log_softmax(a: Tensor, axes: tuple) -> np.ndarray:
-    """log_softmax of `a`'s data as s - log(sum(exp(s))) with s = a - max(a) (LogSoftmax's forward)."""
-    s = a._data - _shift(a, axes)
+def np_log_softmax(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """log_softmax of an array as s - log(sum(exp(s))) with s = x - max(x) (LogSoftmax's forward)."""
+    s = x - _shift(x, axes)
     return s - np.log(np.exp(s).sum(axis=axes, keepdims=True))
 
 
@@ -182,7 +182,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx, a, axes):
-        return np_log_softmax(a, axes)
+        return np_log_softmax(a._data, axes)
 
     @staticmethod
     def backward(ctx, g):
