@@ -52,6 +52,62 @@ def test_leaf_gradients_never_alias_each_other_or_the_seed():
     assert seed.tolist() == [1.0, 1.0]
 
 
+def test_a_tensor_feeding_many_ops_gets_the_sum_of_all_its_gradients():
+    # the gradients of p arrive five times, twice as the very same array (an add hands its incoming
+    # gradient to both inputs); the engine sums the later ones in place into an array of its own
+    def f(p):
+        return (((p + p) + p) * 2.0 + p * 3.0 + tg.tanh(p)).sum()
+
+    v = np.array([0.3, -1.2, 2.0])
+    p = leaf(v)
+    f(p).backward()
+    assert np.allclose(p.grad.data, 9.0 + 1.0 - np.tanh(v) ** 2, rtol=1e-12)  # by hand: 2*3 + 3 + tanh'
+    (num,) = tg.numerical_grad(f, [tg.tensor(v)])
+    assert np.allclose(p.grad.data, num, rtol=1e-7)
+    assert tg.gradcheck(f, [tg.tensor(v)]).passed
+
+
+def test_an_intermediate_feeding_many_ops_sums_its_gradients_without_touching_captured_ones():
+    x = leaf([1.0, -2.0])
+    h = x * 1.5
+    h.retain_grad()
+    z = (h + h + h + h * h).sum()  # dz/dh = 3 + 2h
+    (gh,) = tg.grad(z, [h], retain_graph=True)
+    z.backward()
+    hv = np.array([1.5, -3.0])
+    assert np.allclose(gh.data, 3 + 2 * hv)
+    assert np.allclose(h.grad.data, 3 + 2 * hv)
+    assert np.allclose(x.grad.data, 1.5 * (3 + 2 * hv))
+
+
+def test_summing_in_place_never_writes_into_an_array_a_vjp_handed_to_several_inputs():
+    # the add hands one array to p and to h; p's later gradient (from h = 3p) must not be summed
+    # into that array, or h's gradient, captured before, would read 4 instead of 1
+    p = leaf([1.0, 2.0])
+    h = p * 3.0
+    y = (p + h).sum()
+    gh, gp = tg.grad(y, [h, p], retain_graph=True)
+    assert gh.tolist() == [1.0, 1.0] and gp.tolist() == [4.0, 4.0]
+    h.retain_grad()
+    (p + h).sum().backward()
+    assert h.grad.tolist() == [1.0, 1.0] and p.grad.tolist() == [4.0, 4.0]
+
+
+def test_gradients_of_0d_tensors_are_arrays():
+    # numpy returns scalars, not 0-d arrays, from arithmetic on 0-d arrays
+    x0 = tg.tensor(np.float32(0.5), requires_grad=True)
+    h = (x0 + tg.tensor(np.float32(0.25))) * tg.tensor(np.float32(2.0))
+    h.retain_grad()
+    y = tg.tanh(h)
+    (gx,) = tg.grad(y, [x0], retain_graph=True)
+    y.backward()
+    for g in (x0.grad, h.grad, gx):
+        assert type(g.data) is np.ndarray and g.shape == () and g.dtype == np.float32
+    assert np.isclose(x0.grad.item(), 2 * (1 - np.tanh(1.5) ** 2))
+    x0.grad.data[...] = 0.0  # an array can be written in place
+    assert x0.grad.item() == 0.0
+
+
 def test_nonscalar_backward_needs_a_gradient():
     x = leaf([1.0, 2.0])
     with pytest.raises(RuntimeError, match=r"shape \(2,\).*only a scalar"):

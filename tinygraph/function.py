@@ -682,6 +682,7 @@ def _walk(
                     break
 
     captured: dict = {}
+    owned: set = set()  # keys whose summed gradient is an array this walk made, summed into in place
     nxt = None  # the tensor whose node runs next when that is known without the heap (chains)
     with set_grad_enabled(create_graph):
         while nxt is not None or pending:
@@ -693,7 +694,7 @@ def _walk(
             g = grads.pop(node)
             if targets is None:
                 if t._retain:
-                    gt = _wrap(g.copy(), None) if raw else g
+                    gt = _wrap(np.array(g), None) if raw else g  # a copy, and an array even for 0-d
                     t.grad = gt if t.grad is None else t.grad + gt
             else:  # tg.grad: .grad is left alone, gradients of the targets are captured
                 if id(t) in wanted:
@@ -746,7 +747,10 @@ def _walk(
                     key = id(p)
                     leaves[key] = p
                     prev = grads.get(key)
-                    grads[key] = gp if prev is None else prev + gp
+                    if prev is None:
+                        grads[key] = gp
+                    else:
+                        _sum_into(grads, owned, key, prev, gp, raw)
                 else:
                     prev = grads.get(key)
                     if prev is None:
@@ -756,7 +760,7 @@ def _walk(
                         else:
                             heappush(pending, (-key._seq, p))
                     else:
-                        grads[key] = prev + gp
+                        _sum_into(grads, owned, key, prev, gp, raw)
             if not retain_graph:
                 if node._saved or node._out_version is not None or not node.fn._numpy_forward:
                     node._release(t)
@@ -772,10 +776,30 @@ def _walk(
             if not t._node.released:
                 t._node._release(t)
     if raw:
+        # numpy returns scalars, not 0-d arrays, from arithmetic on 0-d arrays: a .grad holds an array
         for key in leaves:
-            grads[key] = _wrap(grads[key], None)
-        captured = {key: _wrap(g, None) for key, g in captured.items()}
+            grads[key] = _wrap(_as_array(grads[key]), None)
+        captured = {key: _wrap(_as_array(g), None) for key, g in captured.items()}
     return grads, leaves, captured
+
+
+def _as_array(g: Any) -> np.ndarray:
+    return g if type(g) is _ndarray else np.asarray(g)
+
+
+def _sum_into(grads: dict, owned: set, key: Any, prev: Any, gp: Any, raw: bool) -> None:
+    """grads[key] = prev + gp, for a tensor that feeds several ops.
+
+    The first sum makes a new array, which only this walk holds (a vjp may hand the same array to
+    several inputs, so an array it returned is never written to); later sums go into it in place.
+    """
+    if key in owned and gp.dtype == prev.dtype and gp.shape == prev.shape:
+        prev += gp
+        return
+    total = prev + gp
+    grads[key] = total
+    if raw and type(total) is _ndarray:  # (0-d sums come back as numpy scalars, which cannot be written)
+        owned.add(key)
 
 
 def _checked_grads(node: Context, gs: tuple, raw: bool, anomaly: bool, g: Any) -> tuple:
