@@ -147,22 +147,38 @@ def test_cross_entropy_with_class_indices_is_one_op_whose_gradient_is_softmax_mi
     assert per.op == "cross_entropy" and per.grad_fn.inputs[0] is z
     np.testing.assert_allclose(per.data, [math.log(3.0), math.log(5 / 3)], rtol=1e-15)
     per.mean().backward()
-    expected = np.array([[1 / 3 - 1, 1 / 3, 1 / 3], [1 / 5, 3 / 5 - 1, 1 / 5]]) / 2  # (A - Y) / m
-    np.testing.assert_allclose(z.grad.data, expected, rtol=1e-14, atol=1e-16)
+    a_minus_y = np.array([[1 / 3 - 1, 1 / 3, 1 / 3], [1 / 5, 3 / 5 - 1, 1 / 5]])
+    np.testing.assert_allclose(z.grad.data, a_minus_y / 2, rtol=1e-14, atol=1e-16)  # (A - Y) / m
+    # the mean and the sum are taken inside the same op: one node, the same gradient
+    for reduction, value, grad in (
+        ("mean", (math.log(3.0) + math.log(5 / 3)) / 2, a_minus_y / 2),
+        ("sum", math.log(3.0) + math.log(5 / 3), a_minus_y),
+    ):
+        z.grad = None
+        loss = F.cross_entropy(z, np.array([0, 1]), reduction=reduction)
+        assert loss.op == "cross_entropy" and loss.grad_fn.inputs[0] is z and loss.shape == ()
+        assert loss.item() == pytest.approx(value, rel=1e-15)
+        loss.backward()
+        np.testing.assert_allclose(z.grad.data, grad, rtol=1e-14, atol=1e-16)
+        zz = tg.tensor(RNG.standard_normal((3, 4)))
+        assert tg.gradcheck(lambda zz, r=reduction: F.cross_entropy(zz, np.array([3, 0, 1]), reduction=r), [zz]).passed
     # second derivatives go through the recomputed log_softmax
-    assert tg.gradgradcheck(
-        lambda z: F.cross_entropy(z, np.array([2, 0])), [tg.tensor(RNG.standard_normal((2, 3)))]
-    ).passed
+    for reduction in ("mean", "sum", "none"):
+        assert tg.gradgradcheck(
+            lambda z, r=reduction: F.cross_entropy(z, np.array([2, 0]), reduction=r),
+            [tg.tensor(RNG.standard_normal((2, 3)))],
+        ).passed
 
 
 def test_cross_entropy_op_numpy_vjp_matches_its_tinygraph_vjp_and_keeps_float32():
     z = tg.tensor(RNG.standard_normal((6, 5)), requires_grad=True)
-    out = F.cross_entropy(z, np.array([4, 0, 1, 1, 3, 2]), reduction="none")
-    node, g = out.grad_fn, RNG.standard_normal(6)
-    with tg.no_grad():
-        slow = node.fn.backward(node, tg.tensor(g))[0]
-    fast = node.fn.numpy_backward(node, g)[0]
-    np.testing.assert_allclose(fast, slow.data, rtol=1e-12, atol=1e-14)
+    for reduction, g in (("none", RNG.standard_normal(6)), ("mean", np.array(1.7)), ("sum", np.array(-0.3))):
+        out = F.cross_entropy(z, np.array([4, 0, 1, 1, 3, 2]), reduction=reduction)
+        node = out.grad_fn
+        with tg.no_grad():
+            slow = node.fn.backward(node, tg.tensor(g))[0]
+        fast = node.fn.numpy_backward(node, g)[0]
+        np.testing.assert_allclose(fast, slow.data, rtol=1e-12, atol=1e-14)
     z32 = tg.tensor(RNG.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
     loss = F.cross_entropy(z32, np.array([0, 3, 1]))
     loss.backward()

@@ -238,39 +238,49 @@ def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
 
 
 class SoftmaxCrossEntropy(Function):
-    """Per-row softmax cross-entropy -log softmax(z)[i, y_i] for class indices y, as one op.
+    """Softmax cross-entropy -log softmax(z)[i, y_i] for class indices y, reduced, as one op.
 
-    Its gradient is the course's dZ = A - Y: the softmax minus the one-hot target, times the
-    incoming gradient of each row. One vjp step instead of the three ops (log_softmax, pick,
-    negate) the composition takes. The vjp in tinygraph ops recomputes log_softmax(z) as a graph,
-    so second derivatives are right.
+    ``apply(z, labels, reduction)``: one value per row for ``'none'``, their sum for ``'sum'``,
+    their mean for ``'mean'``. The gradient is the course's dZ = A - Y, the softmax minus the
+    one-hot target, times the incoming gradient of each row (divided by the batch size for the
+    mean). One vjp step instead of the four ops (log_softmax, pick, negate, mean) the composition
+    takes. The vjp in tinygraph ops recomputes log_softmax(z) as a graph, so second derivatives
+    are right.
     """
 
     name = "cross_entropy"
     _numpy_forward = True
 
     @staticmethod
-    def forward(ctx, z, labels):
+    def forward(ctx, z, labels, reduction):
         logp = _rd.np_log_softmax(z._data, (1,))
         ctx.save_for_backward(logp)
-        return -logp[np.arange(labels.shape[0]), labels]
+        picked = logp[np.arange(labels.shape[0]), labels]
+        if reduction == "none":
+            return -picked
+        total = -picked.sum()
+        return total / labels.shape[0] if reduction == "mean" else total
 
     @staticmethod
     def backward(ctx, g):
-        z, labels = ctx.inputs
+        z, labels, reduction = ctx.inputs
         onehot = np.zeros(z.shape, dtype=z.dtype)
         onehot[np.arange(labels.shape[0]), labels] = 1
         probs = _ew.exp(_rd.log_softmax(z, axis=1))
-        return (probs - Tensor._make(onehot)) * g.reshape(-1, 1), None
+        scale = g.reshape(-1, 1) if reduction == "none" else g / labels.shape[0] if reduction == "mean" else g
+        return (probs - Tensor._make(onehot)) * scale, None, None
 
     @staticmethod
     def numpy_backward(ctx, g):
         (logp,) = ctx._saved
-        labels = ctx.inputs[1]
+        _, labels, reduction = ctx.inputs
         dz = np.exp(logp)
         dz[np.arange(labels.shape[0]), labels] -= 1
-        dz *= g[:, None]
-        return dz, None
+        if reduction == "none":
+            dz *= g[:, None]
+        else:
+            dz *= g / labels.shape[0] if reduction == "mean" else g
+        return dz, None, None
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -295,18 +305,15 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     _check_2d(z, where, "logits")
     _no_nan(_float_data(z, where, "logits"), where, "logits")
     t = target._data if isinstance(target, Tensor) else np.asarray(target)
-    if t.ndim == 2:
-        logp = _rd.log_softmax(z, axis=1)
-        y = target if isinstance(target, Tensor) else to_tensor(target, where=where)
-        _same_shape(z, y, where, "logits")
-        _no_nan(_float_data(y, where, "target"), where, "target")
-        _in_unit_interval(t, where, "target probabilities")
-        y = _as_like(y, z)
-        loss = -(y * logp).sum(axis=1)
-    else:
+    if t.ndim != 2:  # class indices: one op, the reduction included
         idx = _class_targets(target, z.shape[0], z.shape[1], where, "logits", z.shape)
-        loss = SoftmaxCrossEntropy.apply(z, idx)
-    return _reduce(loss, reduction, where)
+        return SoftmaxCrossEntropy.apply(z, idx, reduction)
+    y = target if isinstance(target, Tensor) else to_tensor(target, where=where)
+    _same_shape(z, y, where, "logits")
+    _no_nan(_float_data(y, where, "target"), where, "target")
+    _in_unit_interval(t, where, "target probabilities")
+    y = _as_like(y, z)
+    return _reduce(-(y * _rd.log_softmax(z, axis=1)).sum(axis=1), reduction, where)
 
 
 # ----- regression losses ------------------------------------------------------------------------------

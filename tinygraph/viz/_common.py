@@ -320,7 +320,7 @@ _ARG_NAMES = {
     "clip": ("min", "max"),
     "leaky_relu": ("slope",),
     "astype": ("",),
-    "cross_entropy": ("labels",),
+    "cross_entropy": ("labels", "reduction"),
 }
 
 
