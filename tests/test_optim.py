@@ -198,6 +198,36 @@ def test_float32_stays_float32_and_skips_params_without_grad(cls):
             assert v.dtype == np.float32
 
 
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [
+        (Adam, {}),
+        (Adam, {"weight_decay": 0.1}),
+        (AdamW, {}),
+        (RMSprop, {}),
+        (RMSprop, {"centered": True, "momentum": 0.9, "weight_decay": 0.1}),
+    ],
+)
+def test_adaptive_steps_make_at_most_two_temporaries_of_a_parameters_size(cls, kwargs):
+    # a step over a large parameter is a few passes over memory: one scratch array (two with the
+    # L2 term), not one new array per arithmetic operation
+    import tracemalloc
+
+    w = tg.tensor(np.ones(250_000, dtype=np.float32), requires_grad=True)
+    w.grad = tg.tensor(np.full(250_000, 0.5, dtype=np.float32))
+    opt = cls([w], lr=0.01, **kwargs)
+    opt.step()  # the first step makes the state (the moving averages)
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    temporaries = 2 if kwargs.get("weight_decay") and cls is not AdamW else 1
+    assert peak < (temporaries + 0.5) * w.data.nbytes, (peak, w.data.nbytes)
+    assert np.all(w.data < 1.0)
+
+
 def test_step_does_not_touch_the_gradient_and_updates_in_place():
     w = tg.tensor([1.0, 2.0], requires_grad=True)
     arr = w.data

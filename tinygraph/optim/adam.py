@@ -73,16 +73,27 @@ class Adam(Optimizer):
             if wd:
                 param *= 1.0 - lr * wd
             g = grad
+        elif wd:
+            g = param * wd
+            g += grad
         else:
-            g = grad + wd * param if wd else grad
+            g = grad
+        # in place, with one scratch array: a large parameter then costs one temporary, not nine
+        # (each a pass over memory, and on fresh pages a page fault every 4 KiB)
         v, s = state["exp_avg"], state["exp_avg_sq"]
-        v *= b1
-        v += (1.0 - b1) * g
+        tmp = np.multiply(g, g)
+        tmp *= 1.0 - b2
         s *= b2
-        s += (1.0 - b2) * g * g
-        v_hat = v / (1.0 - b1**t)
-        s_hat = s / (1.0 - b2**t)
-        param -= lr * v_hat / (np.sqrt(s_hat) + eps)
+        s += tmp  # s = β₂·s + (1 − β₂)·g²
+        np.multiply(g, 1.0 - b1, out=tmp)
+        v *= b1
+        v += tmp  # v = β₁·v + (1 − β₁)·g
+        np.divide(s, 1.0 - b2**t, out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += eps  # √ŝ + ε
+        np.divide(v, tmp, out=tmp)
+        tmp *= lr / (1.0 - b1**t)  # lr·v̂ / (√ŝ + ε)
+        param -= tmp
 
 
 class AdamW(Adam):

@@ -66,7 +66,11 @@ class RMSprop(Optimizer):
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         alpha, wd = group["alpha"], group["weight_decay"]
-        g = grad + wd * param if wd else grad
+        if wd:
+            g = param * wd
+            g += grad
+        else:
+            g = grad
         if not state:
             state["step"] = 0
             state["square_avg"] = np.zeros_like(param)
@@ -75,20 +79,34 @@ class RMSprop(Optimizer):
             if group["momentum"]:
                 state["momentum_buffer"] = np.zeros_like(param)
         state["step"] += 1
+        # in place, with one scratch array (one temporary for a large parameter, not six)
         s = state["square_avg"]
+        tmp = np.multiply(g, g)
+        tmp *= 1.0 - alpha
         s *= alpha
-        s += (1.0 - alpha) * g * g
+        s += tmp  # s = α·s + (1 − α)·g²
         if group["centered"]:
-            ga = state.setdefault("grad_avg", np.zeros_like(param))
+            ga = state.get("grad_avg")
+            if ga is None:  # (centered switched on after the first step)
+                ga = state["grad_avg"] = np.zeros_like(param)
+            np.multiply(g, 1.0 - alpha, out=tmp)
             ga *= alpha
-            ga += (1.0 - alpha) * g
-            denom = np.sqrt(np.maximum(s - ga * ga, 0.0)) + group["eps"]
+            ga += tmp  # ḡ = α·ḡ + (1 − α)·g
+            np.multiply(ga, ga, out=tmp)
+            np.subtract(s, tmp, out=tmp)
+            np.maximum(tmp, 0.0, out=tmp)
+            np.sqrt(tmp, out=tmp)  # √(s − ḡ²)
         else:
-            denom = np.sqrt(s) + group["eps"]
+            np.sqrt(s, out=tmp)
+        tmp += group["eps"]
+        np.divide(g, tmp, out=tmp)  # g / d
         if group["momentum"]:
-            buf = state.setdefault("momentum_buffer", np.zeros_like(param))
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = np.zeros_like(param)
             buf *= group["momentum"]
-            buf += g / denom
-            param -= group["lr"] * buf
+            buf += tmp
+            np.multiply(buf, group["lr"], out=tmp)
         else:
-            param -= group["lr"] * (g / denom)
+            tmp *= group["lr"]
+        param -= tmp
