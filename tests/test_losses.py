@@ -212,6 +212,11 @@ def test_bad_input_errors_name_the_loss_and_the_values():
         F.cross_entropy(tg.tensor(np.zeros((10, 3))), np.zeros(8, dtype=int))
     with pytest.raises(ValueError, match="non-integer"):
         F.cross_entropy(tg.tensor(np.zeros((2, 3))), np.array([0.5, 1.0]))
+    with pytest.raises(
+        ValueError, match=r"cross_entropy: cannot average over an empty batch \(logits of shape \(0, 3\)\)"
+    ):
+        F.cross_entropy(tg.tensor(np.zeros((0, 3))), np.zeros(0, dtype=int))
+    assert F.cross_entropy(tg.tensor(np.zeros((0, 3))), np.zeros(0, dtype=int), reduction="sum").item() == 0.0
     with pytest.raises(ValueError, match=r"mse_loss: input has shape \(3,\) but target has shape \(3, 1\)"):
         F.mse_loss(tg.tensor([1.0, 2.0, 3.0]), np.ones((3, 1)))
     with pytest.raises(ValueError, match=r"cross_entropy: logits must have shape \(batch, classes\)"):

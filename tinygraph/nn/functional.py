@@ -307,6 +307,8 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     t = target._data if isinstance(target, Tensor) else np.asarray(target)
     if t.ndim != 2:  # class indices: one op, the reduction included
         idx = _class_targets(target, z.shape[0], z.shape[1], where, "logits", z.shape)
+        if reduction == "mean" and idx.shape[0] == 0:
+            raise ValueError(f"{where}: cannot average over an empty batch (logits of shape {z.shape})")
         return SoftmaxCrossEntropy.apply(z, idx, reduction)
     y = target if isinstance(target, Tensor) else to_tensor(target, where=where)
     _same_shape(z, y, where, "logits")
