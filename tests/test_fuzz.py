@@ -66,6 +66,15 @@ def test_random_programs_match_pytorch(deep):
     check()
 
 
+def test_pytorch_zero_tensor_gradients_are_read_safely():
+    # PyTorch returns one of its memory-less "zero tensors" as a second-order gradient of this
+    # program; reading it with .numpy() crashed the process (a segfault in pytest --deep)
+    pytest.importorskip("torch", reason="PyTorch is the optional oracle: pip install tinygraph[oracle]")
+    result = check_program(random_program(377), torch=True)
+    assert "stack" in random_program(377).ops
+    assert result.passed, str(result)
+
+
 def test_generator_covers_every_op_and_primitive():
     used, nodes = set(), set()
     for seed in range(300):

@@ -707,6 +707,16 @@ def check_program(
     return ProgramCheck(not failures, failures, program)
 
 
+def _torch_array(t: Any) -> np.ndarray:
+    """A PyTorch tensor's values as a new ndarray.
+
+    Copied first: a gradient PyTorch returns may be one of its internal "zero tensors", which
+    own no memory, and ``.numpy()`` on those can crash the process (PyTorch 2.13: the second
+    derivative of a program that stacks an input, `random_program(377)`).
+    """
+    return t.detach().clone().numpy(force=True)
+
+
 def _compare_torch(program: Program, seed: int = 0) -> list[str]:
     import torch
 
@@ -728,8 +738,9 @@ def _compare_torch(program: Program, seed: int = 0) -> list[str]:
     tgs = torch.autograd.grad(tf, txs, create_graph=True, allow_unused=True)
     tgs = [torch.zeros_like(x) if t is None else t for x, t in zip(txs, tgs)]
     for i, (g, tgr) in enumerate(zip(gs, tgs)):
-        if not np.allclose(g._data, tgr.detach().numpy(force=True), rtol=1e-9, atol=1e-11):
-            failures.append(f"gradient of input {i} vs torch: {g._data} vs {tgr.detach().numpy(force=True)}")
+        tg_np = _torch_array(tgr)
+        if not np.allclose(g._data, tg_np, rtol=1e-9, atol=1e-11):
+            failures.append(f"gradient of input {i} vs torch: {g._data} vs {tg_np}")
     if failures:
         return failures
     h = sum((g * tg.tensor(ui)).sum() for g, ui in zip(gs, u))
@@ -741,7 +752,7 @@ def _compare_torch(program: Program, seed: int = 0) -> list[str]:
         ths = [np.zeros(x.shape) for x in program.inputs]
     else:
         ths = [
-            np.zeros(x.shape) if t is None else t.detach().numpy(force=True)
+            np.zeros(x.shape) if t is None else _torch_array(t)
             for x, t in zip(program.inputs, torch.autograd.grad(th, txs, allow_unused=True))
         ]
     for i, (g, tgr) in enumerate(zip(hs, ths)):
