@@ -75,6 +75,26 @@ def test_pytorch_zero_tensor_gradients_are_read_safely():
     assert result.passed, str(result)
 
 
+def test_pytorch_agreement_allows_for_rounding_and_for_pytorchs_own_error():
+    pytest.importorskip("torch", reason="PyTorch is the optional oracle: pip install tinygraph[oracle]")
+    from tinygraph.testing import _agree, _derivatives
+
+    # an element of 4e-3 beside one of 7.45 in a Hessian-vector product: 5e-10 apart, both right
+    assert check_program(random_program(28613), torch=True).passed
+    assert _agree(np.array([7.45, 4.03668094e-03]), np.array([7.45, 4.03668139e-03]))
+    assert not _agree(np.array([7.45, 4.0e-03]), np.array([7.45, 4.1e-03]))  # a real difference
+    # PyTorch's Hessian-vector product is 5e-9 off here; tinygraph's equals its extended-precision value
+    p = random_program(61637470)
+    rng = np.random.default_rng(0)
+    v, u = (
+        rng.standard_normal(p(*[tg.tensor(x) for x in p.inputs]).shape),
+        [rng.standard_normal(x.shape) for x in p.inputs],
+    )
+    hs, hx = _derivatives(p, v, u, np.float64)[1], _derivatives(p, v, u, np.longdouble)[1]
+    assert abs(hs[1][0, 0] - float(hx[1][0, 0])) < 1e-13 * abs(hs[1][0, 0])
+    assert check_program(p, torch=True).passed
+
+
 def test_generator_covers_every_op_and_primitive():
     used, nodes = set(), set()
     for seed in range(300):
