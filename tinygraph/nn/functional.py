@@ -212,8 +212,13 @@ def _check_2d(x: Tensor, where: str, name: str) -> None:
         )
 
 
+def _at_labels(idx: np.ndarray) -> tuple:
+    """The index of each row's labelled class: ``a[_at_labels(idx)]`` is ``a[i, idx[i]]`` for every row i."""
+    return np.arange(idx.shape[0]), idx
+
+
 def _pick(logp: Tensor, idx: np.ndarray) -> Tensor:
-    return logp[np.arange(idx.shape[0]), idx]
+    return logp[_at_labels(idx)]
 
 
 def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -255,7 +260,7 @@ class SoftmaxCrossEntropy(Function):
     def forward(ctx, z, labels, reduction):
         logp = _rd.np_log_softmax(z._data, (1,))
         ctx.save_for_backward(logp)
-        picked = logp[np.arange(labels.shape[0]), labels]
+        picked = logp[_at_labels(labels)]
         if reduction == "none":
             return -picked
         total = -picked.sum()
@@ -265,7 +270,7 @@ class SoftmaxCrossEntropy(Function):
     def backward(ctx, g):
         z, labels, reduction = ctx.inputs
         onehot = np.zeros(z.shape, dtype=z.dtype)
-        onehot[np.arange(labels.shape[0]), labels] = 1
+        onehot[_at_labels(labels)] = 1
         probs = _ew.exp(_rd.log_softmax(z, axis=1))
         scale = g.reshape(-1, 1) if reduction == "none" else g / labels.shape[0] if reduction == "mean" else g
         return (probs - Tensor._make(onehot)) * scale, None, None
@@ -275,11 +280,8 @@ class SoftmaxCrossEntropy(Function):
         (logp,) = ctx._saved
         _, labels, reduction = ctx.inputs
         dz = np.exp(logp)
-        dz[np.arange(labels.shape[0]), labels] -= 1
-        if reduction == "none":
-            dz *= g[:, None]
-        else:
-            dz *= g / labels.shape[0] if reduction == "mean" else g
+        dz[_at_labels(labels)] -= 1
+        dz *= g[:, None] if reduction == "none" else g / labels.shape[0] if reduction == "mean" else g
         return dz, None, None
 
 
