@@ -248,6 +248,37 @@ def test_custom_function_first_and_second_order():
     assert z.tolist() == [4.0, 8.0]
 
 
+def test_subclass_of_a_custom_op_records_itself_and_an_apply_override_is_kept():
+    # a subclass of Cube records its own node, and an `apply` override that calls super() records
+    # the class it was called on (an engine that bound `apply` to each class once would break both)
+    class DoubleCube(Cube):
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return grad * 6 * x * x  # wrong on purpose: tells which class's backward ran
+
+    class Logged(Cube):
+        calls = 0
+
+        @classmethod
+        def apply(cls, *args):
+            cls.calls += 1
+            return super().apply(*args)
+
+    class LoggedChild(Logged):
+        pass
+
+    x = leaf(2.0)
+    y = DoubleCube.apply(x)
+    assert y.op == "DoubleCube" and y.grad_fn.fn is DoubleCube
+    (g,) = tg.grad(y, [x])
+    assert g.item() == 24.0  # DoubleCube's backward, not Cube's 12
+    assert Cube.apply(x).op == "Cube"
+    z = LoggedChild.apply(x)
+    assert (z.op, z.item(), Logged.calls, LoggedChild.calls) == ("LoggedChild", 8.0, 0, 1)
+    assert Logged.apply(x).op == "Logged" and Logged.calls == 1
+
+
 def test_custom_function_returning_wrong_shape_is_named():
     class Bad(tg.Function):
         @staticmethod

@@ -60,7 +60,7 @@ def _tensor(x: Any, where: str, what: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
     try:
-        return to_tensor(x, where=where)
+        return to_tensor(x, where)
     except TypeError as e:
         raise TypeError(f"{where}: {what} must be numeric: {e}") from None
 
@@ -312,7 +312,7 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
         if reduction == "mean" and idx.shape[0] == 0:
             raise ValueError(f"{where}: cannot average over an empty batch (logits of shape {z.shape})")
         return SoftmaxCrossEntropy.apply(z, idx, reduction)
-    y = target if isinstance(target, Tensor) else to_tensor(target, where=where)
+    y = target if isinstance(target, Tensor) else to_tensor(target, where)
     _same_shape(z, y, where, "logits")
     _no_nan(_float_data(y, where, "target"), where, "target")
     _in_unit_interval(t, where, "target probabilities")

@@ -50,7 +50,7 @@ def _input(x: Any, layer: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
     try:
-        return to_tensor(x, where=layer)
+        return to_tensor(x, layer)
     except TypeError as e:
         raise TypeError(f"{layer}: input must be a Tensor or numeric array: {e}") from None
 

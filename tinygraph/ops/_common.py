@@ -31,7 +31,7 @@ class _Constant(dict):
 ZERO, ONE = _Constant(0), _Constant(1)
 
 
-def to_tensor(x: Any, like: Tensor | None = None, where: str = "op") -> Tensor:
+def to_tensor(x: Any, where: str = "op", like: Tensor | None = None) -> Tensor:
     """`x` as a Tensor outside the graph; a Python number takes `like`'s dtype where numpy would."""
     if isinstance(x, Tensor):
         return x
@@ -55,10 +55,10 @@ def pair(a: Any, b: Any, where: str) -> tuple[Tensor, Tensor]:
     if type(a) is Tensor and type(b) is Tensor:
         return a, b
     if isinstance(a, Tensor):
-        return a, to_tensor(b, a, where)
+        return a, to_tensor(b, where, a)
     if isinstance(b, Tensor):
-        return to_tensor(a, b, where), b
-    return to_tensor(a, None, where), to_tensor(b, None, where)
+        return to_tensor(a, where, b), b
+    return to_tensor(a, where), to_tensor(b, where)
 
 
 def norm_axis(axis: Any, ndim: int, op: str, shape: tuple) -> tuple[int, ...] | None:

@@ -187,24 +187,24 @@ class Softplus(Function):
 
 def sigmoid(x: Any) -> Tensor:
     """1 / (1 + e^-x), finite and exact for any x."""
-    return Sigmoid.apply(to_tensor(x, where="sigmoid"))
+    return Sigmoid.apply(to_tensor(x, "sigmoid"))
 
 
 def tanh(x: Any) -> Tensor:
     """Hyperbolic tangent."""
-    return Tanh.apply(to_tensor(x, where="tanh"))
+    return Tanh.apply(to_tensor(x, "tanh"))
 
 
 def relu(x: Any) -> Tensor:
     """max(x, 0); the gradient at 0 is 0."""
-    return Relu.apply(to_tensor(x, where="relu"))
+    return Relu.apply(to_tensor(x, "relu"))
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """x where x > 0, else negative_slope * x."""
-    return LeakyRelu.apply(to_tensor(x, where="leaky_relu"), float(negative_slope))
+    return LeakyRelu.apply(to_tensor(x, "leaky_relu"), float(negative_slope))
 
 
 def softplus(x: Any) -> Tensor:
     """log(1 + e^x), finite for any x; its derivative is sigmoid(x)."""
-    return Softplus.apply(to_tensor(x, where="softplus"))
+    return Softplus.apply(to_tensor(x, "softplus"))

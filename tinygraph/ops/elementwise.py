@@ -408,7 +408,7 @@ def power(a: Any, b: Any) -> Tensor:
 
 def negative(a: Any) -> Tensor:
     """-a."""
-    return Neg.apply(to_tensor(a, where="neg"))
+    return Neg.apply(to_tensor(a, "neg"))
 
 
 sub, mul, div, neg = subtract, multiply, divide, negative
@@ -416,22 +416,22 @@ sub, mul, div, neg = subtract, multiply, divide, negative
 
 def exp(a: Any) -> Tensor:
     """e ** a."""
-    return Exp.apply(to_tensor(a, where="exp"))
+    return Exp.apply(to_tensor(a, "exp"))
 
 
 def log(a: Any) -> Tensor:
     """Natural logarithm."""
-    return Log.apply(to_tensor(a, where="log"))
+    return Log.apply(to_tensor(a, "log"))
 
 
 def sqrt(a: Any) -> Tensor:
     """Square root."""
-    return Sqrt.apply(to_tensor(a, where="sqrt"))
+    return Sqrt.apply(to_tensor(a, "sqrt"))
 
 
 def abs(a: Any) -> Tensor:  # noqa: A001 - numpy's name
     """|a|; its gradient at 0 is 0."""
-    return Abs.apply(to_tensor(a, where="abs"))
+    return Abs.apply(to_tensor(a, "abs"))
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -450,7 +450,7 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
         raise ValueError("clip: give a_min, a_max or both")
     if a_min is not None and a_max is not None and np.any(np.asarray(a_min) > np.asarray(a_max)):
         raise ValueError(f"clip: a_min {a_min} is greater than a_max {a_max}")
-    return Clip.apply(to_tensor(a, where="clip"), a_min, a_max)
+    return Clip.apply(to_tensor(a, "clip"), a_min, a_max)
 
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
@@ -470,7 +470,7 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
 
 def astype(a: Any, dtype: Any) -> Tensor:
     """Cast to `dtype`; the gradient is cast back to the input's dtype."""
-    a = to_tensor(a, where="astype")
+    a = to_tensor(a, "astype")
     dtype = np.dtype(dtype)
     if a.requires_grad and dtype.kind != "f":
         raise TypeError(

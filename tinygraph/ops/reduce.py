@@ -91,7 +91,7 @@ class Min(_Extreme):
 
 
 def _reduce(cls: type, name: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
-    x = to_tensor(x, where=name)
+    x = to_tensor(x, name)
     axes = norm_axis(axis, x.ndim, name, x.shape)
     if cls is not Sum and x.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
@@ -119,7 +119,7 @@ def _count(shape: tuple, axes: tuple | None) -> int:
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over `axis`, as ``np.mean``."""
-    x = to_tensor(x, where="mean")
+    x = to_tensor(x, "mean")
     axes = norm_axis(axis, x.ndim, "mean", x.shape)
     n = _count(x.shape, axes)
     if n == 0:
@@ -129,7 +129,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over `axis`, as ``np.var`` (divides by n - ddof)."""
-    x = to_tensor(x, where="var")
+    x = to_tensor(x, "var")
     axes = norm_axis(axis, x.ndim, "var", x.shape)
     n = _count(x.shape, axes)
     if n - ddof <= 0:
@@ -146,7 +146,7 @@ def _shift(x: np.ndarray, axes: tuple | None) -> np.ndarray:
 
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(x))) over `axis`, finite for inputs as large as +-1e4 (and beyond)."""
-    x = to_tensor(x, where="logsumexp")
+    x = to_tensor(x, "logsumexp")
     axes = norm_axis(axis, x.ndim, "logsumexp", x.shape)
     if x.size == 0:
         raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {x.shape}")
@@ -157,7 +157,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along `axis`, computed with the max subtracted (exact for large inputs)."""
-    x = to_tensor(x, where="softmax")
+    x = to_tensor(x, "softmax")
     axes = norm_axis(axis, x.ndim, "softmax", x.shape)
     e = exp(x - _const(_shift(x._data, axes)))
     return e / sum(e, axes, keepdims=True)
@@ -201,6 +201,6 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     Computed as s - log(sum(exp(s))) with s = x - max(x): subtracting the large
     logsumexp from x directly would cancel away the small result's digits.
     """
-    x = to_tensor(x, where="log_softmax")
+    x = to_tensor(x, "log_softmax")
     axes = norm_axis(axis, x.ndim, "log_softmax", x.shape)
     return LogSoftmax.apply(x, axes)

@@ -205,7 +205,7 @@ def _scatter(g: np.ndarray, shape: tuple, index: tuple) -> np.ndarray:
 
 def reshape(a: Any, shape: Any) -> Tensor:
     """A tensor with the same data and a new shape (one dimension may be -1), as ``np.reshape``."""
-    a = to_tensor(a, where="reshape")
+    a = to_tensor(a, "reshape")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
     if shape == a._data.shape:
         return a
@@ -221,7 +221,7 @@ def reshape(a: Any, shape: Any) -> Tensor:
 
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Tensor:
     """Permute the axes (reverse them when `axes` is None), as ``np.transpose``."""
-    a = to_tensor(a, where="transpose")
+    a = to_tensor(a, "transpose")
     if axes is not None:
         axes = tuple(int(i) for i in axes)
         if sorted(i % a.ndim if -a.ndim <= i < a.ndim else -1 for i in axes) != list(range(a.ndim)):
@@ -234,7 +234,7 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> Tensor:
 
 def expand_dims(a: Any, axis: Any) -> Tensor:
     """Insert axes of length 1 at `axis` (int or tuple), as ``np.expand_dims``."""
-    a = to_tensor(a, where="expand_dims")
+    a = to_tensor(a, "expand_dims")
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out_ndim = a.ndim + len(axes)
     axes = norm_axis(axes, out_ndim, "expand_dims", a.shape)
@@ -244,7 +244,7 @@ def expand_dims(a: Any, axis: Any) -> Tensor:
 
 def squeeze(a: Any, axis: Any = None) -> Tensor:
     """Remove axes of length 1 (all of them when `axis` is None), as ``np.squeeze``."""
-    a = to_tensor(a, where="squeeze")
+    a = to_tensor(a, "squeeze")
     axes = norm_axis(axis, a.ndim, "squeeze", a.shape)
     if axes is None:
         axes = tuple(i for i, n in enumerate(a.shape) if n == 1)
@@ -256,13 +256,13 @@ def squeeze(a: Any, axis: Any = None) -> Tensor:
 
 def flatten(a: Any) -> Tensor:
     """A 1-D tensor of all the elements, as ``ndarray.flatten``."""
-    a = to_tensor(a, where="flatten")
+    a = to_tensor(a, "flatten")
     return reshape(a, (a.size,))
 
 
 def broadcast_to(a: Any, shape: Any) -> Tensor:
     """Repeat `a` along broadcast axes to `shape`, as ``np.broadcast_to``."""
-    a = to_tensor(a, where="broadcast_to")
+    a = to_tensor(a, "broadcast_to")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
     if shape == a._data.shape:
         return a
@@ -276,7 +276,7 @@ def broadcast_to(a: Any, shape: Any) -> Tensor:
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis, as ``np.concatenate``."""
-    ts = [to_tensor(t, where="concatenate") for t in tensors]
+    ts = [to_tensor(t, "concatenate") for t in tensors]
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
     ndim = ts[0].ndim
@@ -292,7 +292,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis, as ``np.stack``."""
-    ts = [to_tensor(t, where="stack") for t in tensors]
+    ts = [to_tensor(t, "stack") for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
     if any(t.shape != ts[0].shape for t in ts):
@@ -316,6 +316,6 @@ def getitem(a: Any, index: Any) -> Tensor:
 
     In the gradient, repeated indices accumulate.
     """
-    a = to_tensor(a, where="getitem")
+    a = to_tensor(a, "getitem")
     index = tuple(_index_part(i) for i in index) if isinstance(index, tuple) else (_index_part(index),)
     return GetItem.apply(a, index)
