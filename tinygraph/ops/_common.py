@@ -32,7 +32,11 @@ ZERO, ONE = _Constant(0), _Constant(1)
 
 
 def to_tensor(x: Any, where: str = "op", like: Tensor | None = None) -> Tensor:
-    """`x` as a Tensor outside the graph; a Python number takes `like`'s dtype where numpy would."""
+    """`x` as a Tensor outside the graph; a Python number takes `like`'s dtype where numpy would.
+
+    `where` names the op in errors. It comes second so that the ops' wrappers can pass it
+    positionally: CPython 3.11 does not specialise a call with keywords, which costs every op.
+    """
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (bool, int, float)):
