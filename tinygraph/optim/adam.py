@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.optim.optimizer import Optimizer, check_beta, check_non_negative
+from tinygraph.optim.optimizer import Optimizer, check_beta, check_non_negative, with_l2
 
 
 def _check_betas(opt: str, betas: Any) -> tuple[float, float]:
@@ -73,11 +73,8 @@ class Adam(Optimizer):
             if wd:
                 param *= 1.0 - lr * wd
             g = grad
-        elif wd:
-            g = param * wd
-            g += grad
         else:
-            g = grad
+            g = with_l2(grad, param, wd)
         # in place, with one scratch array: a large parameter then costs one temporary, not nine
         # (each a pass over memory, and on fresh pages a page fault every 4 KiB)
         v, s = state["exp_avg"], state["exp_avg_sq"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.optim.optimizer import Optimizer, check_beta, check_non_negative
+from tinygraph.optim.optimizer import Optimizer, check_beta, check_non_negative, with_l2
 
 
 class Momentum(Optimizer):
@@ -43,7 +43,7 @@ class Momentum(Optimizer):
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         beta, wd = group["beta"], group["weight_decay"]
-        g = grad + wd * param if wd else grad
+        g = with_l2(grad, param, wd)
         v = state.get("velocity")
         if v is None:
             v = state["velocity"] = np.zeros_like(param)

@@ -36,6 +36,18 @@ def check_non_negative(opt: str, label: str, value: Any) -> float:
     return value
 
 
+def with_l2(grad: np.ndarray, param: np.ndarray, weight_decay: float) -> np.ndarray:
+    """The gradient with the L2 term: grad + weight_decay·param, or `grad` itself when weight_decay is 0.
+
+    A new array (the caller's gradient is never written), made with one temporary, not two.
+    """
+    if not weight_decay:
+        return grad
+    g = param * weight_decay
+    g += grad
+    return g
+
+
 def check_beta(opt: str, label: str, value: Any) -> float:
     """``value`` as a float, or a ValueError naming the optimizer when it is outside [0, 1)."""
     value = _check_number(opt, label, value)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.optim.optimizer import Optimizer, check_beta, check_non_negative
+from tinygraph.optim.optimizer import Optimizer, check_beta, check_non_negative, with_l2
 
 
 class RMSprop(Optimizer):
@@ -66,11 +66,7 @@ class RMSprop(Optimizer):
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         alpha, wd = group["alpha"], group["weight_decay"]
-        if wd:
-            g = param * wd
-            g += grad
-        else:
-            g = grad
+        g = with_l2(grad, param, wd)
         if not state:
             state["step"] = 0
             state["square_avg"] = np.zeros_like(param)

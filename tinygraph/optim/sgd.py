@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.optim.optimizer import Optimizer, check_non_negative
+from tinygraph.optim.optimizer import Optimizer, check_non_negative, with_l2
 
 
 class SGD(Optimizer):
@@ -69,7 +69,7 @@ class SGD(Optimizer):
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
-        g = grad + wd * param if wd else grad
+        g = with_l2(grad, param, wd)
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
