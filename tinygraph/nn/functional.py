@@ -242,6 +242,17 @@ def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(-_pick(lp, idx), reduction, where)
 
 
+def _row_scale(g: Any, n: int, reduction: str) -> Any:
+    """What each row's softmax-minus-one-hot is multiplied by in cross-entropy's vjp (Tensor or array `g`).
+
+    The incoming gradient: one value per row for ``'none'``, one for the batch for ``'sum'``, and
+    that divided by the batch size `n` for ``'mean'``.
+    """
+    if reduction == "none":
+        return g.reshape(-1, 1)
+    return g / n if reduction == "mean" else g
+
+
 class SoftmaxCrossEntropy(Function):
     """Softmax cross-entropy -log softmax(z)[i, y_i] for class indices y, reduced, as one op.
 
@@ -272,8 +283,7 @@ class SoftmaxCrossEntropy(Function):
         onehot = np.zeros(z.shape, dtype=z.dtype)
         onehot[_at_labels(labels)] = 1
         probs = _ew.exp(_rd.log_softmax(z, axis=1))
-        scale = g.reshape(-1, 1) if reduction == "none" else g / labels.shape[0] if reduction == "mean" else g
-        return (probs - Tensor._make(onehot)) * scale, None, None
+        return (probs - Tensor._make(onehot)) * _row_scale(g, labels.shape[0], reduction), None, None
 
     @staticmethod
     def numpy_backward(ctx, g):
@@ -281,7 +291,7 @@ class SoftmaxCrossEntropy(Function):
         _, labels, reduction = ctx.inputs
         dz = np.exp(logp)
         dz[_at_labels(labels)] -= 1
-        dz *= g[:, None] if reduction == "none" else g / labels.shape[0] if reduction == "mean" else g
+        dz *= _row_scale(g, labels.shape[0], reduction)
         return dz, None, None
 
 
