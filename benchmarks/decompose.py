@@ -7,12 +7,15 @@ per op of W4's 1,000-op add/multiply/tanh chain on 10 float32 values:
 - tinygraph's forward and backward, and its forward on an input that does not require grad (the
   same ops, no graph recorded);
 - PyTorch's forward and backward;
-- hand-written numpy's forward and backward (the chain rule by hand, as in workloads.py).
+- hand-written numpy's forward and backward (the chain rule by hand).
 
-Any engine that wraps numpy arrays in Python objects pays at least tinygraph's graph-less forward
-plus numpy's backward. What is left of 0.6× PyTorch's time is the budget for recording the graph
-in the forward pass and walking it in the backward pass; the last line compares it with what
-tinygraph spends on that.
+All three run the chain code of workloads.py (`chain`, `chain_numpy_backward`).
+
+tinygraph pays at least its graph-less forward plus numpy's backward. What is left of 0.6×
+PyTorch's time is the budget for recording the graph in the forward pass and walking it in the
+backward pass; the last line compares it with what tinygraph spends on that. (The graph-less
+forward is tinygraph's own floor, not every engine's: a bare wrapper of one call and one object
+per op costs about 0.4 µs over numpy, tinygraph's about 0.9 µs; see NOTES.md, seventh round.)
 """
 
 from __future__ import annotations
@@ -24,10 +27,21 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workloads import chain_data  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tinygraph itself, when not installed
+from workloads import chain, chain_data, chain_numpy_backward  # noqa: E402
 
 N = 1000
+
+
+def timed(forward, backward) -> list[float]:
+    """Seconds taken by ``out = forward()`` and, unless `backward` is None, by ``backward(out)``."""
+    t0 = time.perf_counter()
+    out = forward()
+    t1 = time.perf_counter()
+    if backward is None:
+        return [t1 - t0]
+    backward(out)
+    return [t1 - t0, time.perf_counter() - t1]
 
 
 def main() -> None:
@@ -44,68 +58,32 @@ def main() -> None:
     x_grad, x_plain = tg.tensor(d["x"], requires_grad=True), tg.tensor(d["x"])
     pa, pb, px = torch.from_numpy(a), torch.from_numpy(b), torch.tensor(d["x"], requires_grad=True)
 
-    def chain(x, add, mul, tanh):
-        for i in range(N):
-            k = i % 3
-            x = add(x) if k == 0 else mul(x) if k == 1 else tanh(x)
-        return x.sum()
+    def backward(x):  # tinygraph's and PyTorch's: the sum's gradient into x.grad, cleared after
+        def run(loss) -> None:
+            loss.backward()
+            x.grad = None
 
-    def tg_forward(x):
-        return chain(x, lambda v: v + ta, lambda v: v * tb, tg.tanh)
+        return run
 
-    def pt_forward(x):
-        return chain(x, lambda v: v + pa, lambda v: v * pb, torch.tanh)
-
-    def numpy_step() -> tuple[float, float]:
-        t0 = time.perf_counter()
-        x, ys = d["x"], []
-        for i in range(N):
-            k = i % 3
-            if k == 0:
-                x = x + a
-            elif k == 1:
-                x = x * b
-            else:
-                x = np.tanh(x)
-                ys.append(x)
-        t1 = time.perf_counter()
-        g = np.ones_like(x)
-        for i in reversed(range(N)):
-            k = i % 3
-            if k == 1:
-                g = g * b
-            elif k == 2:
-                y = ys.pop()
-                g = g * (1 - y * y)
-        return t1 - t0, time.perf_counter() - t1
-
-    names = ("tinygraph forward", "tinygraph backward", "tinygraph forward, no graph")
-    names += ("PyTorch forward", "PyTorch backward", "numpy forward", "numpy backward")
-    times: dict = {k: [] for k in names}
+    ys: list = []  # numpy's tanh outputs, kept by the forward for the backward
+    phases = [  # (what, forward, backward or None to time the forward only)
+        ("tinygraph", lambda: chain(x_grad, ta, tb, N, tg.tanh).sum(), backward(x_grad)),
+        ("tinygraph, no graph", lambda: chain(x_plain, ta, tb, N, tg.tanh).sum(), None),
+        ("PyTorch", lambda: chain(px, pa, pb, N, torch.tanh).sum(), backward(px)),
+        ("numpy", lambda: chain(d["x"], a, b, N, np.tanh, ys), lambda x: chain_numpy_backward(x, b, ys, N)),
+    ]
+    times: dict = {}
     for step in range(330):
-        t0 = time.perf_counter()
-        loss = tg_forward(x_grad)
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        x_grad.grad = None
-        t3 = time.perf_counter()
-        tg_forward(x_plain)
-        t4 = time.perf_counter()
-        loss = pt_forward(px)
-        t5 = time.perf_counter()
-        loss.backward()
-        t6 = time.perf_counter()
-        px.grad = None
-        if step >= 30:
-            for k, v in zip(names, (t1 - t0, t2 - t1, t4 - t3, t5 - t4, t6 - t5, *numpy_step())):
-                times[k].append(v)
+        for what, forward, back in phases:
+            for phase, t in zip(("forward", "backward"), timed(forward, back)):
+                if step >= 30:
+                    times.setdefault(f"{what} {phase}", []).append(t)
     per_op = {k: float(np.median(v)) * 1e6 / N for k, v in times.items()}
     for k, v in per_op.items():
         print(f"{k:28s} {v:5.2f} µs/op")
     pt = per_op["PyTorch forward"] + per_op["PyTorch backward"]
     tg_total = per_op["tinygraph forward"] + per_op["tinygraph backward"]
-    floor = per_op["tinygraph forward, no graph"] + per_op["numpy backward"]
+    floor = per_op["tinygraph, no graph forward"] + per_op["numpy backward"]
     print(f"tinygraph / PyTorch: {tg_total / pt:.2f}")
     print(f"graph-less forward + numpy's backward, / PyTorch: {floor / pt:.2f}")
     print(

@@ -261,31 +261,44 @@ def mlp_torch(data: dict, lr: float) -> callable:
 # ----- W4 and W5: the elementwise chain --------------------------------------------------------
 
 
+def chain(x, a, b, n_ops: int, tanh, keep: list | None = None):
+    """The chain itself, the same code for all three: add `a`, multiply by `b`, `tanh`, in turn.
+
+    `keep` collects the tanh outputs, which is all that the hand-written backward needs.
+    """
+    for i in range(n_ops):
+        k = i % 3
+        if k == 0:
+            x = x + a
+        elif k == 1:
+            x = x * b
+        else:
+            x = tanh(x)
+            if keep is not None:
+                keep.append(x)
+    return x
+
+
+def chain_numpy_backward(x: np.ndarray, b: np.ndarray, ys: list, n_ops: int) -> np.ndarray:
+    """The gradient of ``chain(...).sum()`` by hand, from the tanh outputs `ys` (emptied)."""
+    g = np.ones_like(x)
+    for i in reversed(range(n_ops)):
+        k = i % 3
+        if k == 1:
+            g = g * b
+        elif k == 2:
+            y = ys.pop()
+            g = g * (1 - y * y)
+    return g
+
+
 def chain_numpy(data: dict) -> callable:
     n, x0, a, b = data["n_ops"], data["x"], data["a"], data["b"]
 
     def step(update: bool = True):
-        x = x0
-        ys = []  # tanh outputs, the only thing the backward needs
-        for i in range(n):
-            k = i % 3
-            if k == 0:
-                x = x + a
-            elif k == 1:
-                x = x * b
-            else:
-                x = np.tanh(x)
-                ys.append(x)
-        loss = x.sum()
-        g = np.ones_like(x)
-        for i in reversed(range(n)):
-            k = i % 3
-            if k == 1:
-                g = g * b
-            elif k == 2:
-                y = ys.pop()
-                g = g * (1 - y * y)
-        return loss, [g]
+        ys: list = []
+        x = chain(x0, a, b, n, np.tanh, ys)
+        return x.sum(), [chain_numpy_backward(x, b, ys, n)]
 
     return step
 
@@ -298,16 +311,7 @@ def chain_tinygraph(data: dict) -> callable:
     x0 = tg.tensor(data["x"], requires_grad=True)
 
     def step(update: bool = True):
-        x = x0
-        for i in range(n):
-            k = i % 3
-            if k == 0:
-                x = x + a
-            elif k == 1:
-                x = x * b
-            else:
-                x = tg.tanh(x)
-        loss = x.sum()
+        loss = chain(x0, a, b, n, tg.tanh).sum()
         loss.backward()
         g = x0.grad.data
         x0.grad = None
@@ -324,16 +328,7 @@ def chain_torch(data: dict) -> callable:
     x0 = torch.tensor(data["x"], requires_grad=True)
 
     def step(update: bool = True):
-        x = x0
-        for i in range(n):
-            k = i % 3
-            if k == 0:
-                x = x + a
-            elif k == 1:
-                x = x * b
-            else:
-                x = torch.tanh(x)
-        loss = x.sum()
+        loss = chain(x0, a, b, n, torch.tanh).sum()
         loss.backward()
         g = x0.grad
         x0.grad = None
