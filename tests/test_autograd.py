@@ -377,21 +377,21 @@ def test_grad_mode_is_per_thread():
 
 
 def test_grad_mode_switches_are_counted_back_to_zero():
-    from tinygraph import function
+    from tinygraph import mode
 
-    assert function._switches == 0
+    assert mode.switches == 0
     with pytest.raises(ZeroDivisionError):
         with tg.no_grad(), tg.detect_anomaly():
-            assert function._switches == 2
+            assert mode.switches == 2
             1 / 0
-    assert function._switches == 0
+    assert mode.switches == 0
     x = leaf(1.0)
     assert (x * 2).requires_grad  # the fast path (no switch anywhere) records again
     with tg.no_grad():
         with tg.enable_grad():
             assert (x * 2).requires_grad
         assert not (x * 2).requires_grad
-    assert function._switches == 0
+    assert mode.switches == 0
 
 
 def test_backward_runs_nodes_newest_first_each_after_all_its_consumers():

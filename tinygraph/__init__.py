@@ -9,18 +9,10 @@ Tensor([2., 4., 6.])
 """
 
 from tinygraph.tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001 (Tensor first)
-from tinygraph.function import (
-    AnomalyError,
-    Context,
-    Function,
-    backward,
-    detect_anomaly,
-    enable_grad,
-    grad,
-    is_grad_enabled,
-    no_grad,
-    set_grad_enabled,
-)
+from tinygraph.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygraph.anomaly import AnomalyError
+from tinygraph.function import Context, Function
+from tinygraph.autograd import backward, grad, topo_order
 from tinygraph.ops import *  # noqa: F403 - the op functions, listed in tinygraph.ops.__all__
 from tinygraph.ops import __all__ as _ops_all
 from tinygraph.gradcheck import (
@@ -73,5 +65,6 @@ __all__ = [
     "set_default_dtype",
     "set_grad_enabled",
     "tensor",
+    "topo_order",
     *_ops_all,
 ]

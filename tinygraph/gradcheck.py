@@ -31,8 +31,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinygraph.function import Context, _topo_order, enable_grad, grad, no_grad, set_grad_enabled
-from tinygraph.tensor import Tensor, _clock
+from tinygraph.autograd import grad, topo_order
+from tinygraph.function import Context
+from tinygraph.mode import enable_grad, no_grad, set_grad_enabled
+from tinygraph.tensor import Tensor
 
 GREAT = 1e-7
 BUG = 1e-5
@@ -366,7 +368,7 @@ def _compare(
 
 def _random_ops(out: Tensor) -> list[str]:
     found = []
-    for t in _topo_order([out]):
+    for t in topo_order([out]):
         if getattr(t._node.fn, "is_random", False) and t._node.name not in found:
             found.append(t._node.name)
     return found
@@ -527,7 +529,7 @@ def localize(out: Tensor, *, order: int = 1, eps: float = 1e-6, rtol: float = 1e
     >>> node.name, checks[0].where, round(checks[0].difference, 3)
     ('Twice', 'node 1 of 3, feeding `tanh`', 0.333)
     """
-    order_list = _topo_order([out])
+    order_list = topo_order([out])
     consumers: dict = {}
     for t in order_list:
         for p in t._node.inputs:
@@ -710,13 +712,12 @@ def gradcheck_module(
     takes_model = _takes_argument(loss_fn)
     params = [p for _, p in named]
     names = [n for n, _ in named]
-    saved = [(p._data, p.grad, p._version, p._snap) for p in params]
+    saved = [(p._data, p.grad, p._mem) for p in params]
     upcast = any(p._data.dtype != np.float64 for p in params)
     try:
         for p in params:
-            p._data = np.array(
-                p._data, dtype=np.float64, order="C"
-            )  # a fresh array: the parameter's own is never written to
+            # a fresh array (the parameter's own is never written to), with a counter of its own
+            p._data, p._mem = np.array(p._data, dtype=np.float64, order="C"), None
 
         def cost(*_: Any) -> Tensor:
             out = loss_fn(model) if takes_model else loss_fn()
@@ -738,9 +739,8 @@ def gradcheck_module(
         loc = {"order": 1, "eps": eps, "rtol": rtol, "atol": atol, "seed": 0}
         return _finish(report, cost, raise_exception, loc)
     finally:
-        for p, (data, g, version, snap) in zip(params, saved):
-            p._data, p.grad, p._version, p._snap = data, g, version, snap
-            _clock.tick()  # graphs that saved a parameter re-check it: its array was swapped and back
+        for p, (data, g, mem) in zip(params, saved):
+            p._data, p.grad, p._mem = data, g, mem
 
 
 def _takes_argument(f: Callable) -> bool:

@@ -1,15 +1,17 @@
 """The `Tensor`: an ndarray plus the record of the op that made it.
 
-Operators and methods on `Tensor` delegate to the ops in `tinygraph.ops`; the
-forward and gradient of every op live there, one class per op.
+Its operators and numpy-style methods are attached by `tinygraph.ops.methods`, next to the
+ops they call; the forward and gradient of every op live in `tinygraph.ops`, one class per op.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
+
+from tinygraph import mode
+from tinygraph.guard import Memory
 
 _default_dtype: np.dtype = np.dtype(np.float64)
 
@@ -46,10 +48,22 @@ def _check_array(arr: np.ndarray, where: str) -> np.ndarray:
     )
 
 
+def holds_tensor(data: Any) -> bool:
+    """Whether a (nested) list or tuple holds a Tensor."""
+    return isinstance(data, (list, tuple)) and any(
+        isinstance(e, Tensor) or (isinstance(e, (list, tuple)) and holds_tensor(e)) for e in data
+    )
+
+
 def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray:
     """Convert user data to a fresh ndarray (the caller's array is never shared)."""
     if isinstance(data, Tensor):
         data = data._data
+    elif holds_tensor(data):
+        raise TypeError(
+            f"{where}: the list holds Tensors; a new tensor would be a constant cut off from their graph. "
+            "Use tg.stack(...) to join tensors into one (it differentiates), or .detach() them first"
+        )
     try:
         if isinstance(data, (np.ndarray, np.generic)):
             arr = np.array(data, dtype=dtype, copy=True)
@@ -64,26 +78,6 @@ def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray
 _new = object.__new__
 
 
-class _WriteClock:
-    """Counts, process-wide, every write to a tensor's data and every hand-out of a watched array.
-
-    A graph node notes the count when it saves tensors; if the count has not moved by the time
-    backward reaches the node, nothing it saved can have changed, and the per-tensor check is skipped.
-    """
-
-    __slots__ = ("writes", "_lock")
-
-    def __init__(self) -> None:
-        self.writes = 0
-        self._lock = threading.Lock()
-
-    def tick(self) -> None:
-        # locked: an increment lost between threads could bring the count back to a node's stamp
-        with self._lock:
-            self.writes += 1
-
-
-_clock = _WriteClock()
 
 
 class Tensor:
@@ -102,23 +96,10 @@ class Tensor:
     (33.0, 3.0, 6.0, 9.0)
     """
 
-    # _version counts writes through `.data`; _watch counts pending graph nodes
-    # that saved this tensor; _snap is a copy taken when `.data` was handed out
-    # while watched, so a write through it is caught before backward uses it. _last_write
-    # (set only on a write, so unset on most tensors) says how the data was last changed.
-    __slots__ = (
-        "_data",
-        "requires_grad",
-        "grad",
-        "_node",
-        "name",
-        "_version",
-        "_watch",
-        "_snap",
-        "_retain",
-        "_last_write",
-        "__weakref__",
-    )
+    # _node: the graph node (a `Context`) of the op that made it; _mem: the version counter
+    # (`tinygraph.guard.Memory`) shared with the tensors that view the same memory, made when
+    # first needed; _retain: keep .grad although not a leaf.
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "name", "_mem", "_retain", "__weakref__")
 
     # numpy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
     __array_ufunc__ = None
@@ -128,9 +109,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self._node = None
         self.name = name
-        self._version = 0
-        self._watch = 0
-        self._snap = None
+        self._mem = None
         self._retain = False
         self.requires_grad = False
         if requires_grad:
@@ -141,17 +120,13 @@ class Tensor:
         """Wrap an ndarray the engine owns, without copying or checks."""
         t = _new(Tensor)
         t._data = data
-        t.grad = None
+        t.grad = t.name = t._mem = None
         t._node = node
         t.requires_grad = node is not None
-        t.name = None
-        t._version = 0
-        t._watch = 0
-        t._snap = None
         t._retain = False
         return t
 
-    # ----- data access and the in-place guard -------------------------------------------
+    # ----- data access and the in-place guard (tinygraph.guard) ---------------------------------
     @property
     def data(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied).
@@ -159,13 +134,8 @@ class Tensor:
         Writing into it while a pending backward needs this tensor makes that
         backward raise, rather than return a silently wrong gradient.
         """
-        if self._watch:
-            snap = self._snap
-            if snap is None or snap[0] != self._version:
-                # under detect_anomaly, remember where the array was handed out, for the error
-                site = _function._user_frame() if _function._mode.anomaly else None
-                self._snap = (self._version, self._data.copy(), site)
-                _clock.tick()
+        if self._mem is not None or self._node is not None:
+            self._hand_out()
         return self._data
 
     @data.setter
@@ -177,26 +147,38 @@ class Tensor:
         if self.requires_grad and arr.dtype.kind != "f":
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {arr.dtype}")
         self._data = arr
-        self._bump_version()
-        self._snap = None
-        if self._watch:
-            site = _function._user_frame() if _function._mode.anomaly else None
-            self._last_write = ("an assignment to .data", site)
+        # new memory, so a new counter; its version says the tensor's data changed
+        site = mode.user_frame() if mode.state.anomaly else None
+        self._mem = Memory(self._version + 1, "an assignment to .data", site)
 
-    def _bump_version(self) -> None:
-        """Record a write to the data (made by the engine, an optimizer or an assignment to `.data`)."""
-        self._version += 1
-        _clock.tick()
+    def memory(self) -> Memory:
+        """The version counter of this tensor's memory, made on first use."""
+        mem = self._mem
+        if mem is None:
+            mem = self._mem = Memory()
+            node = self._node
+            if node is not None and node.fn.saves_output and not node.released:
+                node.output_version = mem.version  # so the waiting node shows in mem.pending()
+        return mem
 
-    def _current_version(self) -> int:
-        """The write count, first noticing writes made through a handed-out `.data`."""
-        snap = self._snap
-        if snap is not None and snap[0] == self._version:
-            if not np.array_equal(snap[1], self._data, equal_nan=self._data.dtype.kind == "f"):
-                self._bump_version()
-                self._snap = None
-                self._last_write = ("a write into the array handed out by .data (or np.asarray/.numpy())", snap[2])
-        return self._version
+    def _hand_out(self) -> None:
+        node = self._node
+        if self._mem is None and (node is None or not node.fn.saves_output or node.released):
+            return  # no graph node can be waiting on this memory
+        self.memory().hand_out(self._data, mode.user_frame() if mode.state.anomaly else None)
+
+    @property
+    def _version(self) -> int:
+        """How many writes tinygraph has seen to this tensor's data (PyTorch's ``_version``)."""
+        return 0 if self._mem is None else int(self._mem.version)
+
+    def mark_written(self, how: str = "an in-place write") -> None:
+        """Record that this tensor's data was written in place (optimizers and loaders call this).
+
+        A pending backward that saved this tensor then raises, saying `how` it changed.
+        """
+        if self._mem is not None:
+            self._mem.bump(how, mode.user_frame() if mode.state.anomaly else None)
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, like `.data`)."""
@@ -305,8 +287,9 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this tensor's data, outside any graph."""
+        """A new leaf sharing this tensor's data (and its version counter), outside any graph."""
         t = Tensor._make(self._data)
+        t._mem = self.memory()
         t.name = self.name
         return t
 
@@ -315,75 +298,6 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad: tensor does not require grad")
         self._retain = True
-
-    def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad.
-
-        A scalar needs no ``gradient``; otherwise pass one of this tensor's shape.
-        ``retain_graph=True`` keeps the graph for another backward;
-        ``create_graph=True`` records the gradient computation so it can itself be
-        differentiated.
-        """
-        _function.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
-
-    # ----- operators (forward and gradient live in tinygraph.ops) ---------------------------
-    # With two Tensors the binary operators go straight to the op class (the checks in the
-    # public functions only convert non-Tensor operands); these run for every op of a model.
-    def __add__(self, other):
-        if type(other) is Tensor:
-            return _add_apply(self, other)
-        return _ew.add(self, other)
-
-    def __radd__(self, other):
-        return _ew.add(other, self)
-
-    def __sub__(self, other):
-        if type(other) is Tensor:
-            return _sub_apply(self, other)
-        return _ew.sub(self, other)
-
-    def __rsub__(self, other):
-        return _ew.sub(other, self)
-
-    def __mul__(self, other):
-        if type(other) is Tensor:
-            return _mul_apply(self, other)
-        return _ew.mul(self, other)
-
-    def __rmul__(self, other):
-        return _ew.mul(other, self)
-
-    def __truediv__(self, other):
-        if type(other) is Tensor:
-            return _div_apply(self, other)
-        return _ew.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _ew.div(other, self)
-
-    def __pow__(self, other):
-        return _ew.power(self, other)
-
-    def __rpow__(self, other):
-        return _ew.power(other, self)
-
-    def __matmul__(self, other):
-        return _la.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _la.matmul(other, self)
-
-    def __neg__(self):
-        return _ew.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _ew.abs(self)
-
-    def __getitem__(self, index):
-        return _sh.getitem(self, index)
 
     def __setitem__(self, index, value):
         raise TypeError(
@@ -410,87 +324,9 @@ class Tensor:
     def __ge__(self, other):
         return Tensor._make(self._data >= _raw(other))
 
-    # ----- methods mirroring numpy ------------------------------------------------------------
-    @property
-    def T(self) -> Tensor:
-        return _sh.transpose(self)
-
-    def transpose(self, *axes) -> Tensor:
-        return _sh.transpose(self, _shape_args(axes))
-
-    def reshape(self, *shape) -> Tensor:
-        return _sh.reshape(self, _shape_args(shape))
-
-    def flatten(self) -> Tensor:
-        return _sh.flatten(self)
-
-    def squeeze(self, axis=None) -> Tensor:
-        return _sh.squeeze(self, axis)
-
-    def expand_dims(self, axis) -> Tensor:
-        return _sh.expand_dims(self, axis)
-
-    def broadcast_to(self, shape) -> Tensor:
-        return _sh.broadcast_to(self, shape)
-
-    def astype(self, dtype) -> Tensor:
-        return _ew.astype(self, dtype)
-
-    def sum(self, axis=None, keepdims=False) -> Tensor:
-        return _rd.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False) -> Tensor:
-        return _rd.mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims=False) -> Tensor:
-        return _rd.max(self, axis, keepdims)
-
-    def min(self, axis=None, keepdims=False) -> Tensor:
-        return _rd.min(self, axis, keepdims)
-
-    def var(self, axis=None, keepdims=False, ddof=0) -> Tensor:
-        return _rd.var(self, axis, keepdims, ddof)
-
-    def clip(self, a_min=None, a_max=None) -> Tensor:
-        return _ew.clip(self, a_min, a_max)
-
-    def exp(self) -> Tensor:
-        return _ew.exp(self)
-
-    def log(self) -> Tensor:
-        return _ew.log(self)
-
-    def sqrt(self) -> Tensor:
-        return _ew.sqrt(self)
-
-    def tanh(self) -> Tensor:
-        return _act.tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return _act.sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return _act.relu(self)
+    # The arithmetic operators, backward() and the numpy-style methods are attached by
+    # tinygraph.ops.methods (they call the ops, which are built on this class).
 
 
 def _raw(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
-
-
-def _shape_args(args: tuple) -> Any:
-    """Accept both t.reshape(2, 3) and t.reshape((2, 3)), as numpy does."""
-    if len(args) == 1 and (args[0] is None or isinstance(args[0], (tuple, list))):
-        return args[0]
-    return args if args else None
-
-
-# Imported last: these modules need `Tensor` defined, and Tensor's operators need them.
-from tinygraph import function as _function  # noqa: E402
-from tinygraph.ops import activation as _act  # noqa: E402
-from tinygraph.ops import elementwise as _ew  # noqa: E402
-from tinygraph.ops import linalg as _la  # noqa: E402
-from tinygraph.ops import reduce as _rd  # noqa: E402
-from tinygraph.ops import shape as _sh  # noqa: E402
-
-# the op classes' apply, bound once: the operators above call them for every op of a model
-_add_apply, _sub_apply, _mul_apply, _div_apply = (c.apply for c in (_ew.Add, _ew.Sub, _ew.Mul, _ew.Div))

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph.data import _check_pair, minibatches
-from tinygraph.function import no_grad
+from tinygraph.mode import no_grad
 from tinygraph.tensor import Tensor
 
 __all__ = ["History", "accuracy", "diagnose", "fit"]
@@ -199,7 +199,7 @@ def _restore(model: Any, params: list[Tensor], snap: Any) -> None:
         return
     for p, arr in zip(params, saved):
         p._data[...] = arr
-        p._bump_version()
+        p.mark_written("restoring the best weights")
 
 
 def _set_mode(model: Any, training: bool) -> None:

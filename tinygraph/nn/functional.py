@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygraph.function import Function
 from tinygraph.ops import activation as _act
 from tinygraph.ops import elementwise as _ew
 from tinygraph.ops import reduce as _rd
-from tinygraph.ops._common import to_tensor
+from tinygraph.ops._common import Op, as_tensor
 from tinygraph.random import generator
 from tinygraph.tensor import Tensor
 
@@ -60,7 +59,7 @@ def _tensor(x: Any, where: str, what: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
     try:
-        return to_tensor(x, where)
+        return as_tensor(x, where)
     except TypeError as e:
         raise TypeError(f"{where}: {what} must be numeric: {e}") from None
 
@@ -253,46 +252,32 @@ def _row_scale(g: Any, n: int, reduction: str) -> Any:
     return g / n if reduction == "mean" else g
 
 
-class SoftmaxCrossEntropy(Function):
+class SoftmaxCrossEntropy(Op):
     """Softmax cross-entropy -log softmax(z)[i, y_i] for class indices y, reduced, as one op.
 
     ``apply(z, labels, reduction)``: one value per row for ``'none'``, their sum for ``'sum'``,
     their mean for ``'mean'``. The gradient is the course's dZ = A - Y, the softmax minus the
     one-hot target, times the incoming gradient of each row (divided by the batch size for the
     mean). One vjp step instead of the four ops (log_softmax, pick, negate, mean) the composition
-    takes. The vjp in tinygraph ops recomputes log_softmax(z) as a graph, so second derivatives
-    are right.
+    takes; written in tinygraph ops, so second derivatives are right.
     """
 
     name = "cross_entropy"
-    _numpy_forward = True
+    reads = ((0,),)
 
     @staticmethod
     def forward(ctx, z, labels, reduction):
-        logp = _rd.np_log_softmax(z._data, (1,))
-        ctx.save_for_backward(logp)
-        picked = logp[_at_labels(labels)]
+        picked = _rd.LogSoftmax.forward(ctx, z, (1,))[_at_labels(labels)]
         if reduction == "none":
             return -picked
         total = -picked.sum()
         return total / labels.shape[0] if reduction == "mean" else total
 
     @staticmethod
-    def backward(ctx, g):
-        z, labels, reduction = ctx.inputs
+    def backward(ctx, g, z, labels, reduction):
         onehot = np.zeros(z.shape, dtype=z.dtype)
         onehot[_at_labels(labels)] = 1
-        probs = _ew.exp(_rd.log_softmax(z, axis=1))
-        return (probs - Tensor._make(onehot)) * _row_scale(g, labels.shape[0], reduction), None, None
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        (logp,) = ctx._saved
-        _, labels, reduction = ctx.inputs
-        dz = np.exp(logp)
-        dz[_at_labels(labels)] -= 1
-        dz *= _row_scale(g, labels.shape[0], reduction)
-        return dz, None, None
+        return (_ew.exp(_rd.log_softmax(z, axis=1)) - onehot) * _row_scale(g, labels.shape[0], reduction), None, None
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -322,7 +307,7 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
         if reduction == "mean" and idx.shape[0] == 0:
             raise ValueError(f"{where}: cannot average over an empty batch (logits of shape {z.shape})")
         return SoftmaxCrossEntropy.apply(z, idx, reduction)
-    y = target if isinstance(target, Tensor) else to_tensor(target, where)
+    y = target if isinstance(target, Tensor) else as_tensor(target, where)
     _same_shape(z, y, where, "logits")
     _no_nan(_float_data(y, where, "target"), where, "target")
     _in_unit_interval(t, where, "target probabilities")
@@ -369,32 +354,31 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa
 
 
 # ----- dropout --------------------------------------------------------------------------------------------
-class DropoutMask(Function):
+class DropoutMask(Op):
     """Inverted dropout's random op: multiply by a mask of 0s and 1/keep_prob.
 
-    The mask is drawn once in forward (from ``tinygraph.random.generator()``) and
-    reused by backward, which multiplies the gradient by the same mask.
-    ``is_random = True`` tells gradient checking that re-running this op gives
+    The mask is drawn once in forward (from ``tinygraph.random.generator()``) and, when a
+    graph is recorded, kept on the node for backward, which multiplies the gradient by the
+    same mask. ``is_random = True`` tells gradient checking that re-running this op gives
     different numbers.
     """
 
     name = "dropout"
     is_random = True
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, x, p):
         keep_prob = 1.0 - p
-        arr = x._data
         # the course's recipe: d = rand < keep_prob; a = a * d / keep_prob
-        keep = generator().random(arr.shape) < keep_prob
-        mask = keep.astype(arr.dtype) * np.asarray(1.0 / keep_prob, dtype=arr.dtype)
-        ctx.mask = mask
-        return arr * mask
+        keep = generator().random(x.shape) < keep_prob
+        mask = keep.astype(x.dtype) * np.asarray(1.0 / keep_prob, dtype=x.dtype)
+        if ctx.needs_input_grad:  # recording: the node keeps the mask (without a graph, nothing is kept)
+            ctx.mask = mask
+        return x * mask
 
     @staticmethod
-    def backward(ctx, g):
-        return g * Tensor._make(ctx.mask), None
+    def backward(ctx, g, x, p):
+        return g * ctx.mask, None
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import no_grad
+from tinygraph.mode import no_grad
 from tinygraph.random import generator
 from tinygraph.tensor import Tensor
 

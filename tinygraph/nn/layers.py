@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import no_grad
+from tinygraph.mode import no_grad
 from tinygraph.nn import functional as F
 from tinygraph.nn import init
 from tinygraph.nn.module import Module, Parameter
 from tinygraph.ops import reduce as _rd
 from tinygraph.ops import shape as _sh
-from tinygraph.ops._common import to_tensor
+from tinygraph.ops._common import as_tensor
 from tinygraph.tensor import Tensor, get_default_dtype
 
 __all__ = [
@@ -50,7 +50,7 @@ def _input(x: Any, layer: str) -> Tensor:
     if isinstance(x, Tensor):
         return x
     try:
-        return to_tensor(x, layer)
+        return as_tensor(x, layer)
     except TypeError as e:
         raise TypeError(f"{layer}: input must be a Tensor or numeric array: {e}") from None
 

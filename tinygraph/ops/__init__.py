@@ -1,9 +1,10 @@
-"""The primitive ops, one `Function` subclass each, grouped by kind.
+"""The primitive ops, one class each, grouped by kind; `methods` attaches Tensor's operators.
 
 Each class holds its forward and its gradient side by side; the lowercase
 functions are the public entry points (also re-exported as ``tinygraph.<name>``).
 """
 
+from tinygraph.ops import methods  # noqa: F401 - attaches Tensor's operators and methods
 from tinygraph.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
 from tinygraph.ops.elementwise import (
     abs,

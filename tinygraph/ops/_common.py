@@ -1,4 +1,4 @@
-"""Turning operands into tensors with numpy's dtype rules."""
+"""What every op module shares: the `Op` base, operands with numpy's dtype rules, typed constants, axes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,19 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.tensor import Tensor, _check_array, _to_array, get_default_dtype
+from tinygraph.function import Function
+from tinygraph.tensor import Tensor, _check_array, _to_array, get_default_dtype, holds_tensor
+
+
+class Op(Function):
+    """Base of the built-in ops: written on values (``arrays = True``; see `Function`).
+
+    ``forward(ctx, *values)`` gets ndarrays; ``backward(ctx, grad, *values)`` gets ndarrays,
+    or Tensors when a graph of the gradient is recorded, and is written in operators and
+    tinygraph functions that accept both.
+    """
+
+    arrays = True
 
 
 class _Constant(dict):
@@ -29,40 +41,74 @@ class _Constant(dict):
 
 
 ZERO, ONE = _Constant(0), _Constant(1)
+_ARRAYS = (np.ndarray, np.generic)
 
 
-def to_tensor(x: Any, where: str = "op", like: Tensor | None = None) -> Tensor:
-    """`x` as a Tensor outside the graph; a Python number takes `like`'s dtype where numpy would.
+def value(x: Any) -> Any:
+    """The ndarray of a Tensor, or `x` itself: for masks and other constants a vjp computes from its inputs."""
+    return x._data if isinstance(x, Tensor) else x
 
-    `where` names the op in errors. It comes second so that the ops' wrappers can pass it
-    positionally: CPython 3.11 does not specialise a call with keywords, which costs every op.
+
+def operand(x: Any, where: str = "op", like: Any = None) -> Any:
+    """`x` as an op's input: a Tensor or an ndarray as it is, a list holding Tensors stacked, other data an array.
+
+    Arrays are never copied: no op writes to its inputs. A Python number takes `like`'s float
+    dtype, as numpy would give. `where` names the op in errors; it comes second so that the
+    ops' wrappers can pass it positionally (CPython 3.11 does not specialise keyword calls).
     """
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, np.ndarray):
+        return _check_array(x, where)
     if isinstance(x, (bool, int, float)):
         if like is None:
             dtype = get_default_dtype()
-        elif like._data.dtype.kind == "f":
-            dtype = like._data.dtype  # what numpy's result_type gives for a Python number, without its cost
         else:
-            dtype = np.result_type(like._data.dtype, x)
-        return Tensor._make(np.array(x, dtype=dtype))
-    if isinstance(x, np.ndarray):
-        # never written to by any op, so no copy is needed
-        return Tensor._make(_check_array(x, where))
+            dt = value(like).dtype
+            dtype = dt if dt.kind == "f" else np.result_type(dt, x)
+        return np.array(x, dtype=dtype)
     if isinstance(x, np.generic):
-        return Tensor._make(_check_array(np.asarray(x), where))
-    return Tensor._make(_to_array(x, where=where))
+        return _check_array(np.asarray(x), where)
+    if holds_tensor(x):
+        from tinygraph.ops.shape import stack
+
+        return stack(x)
+    return _to_array(x, where=where)
 
 
-def pair(a: Any, b: Any, where: str) -> tuple[Tensor, Tensor]:
+def to_tensor(x: Any, where: str = "op", like: Any = None) -> Any:
+    """`operand` as a Tensor, except that an ndarray stays one (`tg.exp(2.0)` is a Tensor, `tg.exp(array)` an array)."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return operand(x, where)
+    return _wrap(operand(x, where, like))
+
+
+def as_tensor(x: Any, where: str = "op", like: Any = None) -> Tensor:
+    """`operand` as a Tensor in every case (an ndarray is wrapped, not copied): for layers and losses."""
+    return _wrap(operand(x, where, like))
+
+
+def _wrap(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor._make(x)
+
+
+def pair(a: Any, b: Any, where: str) -> tuple:
+    """The two operands of a binary op, both Tensors if either is (constants then show in the graph).
+
+    Python numbers take the other operand's dtype; two ndarrays stay ndarrays.
+    """
     if type(a) is Tensor and type(b) is Tensor:
         return a, b
     if isinstance(a, Tensor):
-        return a, to_tensor(b, where, a)
+        return a, _wrap(operand(b, where, a))
     if isinstance(b, Tensor):
-        return to_tensor(a, where, b), b
-    return to_tensor(a, where), to_tensor(b, where)
+        return _wrap(operand(a, where, b)), b
+    if isinstance(a, _ARRAYS):
+        return operand(a, where), operand(b, where, a)
+    if isinstance(b, _ARRAYS):
+        return operand(a, where, b), operand(b, where)
+    a = to_tensor(a, where)
+    return a, _wrap(operand(b, where, a))
 
 
 def norm_axis(axis: Any, ndim: int, op: str, shape: tuple) -> tuple[int, ...] | None:

@@ -1,7 +1,7 @@
-"""Elementwise arithmetic: forward in numpy, gradient in tinygraph ops, side by side.
+"""Elementwise arithmetic: each op's forward on arrays and its one vjp, side by side.
 
-Binary ops broadcast as numpy does; `sum_to` folds each gradient back to its
-input's shape.
+Binary ops broadcast as numpy does; `sum_to` folds each gradient back to its input's shape.
+``reads[i]`` lists the inputs that input i's gradient reads (those are guarded against writes).
 """
 
 from __future__ import annotations
@@ -10,403 +10,273 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import Function
-from tinygraph.ops._common import pair, to_tensor
-from tinygraph.ops.shape import np_sum_to, sum_to
+from tinygraph.ops._common import ZERO, Op, pair, to_tensor, value
+from tinygraph.ops.shape import sum_to
 from tinygraph.tensor import Tensor
 
 
-def _const(arr: Any) -> Tensor:
-    return Tensor._make(np.asarray(arr))
-
-
-class Add(Function):
+class Add(Op):
     name = "add"
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, a, b):
-        return a._data + b._data
+        return a + b
 
     @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.inputs
+    def backward(ctx, g, a, b):
         na, nb = ctx.needs_input_grad
         return (sum_to(g, a.shape) if na else None, sum_to(g, b.shape) if nb else None)
 
-    @staticmethod
-    def numpy_backward(ctx, g):
-        a, b = ctx.inputs
-        na, nb = ctx.needs_input_grad
-        return (np_sum_to(g, a._data.shape) if na else None, np_sum_to(g, b._data.shape) if nb else None)
 
-
-class Sub(Function):
+class Sub(Op):
     name = "sub"
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, a, b):
-        return a._data - b._data
+        return a - b
 
     @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.inputs
+    def backward(ctx, g, a, b):
         na, nb = ctx.needs_input_grad
-        return (sum_to(g, a.shape) if na else None, sum_to(neg(g), b.shape) if nb else None)
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        a, b = ctx.inputs
-        na, nb = ctx.needs_input_grad
-        return (np_sum_to(g, a._data.shape) if na else None, np_sum_to(-g, b._data.shape) if nb else None)
+        return (sum_to(g, a.shape) if na else None, sum_to(-g, b.shape) if nb else None)
 
 
-class Mul(Function):
+class Mul(Op):
     name = "mul"
-    _numpy_forward = True
+    reads = ((1,), (0,))  # each gradient needs only the other operand
 
     @staticmethod
     def forward(ctx, a, b):
-        na, nb = ctx.needs_input_grad or (False, False)
-        # each gradient needs only the other operand
-        ctx.save_for_backward(b if na else None, a if nb else None)
-        return a._data * b._data
+        return a * b
 
     @staticmethod
-    def backward(ctx, g):
-        b, a = ctx.saved_tensors
-        x, y = ctx.inputs
-        return (sum_to(g * b, x.shape) if b is not None else None, sum_to(g * a, y.shape) if a is not None else None)
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        b, a = ctx._saved
-        x, y = ctx.inputs
-        return (
-            np_sum_to(g * b._data, x._data.shape) if b is not None else None,
-            np_sum_to(g * a._data, y._data.shape) if a is not None else None,
-        )
+    def backward(ctx, g, a, b):
+        na, nb = ctx.needs_input_grad
+        return (sum_to(g * b, a.shape) if na else None, sum_to(g * a, b.shape) if nb else None)
 
 
-class Div(Function):
+class Div(Op):
     name = "div"
-    _numpy_forward = True
+    reads = ((1,), (0, 1))
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a._data / b._data
+        return a / b
 
     @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
+    def backward(ctx, g, a, b):
         na, nb = ctx.needs_input_grad
-        return (
-            sum_to(g / b, a.shape) if na else None,
-            sum_to(neg(g * a) / (b * b), b.shape) if nb else None,
-        )
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        a, b = ctx._saved
-        na, nb = ctx.needs_input_grad
-        x, y = a._data, b._data
-        return (np_sum_to(g / y, x.shape) if na else None, np_sum_to(-g * x / (y * y), y.shape) if nb else None)
+        return (sum_to(g / b, a.shape) if na else None, sum_to(-g * a / (b * b), b.shape) if nb else None)
 
 
-class Neg(Function):
+class Neg(Op):
     name = "neg"
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, a):
-        return -a._data
+        return -a
 
     @staticmethod
-    def backward(ctx, g):
-        return neg(g)
-
-    @staticmethod
-    def numpy_backward(ctx, g):
+    def backward(ctx, g, a):
         return -g
 
 
-class Pow(Function):
+class Pow(Op):
+    """a ** b; d/db = a**b * log(a), taken as 0 where a <= 0 (where it is 0 or undefined)."""
+
     name = "pow"
-    _numpy_forward = True
+    reads = ((0, 1), (0,))
+    saves_output = True
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a._data**b._data
+        return a**b
 
     @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
+    def backward(ctx, g, a, b):
         na, nb = ctx.needs_input_grad
-        ga = gb = None
-        if na:
-            ga = sum_to(g * b * a ** (b - 1), a.shape)
-        if nb:
-            # d(a**b)/db = a**b * log(a); taken as 0 where a <= 0 (where it is 0 or undefined)
-            positive = a._data > 0
-            safe_a = where(positive, a, 1)
-            gb = sum_to(where(positive, g * ctx.output * log(safe_a), 0), b.shape)
-        return ga, gb
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        a, b = ctx._saved
-        na, nb = ctx.needs_input_grad
-        x, y = a._data, b._data
-        ga = np_sum_to(g * y * x ** (y - 1), x.shape) if na else None
+        ga = sum_to(g * b * a ** (b - 1), a.shape) if na else None
         gb = None
         if nb:
-            positive = x > 0
-            gb = np_sum_to(np.where(positive, g * ctx.output._data * np.log(np.where(positive, x, 1)), 0), y.shape)
+            positive = value(a) > 0
+            gb = sum_to(where(positive, g * ctx.output * log(where(positive, a, 1)), 0), b.shape)
         return ga, gb
 
 
-class Exp(Function):
+class Exp(Op):
     name = "exp"
-    _numpy_forward = True
     saves_output = True
 
     @staticmethod
     def forward(ctx, a):
-        return np.exp(a._data)
+        return np.exp(a)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, a):
         return g * ctx.output
 
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return g * ctx.output._data
 
-
-class Log(Function):
+class Log(Op):
     name = "log"
-    _numpy_forward = True
+    reads = ((0,),)
 
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.log(a._data)
+        return np.log(a)
 
     @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
+    def backward(ctx, g, a):
         return g / a
 
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return g / ctx._saved[0]._data
 
-
-class Sqrt(Function):
+class Sqrt(Op):
     name = "sqrt"
-    _numpy_forward = True
     saves_output = True
 
     @staticmethod
     def forward(ctx, a):
-        return np.sqrt(a._data)
+        return np.sqrt(a)
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, a):
         return g / (ctx.output * 2)
 
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return g / (ctx.output._data * 2)
 
-
-class Abs(Function):
+class Abs(Op):
     name = "abs"
-    _numpy_forward = True
+    reads = ((0,),)
 
     @staticmethod
     def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.abs(a._data)
+        return np.abs(a)
 
     @staticmethod
-    def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return g * _const(np.sign(a._data))
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return g * np.sign(ctx._saved[0]._data)
+    def backward(ctx, g, a):
+        return g * np.sign(value(a))
 
 
-class Maximum(Function):
+def _shares(x: Any, y: Any, dtype: np.dtype, low: bool) -> np.ndarray:
+    """Each operand's share of the gradient of max (min if `low`): 1 where it wins, 1/2 at ties."""
+    x, y = value(x), value(y)
+    wins = x < y if low else x > y
+    return (wins + 0.5 * (x == y)).astype(dtype, copy=False)
+
+
+class Maximum(Op):
     """Elementwise max; at ties each operand gets half the gradient."""
 
     name = "maximum"
-    _numpy_forward = True
+    reads = ((0, 1), (0, 1))
 
     @staticmethod
     def forward(ctx, a, b):
-        x, y = a._data, b._data
-        if ctx.needs_input_grad:
-            ctx.save_for_backward((x > y) + 0.5 * (x == y))  # each operand's share of the gradient
-        return np.maximum(x, y)
+        return np.maximum(a, b)
 
     @staticmethod
-    def backward(ctx, g):
-        return _split_by_weight(ctx, g)
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return _np_split_by_weight(ctx, g)
+    def backward(ctx, g, a, b):
+        return _split(ctx, g, a, b, _shares(a, b, value(g).dtype, low=False))
 
 
-class Minimum(Function):
+class Minimum(Op):
     """Elementwise min; at ties each operand gets half the gradient."""
 
     name = "minimum"
-    _numpy_forward = True
+    reads = ((0, 1), (0, 1))
 
     @staticmethod
     def forward(ctx, a, b):
-        x, y = a._data, b._data
-        if ctx.needs_input_grad:
-            ctx.save_for_backward((x < y) + 0.5 * (x == y))  # each operand's share of the gradient
-        return np.minimum(x, y)
+        return np.minimum(a, b)
 
     @staticmethod
-    def backward(ctx, g):
-        return _split_by_weight(ctx, g)
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return _np_split_by_weight(ctx, g)
+    def backward(ctx, g, a, b):
+        return _split(ctx, g, a, b, _shares(a, b, value(g).dtype, low=True))
 
 
-def _np_split_by_weight(ctx, g: np.ndarray) -> tuple:
-    a, b = ctx.inputs
+def _split(ctx, g: Any, a: Any, b: Any, w: np.ndarray) -> tuple:
     na, nb = ctx.needs_input_grad
-    w = ctx.saved_tensors[0].astype(g.dtype, copy=False)
-    return (np_sum_to(g * w, a._data.shape) if na else None, np_sum_to(g * (1 - w), b._data.shape) if nb else None)
+    return (sum_to(g * w, a.shape) if na else None, sum_to(g * (1 - w), b.shape) if nb else None)
 
 
-def _split_by_weight(ctx, g: Tensor) -> tuple:
-    a, b = ctx.inputs
-    na, nb = ctx.needs_input_grad
-    w = ctx.saved_tensors[0].astype(g.dtype, copy=False)
-    return (
-        sum_to(g * _const(w), a.shape) if na else None,
-        sum_to(g * _const(1 - w), b.shape) if nb else None,
-    )
-
-
-class Clip(Function):
+class Clip(Op):
     """Clip to [a_min, a_max]; the gradient passes where the input is inside (bounds included)."""
 
     name = "clip"
-    _numpy_forward = True
+    reads = ((0,),)
 
     @staticmethod
     def forward(ctx, a, a_min, a_max):
-        x = a._data
-        if ctx.needs_input_grad:
-            inside = np.ones(x.shape, dtype=bool)
-            if a_min is not None:
-                inside &= x >= a_min
-            if a_max is not None:
-                inside &= x <= a_max
-            ctx.save_for_backward(inside)
-        return np.clip(x, a_min, a_max)
+        return np.clip(a, a_min, a_max)
 
     @staticmethod
-    def backward(ctx, g):
-        return g * _const(ctx.saved_tensors[0]), None, None
+    def backward(ctx, g, a, a_min, a_max):
+        x = value(a)
+        inside = np.ones(x.shape, dtype=bool)
+        if a_min is not None:
+            inside &= x >= a_min
+        if a_max is not None:
+            inside &= x <= a_max
+        return g * inside, None, None
 
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return g * ctx._saved[0], None, None
 
-
-class Where(Function):
+class Where(Op):
     name = "where"
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        return np.where(cond, a._data, b._data)
+        return np.where(cond, a, b)
 
     @staticmethod
-    def backward(ctx, g):
-        cond, a, b = ctx.inputs
+    def backward(ctx, g, cond, a, b):
         na, nb = ctx.needs_input_grad[1:]
-        zero = _const(np.zeros((), dtype=g.dtype))
+        zero = ZERO[value(g).dtype]
         return (
             None,
             sum_to(where(cond, g, zero), a.shape) if na else None,
             sum_to(where(cond, zero, g), b.shape) if nb else None,
         )
 
-    @staticmethod
-    def numpy_backward(ctx, g):
-        cond, a, b = ctx.inputs
-        na, nb = ctx.needs_input_grad[1:]
-        return (
-            None,
-            np_sum_to(np.where(cond, g, 0), a._data.shape) if na else None,
-            np_sum_to(np.where(cond, 0, g), b._data.shape) if nb else None,
-        )
 
-
-class AsType(Function):
+class AsType(Op):
     name = "astype"
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, a, dtype):
-        return a._data.astype(dtype)
+        return a.astype(dtype)
 
     @staticmethod
-    def backward(ctx, g):
-        (a, _) = ctx.inputs
+    def backward(ctx, g, a, dtype):
         return astype(g, a.dtype), None
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return g.astype(ctx.inputs[0]._data.dtype), None
 
 
 # ----- public functions --------------------------------------------------------------------
 
 
-def add(a: Any, b: Any) -> Tensor:
+def add(a: Any, b: Any) -> Any:
     """a + b, broadcasting as numpy does."""
     return Add.apply(*pair(a, b, "add"))
 
 
-def subtract(a: Any, b: Any) -> Tensor:
+def subtract(a: Any, b: Any) -> Any:
     """a - b, broadcasting as numpy does."""
     return Sub.apply(*pair(a, b, "sub"))
 
 
-def multiply(a: Any, b: Any) -> Tensor:
+def multiply(a: Any, b: Any) -> Any:
     """a * b, broadcasting as numpy does."""
     return Mul.apply(*pair(a, b, "mul"))
 
 
-def divide(a: Any, b: Any) -> Tensor:
+def divide(a: Any, b: Any) -> Any:
     """a / b, broadcasting as numpy does."""
     return Div.apply(*pair(a, b, "div"))
 
 
-def power(a: Any, b: Any) -> Tensor:
+def power(a: Any, b: Any) -> Any:
     """a ** b; differentiable in both (in b where a > 0)."""
     return Pow.apply(*pair(a, b, "pow"))
 
 
-def negative(a: Any) -> Tensor:
+def negative(a: Any) -> Any:
     """-a."""
     return Neg.apply(to_tensor(a, "neg"))
 
@@ -414,37 +284,37 @@ def negative(a: Any) -> Tensor:
 sub, mul, div, neg = subtract, multiply, divide, negative
 
 
-def exp(a: Any) -> Tensor:
+def exp(a: Any) -> Any:
     """e ** a."""
     return Exp.apply(to_tensor(a, "exp"))
 
 
-def log(a: Any) -> Tensor:
+def log(a: Any) -> Any:
     """Natural logarithm."""
     return Log.apply(to_tensor(a, "log"))
 
 
-def sqrt(a: Any) -> Tensor:
+def sqrt(a: Any) -> Any:
     """Square root."""
     return Sqrt.apply(to_tensor(a, "sqrt"))
 
 
-def abs(a: Any) -> Tensor:  # noqa: A001 - numpy's name
+def abs(a: Any) -> Any:  # noqa: A001 - numpy's name
     """|a|; its gradient at 0 is 0."""
     return Abs.apply(to_tensor(a, "abs"))
 
 
-def maximum(a: Any, b: Any) -> Tensor:
+def maximum(a: Any, b: Any) -> Any:
     """Elementwise maximum of a and b (ties split the gradient evenly)."""
     return Maximum.apply(*pair(a, b, "maximum"))
 
 
-def minimum(a: Any, b: Any) -> Tensor:
+def minimum(a: Any, b: Any) -> Any:
     """Elementwise minimum of a and b (ties split the gradient evenly)."""
     return Minimum.apply(*pair(a, b, "minimum"))
 
 
-def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
+def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
     """Limit a to [a_min, a_max] (either may be None), as ``np.clip``."""
     if a_min is None and a_max is None:
         raise ValueError("clip: give a_min, a_max or both")
@@ -453,9 +323,9 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Tensor:
     return Clip.apply(to_tensor(a, "clip"), a_min, a_max)
 
 
-def where(cond: Any, a: Any, b: Any) -> Tensor:
+def where(cond: Any, a: Any, b: Any) -> Any:
     """Elements of a where cond is true, else of b (``np.where``); cond gets no gradient."""
-    cond = np.asarray(cond._data if isinstance(cond, Tensor) else cond)
+    cond = np.asarray(value(cond))
     if cond.dtype != bool:
         cond = cond.astype(bool)
     a, b = pair(a, b, "where")
@@ -468,11 +338,11 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     return Where.apply(cond, a, b)
 
 
-def astype(a: Any, dtype: Any) -> Tensor:
+def astype(a: Any, dtype: Any) -> Any:
     """Cast to `dtype`; the gradient is cast back to the input's dtype."""
     a = to_tensor(a, "astype")
     dtype = np.dtype(dtype)
-    if a.requires_grad and dtype.kind != "f":
+    if isinstance(a, Tensor) and a.requires_grad and dtype.kind != "f":
         raise TypeError(
             f"astype: casting a tensor that requires grad to {dtype} would cut the graph; use detach() first"
         )

@@ -6,68 +6,42 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import Function
-from tinygraph.ops._common import pair
-from tinygraph.ops.shape import Transpose, np_sum_to, reshape, sum_to, transpose
+from tinygraph.ops._common import Op, pair
+from tinygraph.ops.shape import sum_to
 from tinygraph.tensor import Tensor
 
 
-def _swap_last(t: Tensor) -> Tensor:
+def _swap_last(t: Any) -> Any:
     axes = list(range(t.ndim))
     axes[-1], axes[-2] = axes[-2], axes[-1]
-    return transpose(t, axes)
+    return t.transpose(axes)
 
 
-class MatMul(Function):
+class MatMul(Op):
     """Matrix product by numpy's rules: 1-D operands are promoted, leading axes broadcast."""
 
     name = "matmul"
-    _numpy_forward = True
+    reads = ((1,), (0,))
 
     @staticmethod
     def forward(ctx, a, b):
-        na, nb = ctx.needs_input_grad or (False, False)
-        ctx.save_for_backward(b if na else None, a if nb else None)
-        return a._data @ b._data
+        return a @ b
 
     @staticmethod
-    def backward(ctx, g):
-        b, a = ctx.saved_tensors
-        x, y = ctx.inputs
-        if x.ndim == 2 and y.ndim == 2:  # the common case: no promotion, no batch axes
-            return (
-                MatMul.apply(g, Transpose.apply(b, None)) if b is not None else None,
-                MatMul.apply(Transpose.apply(a, None), g) if a is not None else None,
-            )
+    def backward(ctx, g, a, b):
+        na, nb = ctx.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the common case: no promotion, no batch axes
+            return (g @ b.T if na else None, a.T @ g if nb else None)
         # promote 1-D operands to matrices, as the forward did, so one formula serves all cases
-        x2 = x if x.ndim > 1 else reshape(x, (1, x.shape[0]))
-        y2 = y if y.ndim > 1 else reshape(y, (y.shape[0], 1))
-        batch = np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2])
-        g = reshape(g, (*batch, x2.shape[-2], y2.shape[-1]))
-        ga = gb = None
-        if b is not None:
-            b2 = b if b.ndim > 1 else reshape(b, (b.shape[0], 1))
-            ga = reshape(sum_to(g @ _swap_last(b2), x2.shape), x.shape)
-        if a is not None:
-            a2 = a if a.ndim > 1 else reshape(a, (1, a.shape[0]))
-            gb = reshape(sum_to(_swap_last(a2) @ g, y2.shape), y.shape)
-        return ga, gb
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        b, a = ctx._saved
-        x, y = ctx.inputs[0]._data, ctx.inputs[1]._data
-        if x.ndim == 2 and y.ndim == 2:
-            return (g @ b._data.T if b is not None else None, a._data.T @ g if a is not None else None)
-        x2 = x if x.ndim > 1 else x.reshape(1, -1)
-        y2 = y if y.ndim > 1 else y.reshape(-1, 1)
-        g = g.reshape(*np.broadcast_shapes(x2.shape[:-2], y2.shape[:-2]), x2.shape[-2], y2.shape[-1])
-        ga = np_sum_to(g @ np.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape) if b is not None else None
-        gb = np_sum_to(np.swapaxes(x2, -1, -2) @ g, y2.shape).reshape(y.shape) if a is not None else None
+        a2 = a if a.ndim > 1 else a.reshape(1, a.shape[0])
+        b2 = b if b.ndim > 1 else b.reshape(b.shape[0], 1)
+        g = g.reshape(*np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2]), a2.shape[-2], b2.shape[-1])
+        ga = sum_to(g @ _swap_last(b2), a2.shape).reshape(a.shape) if na else None
+        gb = sum_to(_swap_last(a2) @ g, b2.shape).reshape(b.shape) if nb else None
         return ga, gb
 
 
-def matmul(a: Any, b: Any) -> Tensor:
+def matmul(a: Any, b: Any) -> Any:
     """a @ b for 1-D, 2-D and batched operands, as ``np.matmul``.
 
     >>> import tinygraph as tg

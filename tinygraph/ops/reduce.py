@@ -7,11 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import Function
-from tinygraph.ops._common import norm_axis, to_tensor
-from tinygraph.ops.elementwise import _const, exp, log
-from tinygraph.ops.shape import BroadcastTo, Reshape, broadcast_to, np_expand, reshape
-from tinygraph.tensor import Tensor
+from tinygraph.ops._common import Op, norm_axis, to_tensor, value
+from tinygraph.ops.elementwise import exp, log
+from tinygraph.ops.shape import BroadcastTo, reshape
 
 
 def _keepdims_shape(shape: tuple, axes: tuple | None) -> tuple:
@@ -20,56 +18,34 @@ def _keepdims_shape(shape: tuple, axes: tuple | None) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
-class Sum(Function):
+class Sum(Op):
     name = "sum"
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, a, axes, keepdims):
-        return a._data.sum(axis=axes, keepdims=keepdims)
+        return a.sum(axis=axes, keepdims=keepdims)
 
     @staticmethod
-    def backward(ctx, g):
-        a, axes, keepdims = ctx.inputs
-        # vjps know their shapes are valid, so they call the op classes, not the checking functions
+    def backward(ctx, g, a, axes, keepdims):
         if not keepdims:
-            g = Reshape.apply(g, _keepdims_shape(a.shape, axes))
+            g = g.reshape(_keepdims_shape(a.shape, axes))
         return BroadcastTo.apply(g, a.shape), None, None
 
-    @staticmethod
-    def numpy_backward(ctx, g):
-        a, axes, keepdims = ctx.inputs
-        shape = a._data.shape
-        if not keepdims:
-            g = g.reshape(_keepdims_shape(shape, axes))
-        return np_expand(g, shape), None, None
 
-
-class _Extreme(Function):
+class _Extreme(Op):
     """max / min over axes; the gradient is shared evenly among tied extremes."""
 
-    _numpy_forward = True
+    reads = ((0,),)
     saves_output = True
 
     @staticmethod
-    def backward(ctx, g):
-        a, axes, keepdims = ctx.inputs
-        (x,) = ctx.saved_tensors
+    def backward(ctx, g, a, axes, keepdims):
         kshape = _keepdims_shape(a.shape, axes)
-        hit = x._data == ctx.output._data.reshape(kshape)
-        share = hit / hit.sum(axis=axes, keepdims=True)
+        hit = value(a) == value(ctx.output).reshape(kshape)
+        share = (hit / hit.sum(axis=axes, keepdims=True)).astype(value(g).dtype, copy=False)
         if not keepdims:
-            g = reshape(g, kshape)
-        return broadcast_to(g, a.shape) * _const(share.astype(g.dtype, copy=False)), None, None
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        a, axes, keepdims = ctx.inputs
-        (x,) = ctx._saved
-        kshape = _keepdims_shape(x._data.shape, axes)
-        hit = x._data == ctx.output._data.reshape(kshape)
-        share = (hit / hit.sum(axis=axes, keepdims=True)).astype(g.dtype, copy=False)
-        return g.reshape(kshape) * share, None, None
+            g = g.reshape(kshape)
+        return g * share, None, None
 
 
 class Max(_Extreme):
@@ -77,8 +53,7 @@ class Max(_Extreme):
 
     @staticmethod
     def forward(ctx, a, axes, keepdims):
-        ctx.save_for_backward(a)
-        return a._data.max(axis=axes, keepdims=keepdims)
+        return a.max(axis=axes, keepdims=keepdims)
 
 
 class Min(_Extreme):
@@ -86,11 +61,10 @@ class Min(_Extreme):
 
     @staticmethod
     def forward(ctx, a, axes, keepdims):
-        ctx.save_for_backward(a)
-        return a._data.min(axis=axes, keepdims=keepdims)
+        return a.min(axis=axes, keepdims=keepdims)
 
 
-def _reduce(cls: type, name: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+def _reduce(cls: type, name: str, x: Any, axis: Any, keepdims: bool) -> Any:
     x = to_tensor(x, name)
     axes = norm_axis(axis, x.ndim, name, x.shape)
     if cls is not Sum and x.size == 0:
@@ -98,17 +72,17 @@ def _reduce(cls: type, name: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
     return cls.apply(x, axes, bool(keepdims))
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001 - numpy's name
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 - numpy's name
     """Sum over `axis` (int, tuple or None for all), as ``np.sum``."""
     return _reduce(Sum, "sum", x, axis, keepdims)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """Maximum over `axis`, as ``np.max``; tied maxima share the gradient evenly."""
     return _reduce(Max, "max", x, axis, keepdims)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """Minimum over `axis`, as ``np.min``; tied minima share the gradient evenly."""
     return _reduce(Min, "min", x, axis, keepdims)
 
@@ -117,7 +91,7 @@ def _count(shape: tuple, axes: tuple | None) -> int:
     return math.prod(shape) if axes is None else math.prod(shape[i] for i in axes)
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Mean over `axis`, as ``np.mean``."""
     x = to_tensor(x, "mean")
     axes = norm_axis(axis, x.ndim, "mean", x.shape)
@@ -127,7 +101,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return sum(x, axes, keepdims) * (1.0 / n)
 
 
-def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     """Variance over `axis`, as ``np.var`` (divides by n - ddof)."""
     x = to_tensor(x, "var")
     axes = norm_axis(axis, x.ndim, "var", x.shape)
@@ -144,32 +118,26 @@ def _shift(x: np.ndarray, axes: tuple | None) -> np.ndarray:
     return np.where(np.isfinite(m), m, 0)
 
 
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """log(sum(exp(x))) over `axis`, finite for inputs as large as +-1e4 (and beyond)."""
     x = to_tensor(x, "logsumexp")
     axes = norm_axis(axis, x.ndim, "logsumexp", x.shape)
     if x.size == 0:
         raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {x.shape}")
-    m = _shift(x._data, axes)
-    out = log(sum(exp(x - _const(m)), axes, keepdims=True)) + _const(m)
+    m = _shift(value(x), axes).astype(x.dtype, copy=False)
+    out = log(sum(exp(x - m), axes, keepdims=True)) + m
     return out if keepdims else reshape(out, np.squeeze(m, axis=axes).shape)
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
+def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / sum(exp(x)) along `axis`, computed with the max subtracted (exact for large inputs)."""
     x = to_tensor(x, "softmax")
     axes = norm_axis(axis, x.ndim, "softmax", x.shape)
-    e = exp(x - _const(_shift(x._data, axes)))
+    e = exp(x - _shift(value(x), axes).astype(x.dtype, copy=False))
     return e / sum(e, axes, keepdims=True)
 
 
-def np_log_softmax(x: np.ndarray, axes: tuple) -> np.ndarray:
-    """log_softmax of an array as s - log(sum(exp(s))) with s = x - max(x) (LogSoftmax's forward)."""
-    s = x - _shift(x, axes)
-    return s - np.log(np.exp(s).sum(axis=axes, keepdims=True))
-
-
-class LogSoftmax(Function):
+class LogSoftmax(Op):
     """log_softmax as one op (one node instead of five, and two passes fewer each way).
 
     Forward: s - log(sum(exp(s))) with s = x - max(x). Gradient: g - softmax(x) * sum(g), with
@@ -177,25 +145,19 @@ class LogSoftmax(Function):
     """
 
     name = "log_softmax"
-    _numpy_forward = True
     saves_output = True
 
     @staticmethod
     def forward(ctx, a, axes):
-        return np_log_softmax(a._data, axes)
+        s = a - _shift(a, axes)
+        return s - np.log(np.exp(s).sum(axis=axes, keepdims=True))
 
     @staticmethod
-    def backward(ctx, g):
-        axes = ctx.inputs[1]
-        return g - exp(ctx.output) * sum(g, axes, keepdims=True), None
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        axes = ctx.inputs[1]
-        return g - np.exp(ctx.output._data) * g.sum(axis=axes, keepdims=True), None
+    def backward(ctx, g, a, axes):
+        return g - exp(ctx.output) * g.sum(axis=axes, keepdims=True), None
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
+def log_softmax(x: Any, axis: int = -1) -> Any:
     """x - logsumexp(x) along `axis`, finite and exact for inputs as large as +-1e4.
 
     Computed as s - log(sum(exp(s))) with s = x - max(x): subtracting the large

@@ -8,231 +8,176 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import Function
-from tinygraph.ops._common import norm_axis, to_tensor
+from tinygraph.ops._common import Op, norm_axis, to_tensor, value
 from tinygraph.tensor import Tensor
 
 
-class Reshape(Function):
+class Reshape(Op):
     name = "reshape"
-    _numpy_forward = True
+    shares_memory = True
 
     @staticmethod
     def forward(ctx, a, shape):
-        return a._data.reshape(shape)
+        return a.reshape(shape)
 
     @staticmethod
-    def backward(ctx, g):
-        return Reshape.apply(g, ctx.inputs[0].shape), None
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return g.reshape(ctx.inputs[0]._data.shape), None
+    def backward(ctx, g, a, shape):
+        return g.reshape(a.shape), None
 
 
-class Transpose(Function):
+class Transpose(Op):
     name = "transpose"
-    _numpy_forward = True
+    shares_memory = True
 
     @staticmethod
     def forward(ctx, a, axes):
-        return a._data.transpose(axes)
+        return a.transpose(axes)
 
     @staticmethod
-    def backward(ctx, g):
-        axes = ctx.inputs[1]
-        return transpose(g, None if axes is None else tuple(np.argsort(axes))), None
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        axes = ctx.inputs[1]
-        return g.transpose(None if axes is None else np.argsort(axes)), None
+    def backward(ctx, g, a, axes):
+        return g.transpose(None if axes is None else tuple(np.argsort(axes))), None
 
 
-class BroadcastTo(Function):
+class BroadcastTo(Op):
+    """`a` repeated along broadcast axes; small results are filled arrays, which numpy makes in a
+    third of the time its read-only ``broadcast_to`` view takes (benchmarks/NOTES.md)."""
+
     name = "broadcast_to"
-    _numpy_forward = True
+    shares_memory = True
 
     @staticmethod
     def forward(ctx, a, shape):
-        return np.broadcast_to(a._data, shape)
+        if math.prod(shape) <= 4096:
+            out = np.empty(shape, a.dtype)
+            out[...] = a
+            return out
+        return np.broadcast_to(a, shape)
 
     @staticmethod
-    def backward(ctx, g):
-        return sum_to(g, ctx.inputs[0].shape), None
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return np_sum_to(g, ctx.inputs[0]._data.shape), None
+    def backward(ctx, g, a, shape):
+        return sum_to(g, a.shape), None
 
 
-class SumTo(Function):
+class SumTo(Op):
     """Sum a broadcast gradient back to `shape` (the inverse of broadcast_to)."""
 
     name = "sum_to"
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, a, shape):
-        return np_sum_to(a._data, shape)
+        lead = a.ndim - len(shape)
+        stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and a.shape[lead + i] != 1)
+        if stretched:
+            a = a.sum(axis=stretched, keepdims=True)
+        if lead:
+            a = a.sum(axis=tuple(range(lead)))
+        return a
 
     @staticmethod
-    def backward(ctx, g):
-        return BroadcastTo.apply(g, ctx.inputs[0].shape), None
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return np_expand(g, ctx.inputs[0]._data.shape), None
+    def backward(ctx, g, a, shape):
+        return BroadcastTo.apply(g, a.shape), None
 
 
-def np_sum_to(x: np.ndarray, shape: tuple) -> np.ndarray:
-    """`sum_to` on a raw array (the op's forward, and the numpy vjps' helper)."""
-    if x.shape == shape:
-        return x
-    lead = x.ndim - len(shape)
-    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    if stretched:
-        x = x.sum(axis=stretched, keepdims=True)
-    if lead:
-        x = x.sum(axis=tuple(range(lead)))
-    # a fresh array, not a view: the engine then need not copy it when it becomes a leaf's .grad
-    return x if type(x) is np.ndarray else np.asarray(x)
-
-
-def np_expand(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """`g` broadcast to `shape`, for the numpy vjps of reductions: a read-only view, or for small
-    shapes a filled array, which numpy makes in a third of the time its ``broadcast_to`` takes."""
-    if math.prod(shape) <= 4096:
-        out = np.empty(shape, g.dtype)
-        out[...] = g
-        return out
-    return np.broadcast_to(g, shape)
-
-
-def sum_to(g: Tensor, shape: tuple) -> Tensor:
+def sum_to(g: Any, shape: tuple) -> Any:
     """Sum `g` over the axes that broadcasting added or stretched, so it has `shape`.
 
     Every op's gradient goes through this one helper; it costs nothing when the
-    shapes already match.
+    shapes already match. An ndarray in gives an ndarray out.
     """
-    if g._data.shape == shape:
+    if g.shape == shape:
         return g
     return SumTo.apply(g, tuple(shape))
 
 
-class Concatenate(Function):
+class Concatenate(Op):
     name = "concatenate"
-    _numpy_forward = True
 
     @staticmethod
-    def forward(ctx, axis, *tensors):
-        return np.concatenate([t._data for t in tensors], axis=axis)
+    def forward(ctx, axis, *arrays):
+        return np.concatenate(arrays, axis=axis)
 
     @staticmethod
-    def backward(ctx, g):
-        return (None, *[None if i is None else getitem(g, i) for i in _pieces(ctx)])
-
-    @staticmethod
-    def numpy_backward(ctx, g):
-        return (None, *[None if i is None else g[i] for i in _pieces(ctx)])
-
-
-def _pieces(ctx) -> list:
-    """Where each concatenated input sits in the output, as an index (None if it needs no gradient)."""
-    axis, *tensors = ctx.inputs
-    pieces = []
-    start = 0
-    for t, need in zip(tensors, ctx.needs_input_grad[1:]):
-        stop = start + t._data.shape[axis]
-        pieces.append((slice(None),) * axis + (slice(start, stop),) if need else None)
-        start = stop
-    return pieces
+    def backward(ctx, g, axis, *tensors):
+        pieces = []
+        start = 0
+        for t, need in zip(tensors, ctx.needs_input_grad[1:]):
+            stop = start + t.shape[axis]
+            pieces.append(g[(slice(None),) * axis + (slice(start, stop),)] if need else None)
+            start = stop
+        return (None, *pieces)
 
 
 def _basic(index: tuple) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in index)
 
 
-class GetItem(Function):
+class GetItem(Op):
     name = "getitem"
-    _numpy_forward = True
+    shares_memory = True  # basic slicing gives a view
 
     @staticmethod
     def forward(ctx, a, index):
-        return a._data[index]
+        return a[index]
 
     @staticmethod
-    def backward(ctx, g):
-        a, index = ctx.inputs
+    def backward(ctx, g, a, index):
         return IndexAdd.apply(g, a.shape, index), None
 
-    @staticmethod
-    def numpy_backward(ctx, g):
-        a, index = ctx.inputs
-        return _scatter(g, a._data.shape, index), None
 
-
-class IndexAdd(Function):
+class IndexAdd(Op):
     """Scatter `g` into zeros of `shape` at `index`, summing repeated indices (getitem's gradient)."""
 
     name = "index_add"
-    _numpy_forward = True
 
     @staticmethod
     def forward(ctx, g, shape, index):
-        return _scatter(g._data, shape, index)
+        out = np.zeros(shape, dtype=g.dtype)
+        if _basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
 
     @staticmethod
-    def backward(ctx, gg):
-        return GetItem.apply(gg, ctx.inputs[2]), None, None
-
-    @staticmethod
-    def numpy_backward(ctx, gg):
-        return gg[ctx.inputs[2]], None, None
-
-
-def _scatter(g: np.ndarray, shape: tuple, index: tuple) -> np.ndarray:
-    out = np.zeros(shape, dtype=g.dtype)
-    if _basic(index):
-        out[index] = g
-    else:
-        np.add.at(out, index, g)
-    return out
+    def backward(ctx, gg, g, shape, index):
+        return gg[index], None, None
 
 
 # ----- public functions --------------------------------------------------------------------
 
 
-def reshape(a: Any, shape: Any) -> Tensor:
+def reshape(a: Any, shape: Any) -> Any:
     """A tensor with the same data and a new shape (one dimension may be -1), as ``np.reshape``."""
     a = to_tensor(a, "reshape")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
-    if shape == a._data.shape:
+    if shape == a.shape:
         return a
-    known = int(np.prod([n for n in shape if n != -1]))
+    size = math.prod(a.shape)
+    known = math.prod(n for n in shape if n != -1)
     if (
         shape.count(-1) > 1
         or any(n < -1 for n in shape)
-        or (known != a.size if -1 not in shape else (known == 0 or a.size % known))
+        or (known != size if -1 not in shape else (known == 0 or size % known))
     ):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {shape}")
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({size} elements) into {shape}")
     return Reshape.apply(a, shape)
 
 
-def transpose(a: Any, axes: Sequence[int] | None = None) -> Tensor:
+def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
     """Permute the axes (reverse them when `axes` is None), as ``np.transpose``."""
     a = to_tensor(a, "transpose")
+    ndim = a.ndim
     if axes is not None:
         axes = tuple(int(i) for i in axes)
-        if sorted(i % a.ndim if -a.ndim <= i < a.ndim else -1 for i in axes) != list(range(a.ndim)):
+        if sorted(i % ndim if -ndim <= i < ndim else -1 for i in axes) != list(range(ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of the axes of a tensor of shape {a.shape}")
-        axes = tuple(i % a.ndim for i in axes)
-    if a.ndim < 2 and axes in (None, (0,), ()):
+        axes = tuple(i % ndim for i in axes)
+    if ndim < 2 and axes in (None, (0,), ()):
         return a
     return Transpose.apply(a, axes)
 
 
-def expand_dims(a: Any, axis: Any) -> Tensor:
+def expand_dims(a: Any, axis: Any) -> Any:
     """Insert axes of length 1 at `axis` (int or tuple), as ``np.expand_dims``."""
     a = to_tensor(a, "expand_dims")
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
@@ -242,7 +187,7 @@ def expand_dims(a: Any, axis: Any) -> Tensor:
     return reshape(a, tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
 
 
-def squeeze(a: Any, axis: Any = None) -> Tensor:
+def squeeze(a: Any, axis: Any = None) -> Any:
     """Remove axes of length 1 (all of them when `axis` is None), as ``np.squeeze``."""
     a = to_tensor(a, "squeeze")
     axes = norm_axis(axis, a.ndim, "squeeze", a.shape)
@@ -254,17 +199,17 @@ def squeeze(a: Any, axis: Any = None) -> Tensor:
     return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
 
-def flatten(a: Any) -> Tensor:
+def flatten(a: Any) -> Any:
     """A 1-D tensor of all the elements, as ``ndarray.flatten``."""
     a = to_tensor(a, "flatten")
-    return reshape(a, (a.size,))
+    return reshape(a, (math.prod(a.shape),))
 
 
-def broadcast_to(a: Any, shape: Any) -> Tensor:
+def broadcast_to(a: Any, shape: Any) -> Any:
     """Repeat `a` along broadcast axes to `shape`, as ``np.broadcast_to``."""
     a = to_tensor(a, "broadcast_to")
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
-    if shape == a._data.shape:
+    if shape == a.shape:
         return a
     try:
         if np.broadcast_shapes(a.shape, shape) != shape:
@@ -274,7 +219,7 @@ def broadcast_to(a: Any, shape: Any) -> Tensor:
     return BroadcastTo.apply(a, shape)
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Any:
     """Join tensors along an existing axis, as ``np.concatenate``."""
     ts = [to_tensor(t, "concatenate") for t in tensors]
     if not ts:
@@ -290,7 +235,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     return Concatenate.apply(ax, *ts)
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+def stack(tensors: Sequence[Any], axis: int = 0) -> Any:
     """Join tensors of one shape along a new axis, as ``np.stack``."""
     ts = [to_tensor(t, "stack") for t in tensors]
     if not ts:
@@ -302,8 +247,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 
 def _index_part(i: Any) -> Any:
-    if isinstance(i, Tensor):
-        i = i._data
+    i = value(i)
     if isinstance(i, list):
         i = np.asarray(i)
     if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
@@ -311,7 +255,7 @@ def _index_part(i: Any) -> Any:
     return i
 
 
-def getitem(a: Any, index: Any) -> Tensor:
+def getitem(a: Any, index: Any) -> Any:
     """``a[index]`` with numpy's basic slicing, integer arrays and boolean masks.
 
     In the gradient, repeated indices accumulate.

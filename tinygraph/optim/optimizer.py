@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import no_grad
+from tinygraph.mode import no_grad
 from tinygraph.tensor import Tensor
 
 
@@ -207,7 +207,7 @@ class Optimizer:
                         state = self.state[p] = {}
                     self._update(p._data, g, state, group)
                     # A graph that saved this parameter must notice the in-place write.
-                    p._bump_version()
+                    p.mark_written("an optimizer step")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _update")

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import Context, _topo_order
+from tinygraph.autograd import topo_order
+from tinygraph.function import Context
 from tinygraph.tensor import Tensor
 
 INSTALL_HELP = (
@@ -97,7 +98,7 @@ class Walk:
     """The tensors and op nodes from the inputs to `output`, read without changing anything.
 
     ``order``: tensors that have a node, each after its inputs (the engine's
-    ``_topo_order``; backward walks it reversed). ``tensors``: every tensor of
+    ``topo_order``; backward walks it reversed). ``tensors``: every tensor of
     the graph (leaves included), each after its inputs. ``consumers[id(t)]``:
     ``(op output tensor, argument position)`` for every use of ``t``.
     """
@@ -106,7 +107,7 @@ class Walk:
         if not isinstance(output, Tensor):
             raise TypeError(f"{where}: expected a Tensor to draw, got {type(output).__name__}")
         self.output = output
-        self.order: list[Tensor] = _topo_order([output])
+        self.order: list[Tensor] = topo_order([output])
         self.tensors: list[Tensor] = []
         self.index: dict[int, int] = {}
         for t in self.order:

@@ -90,7 +90,7 @@ def draw_backward(
     """Draw the graph that ``output.backward()`` walks: one node per vjp, numbered in walk order.
 
     Node ``k. op`` is the k-th vjp the engine runs (the reverse of
-    ``tinygraph.function._topo_order([output])``); an edge goes from it to each input it
+    ``tinygraph.topo_order([output])``); an edge goes from it to each input it
     sends a gradient to: another vjp, or a leaf's ``.grad`` (``AccumulateGrad``, coloured
     like the leaf). A tensor whose gradient is the sum of several consumers' gradients is an
     accumulation point, drawn with an orange border and ``Σ of n gradients``. The arrows

@@ -1,9 +1,8 @@
 """Re-running the backward walk on the side, to show gradients the engine did not keep.
 
-The replay calls each node's vjp exactly as the engine's walk does (same order,
-same summing) but under ``no_grad``, keeps every intermediate result, and
-writes nothing: not ``.grad``, not the graph (the node's ``output`` slot is set
-for the vjp and put back, as the engine does), and it does not release the graph.
+The replay calls each node's vjp (`Context.vjp`) as the engine's walk does (same order,
+same summing, on arrays) but keeps every intermediate result, and writes nothing: not
+``.grad``, not the graph, and it does not release the graph.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.function import detect_anomaly, no_grad
+from tinygraph.mode import detect_anomaly, no_grad
 from tinygraph.tensor import Tensor
 from tinygraph.viz._common import Walk
 
@@ -37,16 +36,6 @@ class Replay:
     totals: dict[int, np.ndarray]  # id(tensor) -> its full gradient
     sent: dict[tuple[int, int], np.ndarray]  # (id(op output), input position) -> gradient sent to that input
     steps: list[Step]
-
-
-def _vjp(t: Tensor, g: Tensor) -> tuple:
-    node = t._node
-    node.output = t
-    try:
-        gs = node.fn.backward(node, g)
-    finally:
-        node.output = None
-    return gs if isinstance(gs, tuple) else (gs,)
 
 
 def replay(walk: Walk, gradient: Any = None, local: bool = False) -> Replay:
@@ -83,10 +72,9 @@ def replay(walk: Walk, gradient: Any = None, local: bool = False) -> Replay:
                 if g is None:
                     continue
                 totals[id(t)] = g
-                node = t._node
-                node._check_saved(t)
-                gs = _vjp(t, Tensor._make(g))
-                ones = _vjp(t, Tensor._make(np.ones_like(t._data))) if local else (None,) * len(gs)
+                node = t.grad_fn
+                gs = node.vjp(t, g)  # on arrays, as the engine's walk runs it without create_graph
+                ones = node.vjp(t, np.ones_like(t._data)) if local else (None,) * len(gs)
                 step = Step(t, g)
                 for i, (p, gp, need) in enumerate(zip(node.inputs, gs, node.needs_input_grad)):
                     if gp is None or not need:

@@ -1,0 +1,125 @@
+"""Anomaly reporting: the first NaN or infinity an op or a vjp produces, with the op, the pass and your line.
+
+`mode.detect_anomaly` switches it on; `Function.apply` calls `check_forward` on every op's
+output, and the backward walk calls `check_backward` (its observer) on every gradient a vjp
+returns. Neither changes a value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygraph import mode
+
+
+class AnomalyError(RuntimeError):
+    """Raised under ``detect_anomaly()`` at the first NaN or infinity an op produces.
+
+    Besides the message it carries: ``node``, the offending graph node (a
+    `Context`, or None when no graph was being recorded, e.g. under
+    ``no_grad``), which the viz pictures can ``mark=``; ``op``, the op's name;
+    ``pass_``, ``"forward"`` or ``"backward"``; ``created_at``, the line of your
+    code that created the op; ``input_index``, for a backward anomaly, the input
+    whose gradient went bad (None for a forward one); ``value``, what went bad
+    (``"NaN"``, ``"inf"`` or ``"-inf"``).
+
+    >>> import tinygraph as tg
+    >>> x = tg.tensor([4.0, 0.0], requires_grad=True)
+    >>> y = tg.sqrt(x).sum()
+    >>> try:
+    ...     with tg.detect_anomaly():
+    ...         y.backward()
+    ... except tg.AnomalyError as e:
+    ...     print(e.pass_, e.op, e.value, e.input_index)
+    backward sqrt inf 0
+    """
+
+    def __init__(
+        self,
+        message: str,
+        node: Any = None,
+        op: str = "",
+        pass_: str = "",
+        created_at: str = "",
+        input_index: int | None = None,
+        value: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.node = node
+        self.op = op
+        self.pass_ = pass_
+        self.created_at = created_at
+        self.input_index = input_index
+        self.value = value
+
+
+def summary(x: Any) -> str:
+    """Shape, dtype and statistics of an array or Tensor (counting NaN and infinities), for messages."""
+    a = getattr(x, "_data", x)
+    if not isinstance(a, np.ndarray):
+        if isinstance(a, np.generic):
+            a = np.asarray(a)
+        else:
+            return repr(x) if isinstance(x, (int, float, str, type(None))) else type(x).__name__
+    if a.dtype.kind not in "fiub" or a.size == 0:
+        return f"shape {a.shape} {a.dtype}"
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(a) if a.dtype.kind == "f" else np.ones(a.shape, bool)
+        ok = a[finite]
+        stats = f"min {ok.min():.4g}, max {ok.max():.4g}, mean {ok.mean():.4g}" if ok.size else "no finite values"
+    bad = ""
+    if a.dtype.kind == "f" and ok.size != a.size:
+        counts = (("NaN", np.isnan(a)), ("inf", np.isposinf(a)), ("-inf", np.isneginf(a)))
+        bad = "".join(f", {int(m.sum())} {label}" for label, m in counts if m.any())
+    return f"shape {a.shape} {a.dtype}: {stats}{bad}"
+
+
+def first_bad(a: Any) -> str | None:
+    """'NaN', 'inf' or '-inf' if the array holds one (NaN first), else None."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f" or np.isfinite(a).all():
+        return None
+    if np.isnan(a).any():
+        return "NaN"
+    return "-inf" if np.isneginf(a).any() else "inf"
+
+
+def check_forward(name: str, args: tuple, out: np.ndarray, node: Any) -> None:
+    """Raise `AnomalyError` if op `name` produced NaN or inf."""
+    bad = first_bad(out)
+    if bad:
+        where = node.created_at if node is not None else mode.user_frame()
+        inputs = "\n".join(f"  input {i}: {summary(a)}" for i, a in enumerate(args))
+        raise AnomalyError(
+            f"forward pass of op {name!r} produced {bad} (output {summary(out)})\n  created at {where}\n{inputs}",
+            node=node,
+            op=name,
+            pass_="forward",
+            created_at=where,
+            value=bad,
+        )
+
+
+def check_backward(node: Any, out: Any, g: Any, grads: tuple) -> None:
+    """The walk's observer under anomaly mode: raise `AnomalyError` if a vjp returned NaN or inf."""
+    for i, (p, gp, need) in enumerate(zip(node.inputs, grads, node.needs_input_grad)):
+        if gp is None or not need:
+            continue
+        bad = first_bad(getattr(gp, "_data", gp))
+        if bad:
+            inputs = "\n".join(f"  input {j}: {summary(a)}" for j, a in enumerate(node.inputs))
+            where = node.__dict__.get(
+                "created_at", "<unknown: the op was created outside detect_anomaly; run the forward pass inside it too>"
+            )
+            raise AnomalyError(
+                f"backward pass of op {node.name!r} produced {bad} in the gradient for input {i} "
+                f"({summary(gp)})\n  created at {where}\n{inputs}\n  gradient of its output: {summary(g)}",
+                node=node,
+                op=node.name,
+                pass_="backward",
+                created_at=where,
+                input_index=i,
+                value=bad,
+            )

@@ -1,0 +1,96 @@
+"""The in-place guard: a version per block of memory, saved by the ops that need it, checked at backward.
+
+Every Tensor that views one block of memory (the outputs of reshape, transpose and basic
+slicing, ``detach()``) shares one `Memory`. Every write tinygraph makes bumps its version:
+an assignment to ``.data``, an optimizer step, ``load_state_dict``, the initializers. An op
+whose gradient reads a tensor keeps the `Version` it saw; backward compares and raises,
+naming the op and the write.
+
+Writes tinygraph cannot see go through an array it handed out (``.data``, ``.numpy()``,
+``np.asarray``). When one is handed out while a pending graph needs it, its checksum is
+taken, and backward recomputes it. "A pending graph needs it" costs nothing to track: a
+`Version` is a fresh object per write, held by the `Memory` and by each waiting node, so its
+reference count says whether anyone waits. A dropped graph drops its references, and
+nothing is left behind.
+
+Under ``detect_anomaly()`` every saved array is checksummed when it is saved, which also
+catches writes through arrays taken before the forward and into numpy operands.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from typing import Any
+
+import numpy as np
+
+HANDED_OUT = "a write into the array handed out by .data (or np.asarray/.numpy())"
+UNSEEN = "a write tinygraph did not see (through an array taken before the forward, or into a numpy operand)"
+
+
+class Version(int):
+    """One version of one block of memory: its write count, a fresh object per write."""
+
+    __slots__ = ()
+
+
+def checksum(a: Any) -> int:
+    """A CRC-32 of an array's bytes (no copy when the array is contiguous)."""
+    a = np.asarray(a)
+    if not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)
+    return zlib.crc32(a)
+
+
+class Memory:
+    """The version counter of one block of memory, shared by every Tensor that views it.
+
+    ``version`` is the current `Version`; ``handed`` lists (array, checksum, site) for arrays
+    handed out while a node waited on them; ``how`` and ``site`` say what made the last write.
+    """
+
+    __slots__ = ("version", "handed", "how", "site")
+
+    def __init__(self, version: int = 0, how: str | None = None, site: str | None = None) -> None:
+        self.version = Version(version)
+        self.handed: list | None = None
+        self.how = how
+        self.site = site
+
+    def pending(self) -> bool:
+        """Whether a graph node that has not run its backward saved this memory at its current version."""
+        # the references: this Memory's slot, and getrefcount's own argument; any more are waiting nodes
+        return sys.getrefcount(self.version) > 2
+
+    def bump(self, how: str, site: str | None = None) -> None:
+        """Record a write to this memory."""
+        self.version = Version(self.version + 1)
+        self.handed = None
+        self.how, self.site = how, site
+
+    def hand_out(self, array: np.ndarray, site: str | None) -> None:
+        """`array` (this memory) is given to the user: checksum it if a pending node needs it."""
+        if not self.pending():
+            return
+        if self.handed is None:
+            self.handed = []
+        elif any(a is array for a, _, _ in self.handed):
+            return
+        self.handed.append((array, checksum(array), site))
+
+    def notice_writes(self) -> None:
+        """Bump the version if an array handed out while a node waited has been written since."""
+        for a, crc, site in self.handed or ():
+            if checksum(a) != crc:
+                self.bump(HANDED_OUT, site)
+                return
+
+    def save(self) -> Version:
+        """The version a node keeps when it saves this memory."""
+        if self.handed:
+            if self.pending():
+                self.notice_writes()  # a write made before this save must show as a new version
+            else:
+                self.handed = None  # nobody waits on those hand-outs any more
+        return self.version

@@ -1,0 +1,144 @@
+"""Tensor's operators and numpy-style methods, attached to the class: each calls one op.
+
+With two Tensors the binary operators go straight to the op class (the checks in the public
+functions only convert non-Tensor operands); these run for every op of a model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygraph.ops import activation as act
+from tinygraph.ops import elementwise as ew
+from tinygraph.ops import linalg as la
+from tinygraph.ops import reduce as rd
+from tinygraph.ops import shape as sh
+from tinygraph.tensor import Tensor
+
+_add, _sub, _mul, _div = ew.Add.apply, ew.Sub.apply, ew.Mul.apply, ew.Div.apply
+
+
+def _shape_args(args: tuple) -> Any:
+    """Accept both t.reshape(2, 3) and t.reshape((2, 3)), as numpy does."""
+    if len(args) == 1 and (args[0] is None or isinstance(args[0], (tuple, list))):
+        return args[0]
+    return args if args else None
+
+
+class _Methods:
+    """The methods copied onto `Tensor` (a class only to write them with ``self``)."""
+
+    def __add__(self, other):
+        return _add(self, other) if type(other) is Tensor else ew.add(self, other)
+
+    def __radd__(self, other):
+        return ew.add(other, self)
+
+    def __sub__(self, other):
+        return _sub(self, other) if type(other) is Tensor else ew.sub(self, other)
+
+    def __rsub__(self, other):
+        return ew.sub(other, self)
+
+    def __mul__(self, other):
+        return _mul(self, other) if type(other) is Tensor else ew.mul(self, other)
+
+    def __rmul__(self, other):
+        return ew.mul(other, self)
+
+    def __truediv__(self, other):
+        return _div(self, other) if type(other) is Tensor else ew.div(self, other)
+
+    def __rtruediv__(self, other):
+        return ew.div(other, self)
+
+    def __pow__(self, other):
+        return ew.power(self, other)
+
+    def __rpow__(self, other):
+        return ew.power(other, self)
+
+    def __matmul__(self, other):
+        return la.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return la.matmul(other, self)
+
+    def __neg__(self):
+        return ew.Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return ew.abs(self)
+
+    def __getitem__(self, index):
+        return sh.getitem(self, index)
+
+    @property
+    def T(self) -> Tensor:
+        return sh.transpose(self)
+
+    def transpose(self, *axes) -> Tensor:
+        return sh.transpose(self, _shape_args(axes))
+
+    def reshape(self, *shape) -> Tensor:
+        return sh.reshape(self, _shape_args(shape))
+
+    def flatten(self) -> Tensor:
+        return sh.flatten(self)
+
+    def squeeze(self, axis=None) -> Tensor:
+        return sh.squeeze(self, axis)
+
+    def expand_dims(self, axis) -> Tensor:
+        return sh.expand_dims(self, axis)
+
+    def broadcast_to(self, shape) -> Tensor:
+        return sh.broadcast_to(self, shape)
+
+    def astype(self, dtype) -> Tensor:
+        return ew.astype(self, dtype)
+
+    def sum(self, axis=None, keepdims=False) -> Tensor:
+        return rd.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False) -> Tensor:
+        return rd.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False) -> Tensor:
+        return rd.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False) -> Tensor:
+        return rd.min(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0) -> Tensor:
+        return rd.var(self, axis, keepdims, ddof)
+
+    def clip(self, a_min=None, a_max=None) -> Tensor:
+        return ew.clip(self, a_min, a_max)
+
+    def exp(self) -> Tensor:
+        return ew.exp(self)
+
+    def log(self) -> Tensor:
+        return ew.log(self)
+
+    def sqrt(self) -> Tensor:
+        return ew.sqrt(self)
+
+    def tanh(self) -> Tensor:
+        return act.tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return act.sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return act.relu(self)
+
+
+_CLASS_MACHINERY = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"}
+for _name, _member in vars(_Methods).items():
+    if _name not in _CLASS_MACHINERY:
+        setattr(Tensor, _name, _member)
