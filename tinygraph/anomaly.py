@@ -110,8 +110,9 @@ def check_backward(node: Any, out: Any, g: Any, grads: tuple) -> None:
         bad = first_bad(getattr(gp, "_data", gp))
         if bad:
             inputs = "\n".join(f"  input {j}: {summary(a)}" for j, a in enumerate(node.inputs))
-            where = node.__dict__.get(
-                "created_at", "<unknown: the op was created outside detect_anomaly; run the forward pass inside it too>"
+            where = (
+                node.created_at
+                or "<unknown: the op was created outside detect_anomaly; run the forward pass inside it too>"
             )
             raise AnomalyError(
                 f"backward pass of op {node.name!r} produced {bad} in the gradient for input {i} "

@@ -8,6 +8,7 @@ each tensor receives. Anomaly mode and the pictures' step-through watch through 
 from __future__ import annotations
 
 import gc
+from heapq import heappop, heappush
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,64 +51,84 @@ def walk(
     targets: Sequence[Tensor] | None = None,
     observer: Callable | None = None,
 ) -> tuple[dict, dict]:
-    """Send the gradients `seeds` of `roots` back through the graph, newest node first.
+    """Send the gradients `seeds` of `roots` back through the graph, each node after all its consumers.
 
-    Returns (grads, leaves): the summed gradient of every leaf reached and of every tensor in
-    `targets`, by id, and the leaves reached, by id. Gradients are ndarrays, or Tensors that
-    record a graph with ``create_graph``. With `targets` only the nodes that lead to one run.
-    ``observer(node, output, grad, input_grads)`` is called after each vjp.
+    The order is topological without sorting the graph: a node is created after the nodes of
+    its inputs, so running the newest node that has a gradient waiting (a heap on creation
+    numbers) runs each node after every node that feeds it a gradient.
+
+    Returns (grads, leaves): the summed gradient of every leaf reached, of every tensor in
+    `targets` and of every tensor that called ``retain_grad()`` (by id), and the leaves and
+    retained tensors reached (by id). Gradients are ndarrays wrapped in Tensors, or Tensors
+    that record a graph with ``create_graph``. With `targets` only the nodes that lead to one
+    run. ``observer(node, output, grad, input_grads)`` is called after each vjp.
     """
-    order = topo_order(roots)
-    needed = None if targets is None else _leading_to(order, targets)
-    wanted = {id(t) for t in targets or ()}
+    needed = None if targets is None else _leading_to(topo_order(roots), targets)
+    wanted = {id(t) for t in targets} if targets is not None else ()
     raw = not create_graph
-    grads: dict = {}
-    leaves: dict = {}
+    grads: dict = {}  # gradient received so far, by id of the tensor
+    reached: dict = {}  # the leaves (and retained tensors) that received one, by id
     owned: set = set()  # ids whose gradient is an array this walk made, so it may sum into it
+    pending: list = []  # (-creation number, tensor) of the nodes with a gradient waiting
+    kept: dict = {}  # gradients of the targets and retained tensors that are not leaves
     for r, s in zip(roots, seeds):
-        if r._node is None:
-            leaves[id(r)] = r
-        _deliver(grads, owned, id(r), s._data if raw else s)
-    captured: dict = {}
+        _send(grads, owned, reached, pending, r, s._data if raw else s)
     # The walk makes no reference cycles, while the collections its allocations trigger would
     # traverse the whole graph (a quarter of the backward time on a 200,000-op chain).
     paused = gc.isenabled()
     gc.disable()
     try:
         with mode.set_grad_enabled(create_graph):
-            for t in reversed(order):
-                g = grads.pop(id(t), None)
-                if g is None:
-                    continue  # no gradient reaches this tensor
+            while pending:
+                t = heappop(pending)[1]
                 node = t._node
-                if needed is not None:
-                    if id(t) in wanted:
-                        captured[id(t)] = g
-                    if node not in needed:
-                        continue
-                elif t._retain:
-                    gt = Tensor._make(np.array(g)) if raw else g  # a copy, and an array even for 0-d
-                    t.grad = gt if t.grad is None else t.grad + gt
+                g = grads.pop(id(t))
+                if t._retain or id(t) in wanted:
+                    kept[id(t)] = g
+                    reached[id(t)] = t
+                if needed is not None and node not in needed:
+                    continue
                 gs = node.vjp(t, g)
                 if observer is not None:
                     observer(node, t, g, gs)
                 for p, gp, need in zip(node.inputs, gs, node.needs_input_grad):
                     if need and gp is not None:
-                        if p._node is None:
-                            leaves[id(p)] = p
-                        _deliver(grads, owned, id(p), gp)
+                        _send(grads, owned, reached, pending, p, gp)
                 if not retain_graph:
                     node.release()
     finally:
         if paused:
             gc.enable()
     if needed is not None and not retain_graph:
-        for t in order:  # tg.grad skipped the nodes that lead to no target: their saved data goes too
+        for t in topo_order(roots):  # tg.grad skipped the nodes that lead to no target: their saved data goes too
             t._node.release()
-    grads.update(captured)
+    grads.update(kept)
     if raw:  # numpy gives scalars, not 0-d arrays, from arithmetic on 0-d arrays: a gradient is an array
         grads = {k: Tensor._make(g if type(g) is _ndarray else np.asarray(g)) for k, g in grads.items()}
-    return grads, leaves
+    return grads, reached
+
+
+def _send(grads: dict, owned: set, reached: dict, pending: list, p: Tensor, g: Any) -> None:
+    """Add gradient `g` to what tensor `p` has received; a node's first gradient puts it in `pending`.
+
+    The first sum makes a new array, which only this walk holds (a vjp may hand the same
+    array to several inputs, so an array it returned is never written to); later sums go into
+    it in place (benchmarks/NOTES.md, sixth round).
+    """
+    key = id(p)
+    prev = grads.get(key)
+    if prev is None:
+        grads[key] = g
+        if p._node is None:
+            reached[key] = p
+        else:
+            heappush(pending, (-p._node.seq, p))
+    elif key in owned and g.dtype == prev.dtype and g.shape == prev.shape:
+        prev += g
+    else:
+        total = grads[key] = prev + g
+        if type(total) is _ndarray:  # (0-d sums come back as numpy scalars, which cannot be written)
+            owned.add(key)
 
 
 def _leading_to(order: list[Tensor], targets: Sequence[Tensor]) -> set:
@@ -120,24 +141,6 @@ def _leading_to(order: list[Tensor], targets: Sequence[Tensor]) -> set:
                 needed.add(t._node)
                 break
     return needed
-
-
-def _deliver(grads: dict, owned: set, key: int, g: Any) -> None:
-    """Add gradient `g` to what tensor `key` has received.
-
-    The first sum makes a new array, which only this walk holds (a vjp may hand the same
-    array to several inputs, so an array it returned is never written to); later sums go into
-    it in place (benchmarks/NOTES.md, sixth round).
-    """
-    prev = grads.get(key)
-    if prev is None:
-        grads[key] = g
-    elif key in owned and g.dtype == prev.dtype and g.shape == prev.shape:
-        prev += g
-    else:
-        total = grads[key] = prev + g
-        if type(total) is _ndarray:  # (0-d sums come back as numpy scalars, which cannot be written)
-            owned.add(key)
 
 
 def _seed(out: Tensor, gradient: Any, where: str) -> Tensor:
@@ -184,18 +187,16 @@ def backward(
                 "set requires_grad=True on the inputs you want gradients for (and do not compute under no_grad)"
             )
         seeds.append(_seed(r, g, "backward"))
-    grads, leaves = walk(roots, seeds, create_graph, retain_graph or create_graph, observer=_observer())
+    grads, reached = walk(roots, seeds, create_graph, retain_graph or create_graph, observer=_observer())
     handed: set = {id(s._data) for s in seeds}
-    for key, leaf in leaves.items():
+    for key, t in reached.items():
         g = grads[key]
         if not create_graph:
-            # g's array may be the seed's, or shared with (or a view of) another leaf's gradient
+            # g's array may be the seed's, or shared with (or a view of) another tensor's gradient
             if id(g._data) in handed or g._data.base is not None or not g._data.flags.writeable:
                 g = Tensor._make(g._data.copy())
-            elif g._node is not None:
-                g = g.detach()
             handed.add(id(g._data))
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        t.grad = g if t.grad is None else t.grad + g
 
 
 def grad(

@@ -55,7 +55,9 @@ class Context:
     The engine's fields: ``args``, the values forward was given (ndarrays for built-in ops);
     ``saved`` and ``versions``, what the op saved and the `guard.Version` of each saved tensor;
     ``output_version``, its output's version, for ops that read their output; ``seq``, the
-    creation number (a node is made after the nodes of its inputs).
+    creation number (a node is made after the nodes of its inputs). Under ``detect_anomaly()``:
+    ``created_at``, the line of user code that made the op, and ``checksums``, of each saved
+    array (and the output) when saved; None otherwise.
     """
 
     __slots__ = (
@@ -69,6 +71,8 @@ class Context:
         "seq",
         "output",
         "released",
+        "created_at",
+        "checksums",
         "__dict__",
     )
 
@@ -79,7 +83,14 @@ class Context:
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays) for backward; writing to a saved tensor's data later is an error."""
         self.saved = items
-        self.versions = tuple([t.memory().save() if isinstance(t, Tensor) else None for t in items])
+        versions = []
+        for t in items:
+            if isinstance(t, Tensor):
+                mem = t._mem or t.memory()
+                versions.append(mem.save() if mem.handed else mem.version)
+            else:
+                versions.append(None)
+        self.versions = tuple(versions)
         if _state.anomaly:
             self.checksums = [checksum(_value(t)) if _value(t) is not None else None for t in items]
 
@@ -105,7 +116,7 @@ class Context:
                 mem.notice_writes()
             if mem.version != v:
                 raise RuntimeError(self._modified(out, out, v, mem.how, mem.site))
-        sums = self.__dict__.get("checksums")
+        sums = self.checksums
         if sums is not None:  # detect_anomaly: every saved array was checksummed when it was saved
             items = (*self.saved, out) if self.fn.saves_output else self.saved
             for t, crc in zip(items, sums):
@@ -123,7 +134,7 @@ class Context:
         how = how or "a write to its data"
         if site:
             how += f" (the array was handed out at {site})" if "handed out" in how else f" at {site}"
-        created = self.__dict__.get("created_at")
+        created = self.created_at
         hint = (
             "."
             if created
@@ -148,7 +159,7 @@ class Context:
         if self.released:
             raise RuntimeError(released_message(self))
         fn = self.fn
-        if self.saved or fn.saves_output:
+        if self.saved or self.checksums is not None or (fn.saves_output and out._mem is not None):
             self.check_saved(out)
         raw = not isinstance(g, Tensor)
         try:
@@ -172,9 +183,10 @@ class Context:
     def release(self) -> None:
         """Drop what backward needed (after backward has run, unless ``retain_graph``)."""
         self.saved = self.versions = ()
-        self.output_version = None
+        self.output_version = self.checksums = None
         self.released = True
-        self.__dict__.clear()
+        if not self.fn.arrays:  # a custom op's forward may have set attributes (built-in ops save instead)
+            self.__dict__.clear()
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) if isinstance(t, Tensor) else type(t).__name__ for t in self.inputs)
@@ -272,90 +284,124 @@ class Function:
 
         Given no Tensor (an ``arrays`` op on plain ndarrays), it returns a plain ndarray.
         """
+        if not cls.arrays:
+            return _apply_custom(cls, args)
         # This runs for every op, so it is kept flat: one and two inputs (most ops) are spelled out.
         if mode.switches:
             enabled, anomalous = _state.grad_enabled, _state.anomaly
         else:  # no thread has switched a mode: the defaults hold everywhere
-            enabled, anomalous = True, False
-        arrays = cls.arrays
+            enabled = True
+            anomalous = False
         needs = None
         n = len(args)
         if n == 2:
             a, b = args
-            ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
-            if not (ta or tb) and arrays:
-                return _forward(cls, NO_GRAD, args)
-            if enabled:
-                if ta and a.requires_grad:
-                    needs = _BOTH if tb and b.requires_grad else _FIRST
-                elif tb and b.requires_grad:
+            if isinstance(a, Tensor):
+                if isinstance(b, Tensor):
+                    values = (a._data, b._data)
+                    if enabled:
+                        if a.requires_grad:
+                            needs = _BOTH if b.requires_grad else _FIRST
+                        elif b.requires_grad:
+                            needs = _SECOND
+                else:
+                    values = (a._data, b)
+                    if enabled and a.requires_grad:
+                        needs = _FIRST
+            elif isinstance(b, Tensor):
+                values = (a, b._data)
+                if enabled and b.requires_grad:
                     needs = _SECOND
-            values = (a._data if ta else a, b._data if tb else b) if arrays else args
+            else:
+                return _forward(cls, NO_GRAD, args)  # plain arrays in, a plain array out
         elif n == 1:
             a = args[0]
             if not isinstance(a, Tensor):
-                if arrays:
-                    return _forward(cls, NO_GRAD, args)
-                values = args
-            else:
-                if enabled and a.requires_grad:
-                    needs = _ONE
-                values = (a._data,) if arrays else args
-        else:
-            found = False
-            for x in args:
-                if isinstance(x, Tensor):
-                    found = True
-                    if enabled and x.requires_grad:
-                        needs = tuple([isinstance(y, Tensor) and y.requires_grad for y in args])
-                        break
-            if not found and arrays:
                 return _forward(cls, NO_GRAD, args)
-            values = tuple([x._data if isinstance(x, Tensor) else x for x in args]) if arrays else args
+            values = (a._data,)
+            if enabled and a.requires_grad:
+                needs = _ONE
+        else:
+            if not any(isinstance(x, Tensor) for x in args):
+                return _forward(cls, NO_GRAD, args)
+            values = tuple([x._data if isinstance(x, Tensor) else x for x in args])
+            if enabled:
+                flags = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
+                needs = flags if True in flags else None
         if needs is None:
-            if arrays:
-                out = _forward(cls, NO_GRAD, values)
-            else:
-                with mode.set_grad_enabled(False):
-                    out = _forward(cls, _NoGradContext(), values)
+            out = _forward(cls, NO_GRAD, values)
+            if type(out) is not _ndarray:
+                out = np.asarray(out)
             if anomalous:
                 anomaly.check_forward(cls.name, args, out, None)
             result = Tensor._make(out)
-            if cls.shares_memory and np.may_share_memory(out, values[0]):
-                result._mem = args[0].memory()
-            return result
-        # the node (its fields are described in Context)
-        ctx = Context()
-        ctx.fn = cls
-        ctx.inputs = args
-        ctx.args = values
-        ctx.needs_input_grad = needs
-        ctx.saved = ctx.versions = ()
-        ctx.output_version = ctx.output = None
-        ctx.seq = next(_counter)
-        ctx.released = False
-        if anomalous:
-            ctx.created_at = mode.user_frame()
-        if arrays:
-            guard = cls._guards.get(needs)
-            if guard is None:
-                guard = cls._guards[needs] = _guarded(cls.reads, needs)
-            if guard:
-                ctx.save_for_backward(*[args[i] for i in guard])
-            out = _forward(cls, ctx, values)
         else:
-            with mode.set_grad_enabled(False):
-                out = _forward(cls, ctx, values)
-            if out.dtype.kind != "f":
-                raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
-        result = Tensor._make(out, ctx)
-        if anomalous:
-            anomaly.check_forward(cls.name, args, out, ctx)
-            if cls.saves_output:
-                ctx.checksums = [*ctx.__dict__.get("checksums", [None] * len(ctx.saved)), checksum(out)]
+            # the node (its fields are described in Context)
+            ctx = Context()
+            ctx.fn = cls
+            ctx.inputs = args
+            ctx.args = values
+            ctx.needs_input_grad = needs
+            ctx.saved = ctx.versions = ()
+            ctx.output_version = ctx.output = ctx.checksums = None
+            ctx.seq = next(_counter)
+            ctx.released = False
+            ctx.created_at = mode.user_frame() if anomalous else None
+            if cls.reads:
+                guard = cls._guards.get(needs)
+                if guard is None:
+                    guard = cls._guards[needs] = _guarded(cls.reads, needs)
+                if guard:
+                    ctx.save_for_backward(*[args[i] for i in guard])
+            try:
+                out = cls.forward(ctx, *values)
+            except (ValueError, IndexError) as e:
+                raise _op_error(cls.name, values, e) from None
+            if type(out) is not _ndarray:
+                out = np.asarray(out)
+            # the output (this is Tensor._make without the call)
+            result = _new(Tensor)
+            result._data = out
+            result._node = ctx
+            result.requires_grad = True
+            result.grad = result.name = result._mem = None
+            result._retain = False
+            if anomalous:
+                anomaly.check_forward(cls.name, args, out, ctx)
+                if cls.saves_output:
+                    ctx.checksums = [*(ctx.checksums or [None] * len(ctx.saved)), checksum(out)]
         if cls.shares_memory and np.may_share_memory(out, values[0]):
             result._mem = args[0].memory()  # a view: writes through either show in both
         return result
+
+
+def _apply_custom(cls: type, args: tuple) -> Tensor:
+    """`Function.apply` for an op in the README's style: forward gets the Tensors, under no_grad."""
+    needs = None
+    if mode.state.grad_enabled and any(isinstance(x, Tensor) and x.requires_grad for x in args):
+        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
+    if needs is None:
+        with mode.set_grad_enabled(False):
+            out = _forward(cls, _NoGradContext(), args)
+        if mode.state.anomaly:
+            anomaly.check_forward(cls.name, args, out, None)
+        return Tensor._make(np.asarray(out))
+    ctx = Context()
+    ctx.fn = cls
+    ctx.inputs = ctx.args = args
+    ctx.needs_input_grad = needs
+    ctx.saved = ctx.versions = ()
+    ctx.output_version = ctx.output = ctx.checksums = None
+    ctx.seq = next(_counter)
+    ctx.released = False
+    ctx.created_at = mode.user_frame() if mode.state.anomaly else None
+    with mode.set_grad_enabled(False):
+        out = np.asarray(_forward(cls, ctx, args))
+    if out.dtype.kind != "f":
+        raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
+    if mode.state.anomaly:
+        anomaly.check_forward(cls.name, args, out, ctx)
+    return Tensor._make(out, ctx)
 
 
 class _NoGradContext:
@@ -372,14 +418,12 @@ def _guarded(reads: tuple, needs: tuple) -> tuple:
     return tuple(sorted({j for i, need in enumerate(needs) if need and i < len(reads) for j in reads[i]}))
 
 
-def _forward(cls: type, ctx: Any, values: tuple) -> np.ndarray:
+def _forward(cls: type, ctx: Any, values: tuple) -> Any:
     try:
         out = cls.forward(ctx, *values)
     except (ValueError, IndexError) as e:
         raise _op_error(cls.name, values, e) from None
-    if type(out) is not _ndarray:
-        out = out._data if isinstance(out, Tensor) else np.asarray(out)
-    return out
+    return out._data if isinstance(out, Tensor) else out
 
 
 def _describe(args: Sequence[Any]) -> str:

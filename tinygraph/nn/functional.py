@@ -358,7 +358,7 @@ class DropoutMask(Op):
     """Inverted dropout's random op: multiply by a mask of 0s and 1/keep_prob.
 
     The mask is drawn once in forward (from ``tinygraph.random.generator()``) and, when a
-    graph is recorded, kept on the node for backward, which multiplies the gradient by the
+    graph is recorded, saved on the node for backward, which multiplies the gradient by the
     same mask. ``is_random = True`` tells gradient checking that re-running this op gives
     different numbers.
     """
@@ -372,13 +372,12 @@ class DropoutMask(Op):
         # the course's recipe: d = rand < keep_prob; a = a * d / keep_prob
         keep = generator().random(x.shape) < keep_prob
         mask = keep.astype(x.dtype) * np.asarray(1.0 / keep_prob, dtype=x.dtype)
-        if ctx.needs_input_grad:  # recording: the node keeps the mask (without a graph, nothing is kept)
-            ctx.mask = mask
+        ctx.save_for_backward(mask)  # without a graph (ctx is NO_GRAD) nothing is kept
         return x * mask
 
     @staticmethod
     def backward(ctx, g, x, p):
-        return g * ctx.mask, None
+        return g * ctx.saved[0], None
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True) -> Tensor:

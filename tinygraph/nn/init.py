@@ -47,13 +47,14 @@ def _target(tensor: Any, where: str) -> np.ndarray:
         raise TypeError(f"init.{where}: expected a Tensor (e.g. layer.weight), got {type(tensor).__name__}")
     if tensor.dtype.kind != "f":
         raise TypeError(f"init.{where}: expected a floating-point tensor, got dtype {tensor.dtype}")
-    return tensor.data
+    return tensor._data
 
 
 def _fill(tensor: Tensor, values: Any, where: str) -> Tensor:
     arr = _target(tensor, where)
     with no_grad():
         arr[...] = values
+    tensor.mark_written(f"init.{where}")  # a graph that saved the tensor must notice
     return tensor
 
 

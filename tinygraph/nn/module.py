@@ -369,7 +369,8 @@ class Module:
         if parts:
             raise ValueError(f"{where}: nothing was loaded: " + "; ".join(parts))
         for target, arr in staged:
-            np.copyto(target.data, arr, casting="same_kind")
+            np.copyto(target._data, arr, casting="same_kind")
+            target.mark_written("load_state_dict")
         return _LoadResult(missing, unexpected)
 
     # ----- calling and printing ----------------------------------------------------------------

@@ -78,6 +78,8 @@ def operand(x: Any, where: str = "op", like: Any = None) -> Any:
 
 def to_tensor(x: Any, where: str = "op", like: Any = None) -> Any:
     """`operand` as a Tensor, except that an ndarray stays one (`tg.exp(2.0)` is a Tensor, `tg.exp(array)` an array)."""
+    if isinstance(x, Tensor):
+        return x
     if isinstance(x, (np.ndarray, np.generic)):
         return operand(x, where)
     return _wrap(operand(x, where, like))
