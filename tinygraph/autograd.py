@@ -55,20 +55,24 @@ def walk(
 
     The order is topological without sorting the graph: a node is created after the nodes of
     its inputs, so running the newest node that has a gradient waiting (a heap on creation
-    numbers) runs each node after every node that feeds it a gradient.
+    numbers) runs each node after every node that feeds it a gradient. When the node just run
+    hands its gradient to a node newer than all that wait (a chain), that one runs next without
+    the heap (benchmarks/NOTES.md: 780 instructions per op on W4).
 
-    Returns (grads, leaves): the summed gradient of every leaf reached, of every tensor in
-    `targets` and of every tensor that called ``retain_grad()`` (by id), and the leaves and
-    retained tensors reached (by id). Gradients are ndarrays wrapped in Tensors, or Tensors
-    that record a graph with ``create_graph``. With `targets` only the nodes that lead to one
-    run. ``observer(node, output, grad, input_grads)`` is called after each vjp.
+    Returns (grads, reached): the summed gradient of every leaf reached, of every tensor in
+    `targets` and of every tensor that called ``retain_grad()``, keyed by the tensor, and those
+    tensors. Gradients are ndarrays wrapped in Tensors, or Tensors that record a graph with
+    ``create_graph``. With `targets` only the nodes that lead to one run.
+    ``observer(node, output, grad, input_grads)`` is called after each vjp.
     """
     needed = None if targets is None else _leading_to(topo_order(roots), targets)
-    wanted = {id(t) for t in targets} if targets is not None else ()
+    wanted = set(targets) if targets is not None else ()
     raw = not create_graph
-    grads: dict = {}  # gradient received so far, by id of the tensor
-    reached: dict = {}  # the leaves (and retained tensors) that received one, by id
-    owned: set = set()  # ids whose gradient is an array this walk made, so it may sum into it
+    # Tensors are the keys: they hash by identity, and a dict never calls their __eq__ (two
+    # distinct objects never share an identity hash).
+    grads: dict = {}  # the gradient each tensor has received so far
+    reached: dict = {}  # the leaves, targets and retained tensors that received one
+    owned: set = set()  # tensors whose gradient is an array this walk made, so it may sum into it
     pending: list = []  # (-creation number, tensor) of the nodes with a gradient waiting
     kept: dict = {}  # gradients of the targets and retained tensors that are not leaves
     for r, s in zip(roots, seeds):
@@ -79,23 +83,37 @@ def walk(
     gc.disable()
     try:
         with mode.set_grad_enabled(create_graph):
-            while pending:
-                t = heappop(pending)[1]
+            nxt = None
+            while pending or nxt is not None:
+                if nxt is None:
+                    t = heappop(pending)[1]
+                else:
+                    t, nxt = nxt, None
                 node = t._node
-                g = grads.pop(id(t))
-                if t._retain or id(t) in wanted:
-                    kept[id(t)] = g
-                    reached[id(t)] = t
+                g = grads.pop(t)
+                if t._retain or t in wanted:
+                    kept[t] = g
+                    reached[t] = t
                 if needed is not None and node not in needed:
                     continue
-                gs = node.vjp(t, g)
+                gs = node.vjp(t, g, not retain_graph)
                 if observer is not None:
                     observer(node, t, g, gs)
                 for p, gp, need in zip(node.inputs, gs, node.needs_input_grad):
                     if need and gp is not None:
-                        _send(grads, owned, reached, pending, p, gp)
-                if not retain_graph:
-                    node.release()
+                        if p in grads:
+                            _send(grads, owned, reached, pending, p, gp)
+                        else:  # (the first gradient, spelled out: most tensors get only one)
+                            grads[p] = gp
+                            if p._node is None:
+                                reached[p] = p
+                            elif nxt is None:
+                                nxt = p
+                            else:
+                                heappush(pending, (-p._node.seq, p))
+                if nxt is not None and pending and -pending[0][0] > nxt._node.seq:
+                    heappush(pending, (-nxt._node.seq, nxt))
+                    nxt = None
     finally:
         if paused:
             gc.enable()
@@ -115,29 +133,28 @@ def _send(grads: dict, owned: set, reached: dict, pending: list, p: Tensor, g: A
     array to several inputs, so an array it returned is never written to); later sums go into
     it in place (benchmarks/NOTES.md, sixth round).
     """
-    key = id(p)
-    prev = grads.get(key)
+    prev = grads.get(p)
     if prev is None:
-        grads[key] = g
+        grads[p] = g
         if p._node is None:
-            reached[key] = p
+            reached[p] = p
         else:
             heappush(pending, (-p._node.seq, p))
-    elif key in owned and g.dtype == prev.dtype and g.shape == prev.shape:
+    elif p in owned and g.dtype == prev.dtype and g.shape == prev.shape:
         prev += g
     else:
-        total = grads[key] = prev + g
+        total = grads[p] = prev + g
         if type(total) is _ndarray:  # (0-d sums come back as numpy scalars, which cannot be written)
-            owned.add(key)
+            owned.add(p)
 
 
 def _leading_to(order: list[Tensor], targets: Sequence[Tensor]) -> set:
     """The nodes in `order` from which some target can be reached (going to inputs)."""
-    wanted = {id(t) for t in targets}
+    wanted = set(targets)
     needed: set = set()
     for t in order:  # every tensor comes after the inputs it was made from
         for p in t._node.inputs:
-            if isinstance(p, Tensor) and (id(p) in wanted or (p._node is not None and p._node in needed)):
+            if isinstance(p, Tensor) and (p in wanted or (p._node is not None and p._node in needed)):
                 needed.add(t._node)
                 break
     return needed
@@ -189,8 +206,8 @@ def backward(
         seeds.append(_seed(r, g, "backward"))
     grads, reached = walk(roots, seeds, create_graph, retain_graph or create_graph, observer=_observer())
     handed: set = {id(s._data) for s in seeds}
-    for key, t in reached.items():
-        g = grads[key]
+    for t in reached:
+        g = grads[t]
         if not create_graph:
             # g's array may be the seed's, or shared with (or a view of) another tensor's gradient
             if id(g._data) in handed or g._data.base is not None or not g._data.flags.writeable:
@@ -243,7 +260,7 @@ def grad(
     grads = walk(roots, seeds, create_graph, retain_graph, ins, _observer())[0] if roots else {}
     out = []
     for i, t in enumerate(ins):
-        g = grads.get(id(t))
+        g = grads.get(t)
         if g is None:
             if not allow_unused:
                 raise RuntimeError(

@@ -150,11 +150,12 @@ class Context:
         ]
         return "\n".join(line for line in lines if line)
 
-    def vjp(self, out: Tensor, g: Any) -> tuple:
+    def vjp(self, out: Tensor, g: Any, release: bool = False) -> tuple:
         """The op's gradients, one per input (None where there is none), for gradient `g` of `out`.
 
         With an ndarray `g` the vjp runs on arrays; with a Tensor `g` on Tensors, recording a
-        graph if grad mode is on. The backward walk and the pictures' step-through call this.
+        graph if grad mode is on. ``release=True`` frees what the node saved afterwards (see
+        `release`). The backward walk and the pictures' step-through call this.
         """
         if self.released:
             raise RuntimeError(released_message(self))
@@ -164,8 +165,16 @@ class Context:
         raw = not isinstance(g, Tensor)
         try:
             if fn.arrays:
-                self.output = out._data if raw else out
-                gs = fn.backward(self, g, *(self.args if raw else self.inputs))
+                if fn.saves_output:
+                    self.output = out._data if raw else out
+                values = self.args if raw else self.inputs
+                # one and two values spelled out: a call with *values builds another tuple
+                if len(values) == 2:
+                    gs = fn.backward(self, g, values[0], values[1])
+                elif len(values) == 1:
+                    gs = fn.backward(self, g, values[0])
+                else:
+                    gs = fn.backward(self, g, *values)
             else:  # the README's custom-op style: Tensors in and out
                 self.output = out
                 with mode.set_grad_enabled(_state.grad_enabled and not raw):
@@ -174,10 +183,17 @@ class Context:
             self.output = None
         if type(gs) is not tuple:
             gs = (gs,)
-        if len(gs) != len(self.inputs):
-            raise RuntimeError(f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.inputs)} inputs")
-        if not fn.arrays:
+        if not fn.arrays:  # (built-in ops are trusted to return one gradient per input, of its shape)
+            if len(gs) != len(self.inputs):
+                raise RuntimeError(
+                    f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.inputs)} inputs"
+                )
             gs = tuple(_as_gradient(self, p, gp, raw) for p, gp in zip(self.inputs, gs))
+        if release:
+            if self.saved or self.output_version is not None or self.checksums is not None or not fn.arrays:
+                self.release()
+            else:  # nothing to drop (most nodes of a chain): spelled out, it runs for every node
+                self.released = True
         return gs
 
     def release(self) -> None:
@@ -286,7 +302,8 @@ class Function:
         """
         if not cls.arrays:
             return _apply_custom(cls, args)
-        # This runs for every op, so it is kept flat: one and two inputs (most ops) are spelled out.
+        # This runs for every op, so it is kept flat: one and two inputs (most ops) are spelled out,
+        # and forward is called with them as they are (a call with *values builds another tuple).
         if mode.switches:
             enabled, anomalous = _state.grad_enabled, _state.anomaly
         else:  # no thread has switched a mode: the defaults hold everywhere
@@ -294,42 +311,44 @@ class Function:
             anomalous = False
         needs = None
         n = len(args)
+        x = y = None
         if n == 2:
-            a, b = args
-            if isinstance(a, Tensor):
-                if isinstance(b, Tensor):
-                    values = (a._data, b._data)
+            x, y = args
+            if isinstance(x, Tensor):
+                if isinstance(y, Tensor):
                     if enabled:
-                        if a.requires_grad:
-                            needs = _BOTH if b.requires_grad else _FIRST
-                        elif b.requires_grad:
+                        if x.requires_grad:
+                            needs = _BOTH if y.requires_grad else _FIRST
+                        elif y.requires_grad:
                             needs = _SECOND
-                else:
-                    values = (a._data, b)
-                    if enabled and a.requires_grad:
-                        needs = _FIRST
-            elif isinstance(b, Tensor):
-                values = (a, b._data)
-                if enabled and b.requires_grad:
+                    y = y._data
+                elif enabled and x.requires_grad:
+                    needs = _FIRST
+                x = x._data
+            elif isinstance(y, Tensor):
+                if enabled and y.requires_grad:
                     needs = _SECOND
+                y = y._data
             else:
-                return _forward(cls, NO_GRAD, args)  # plain arrays in, a plain array out
+                return _forward(cls, NO_GRAD, args, 2, x, y)  # plain arrays in, a plain array out
+            values = (x, y)
         elif n == 1:
-            a = args[0]
-            if not isinstance(a, Tensor):
-                return _forward(cls, NO_GRAD, args)
-            values = (a._data,)
-            if enabled and a.requires_grad:
+            x = args[0]
+            if not isinstance(x, Tensor):
+                return _forward(cls, NO_GRAD, args, 1, x)
+            if enabled and x.requires_grad:
                 needs = _ONE
+            x = x._data
+            values = (x,)
         else:
-            if not any(isinstance(x, Tensor) for x in args):
+            if not any(isinstance(a, Tensor) for a in args):
                 return _forward(cls, NO_GRAD, args)
-            values = tuple([x._data if isinstance(x, Tensor) else x for x in args])
+            values = tuple([a._data if isinstance(a, Tensor) else a for a in args])
             if enabled:
-                flags = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
+                flags = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
                 needs = flags if True in flags else None
         if needs is None:
-            out = _forward(cls, NO_GRAD, values)
+            out = _forward(cls, NO_GRAD, values, n, x, y)
             if type(out) is not _ndarray:
                 out = np.asarray(out)
             if anomalous:
@@ -351,10 +370,17 @@ class Function:
                 guard = cls._guards.get(needs)
                 if guard is None:
                     guard = cls._guards[needs] = _guarded(cls.reads, needs)
-                if guard:
+                if len(guard) == 1:
+                    ctx.save_for_backward(args[guard[0]])
+                elif guard:
                     ctx.save_for_backward(*[args[i] for i in guard])
             try:
-                out = cls.forward(ctx, *values)
+                if n == 2:
+                    out = cls.forward(ctx, x, y)
+                elif n == 1:
+                    out = cls.forward(ctx, x)
+                else:
+                    out = cls.forward(ctx, *values)
             except (ValueError, IndexError) as e:
                 raise _op_error(cls.name, values, e) from None
             if type(out) is not _ndarray:
@@ -418,9 +444,18 @@ def _guarded(reads: tuple, needs: tuple) -> tuple:
     return tuple(sorted({j for i, need in enumerate(needs) if need and i < len(reads) for j in reads[i]}))
 
 
-def _forward(cls: type, ctx: Any, values: tuple) -> Any:
+def _forward(cls: type, ctx: Any, values: tuple, n: int = 0, x: Any = None, y: Any = None) -> Any:
+    """``cls.forward(ctx, *values)`` without recording, with errors naming the op and the shapes.
+
+    `x` and `y` are the values of one- and two-input ops (`n`), passed as they are.
+    """
     try:
-        out = cls.forward(ctx, *values)
+        if n == 2:
+            out = cls.forward(ctx, x, y)
+        elif n == 1:
+            out = cls.forward(ctx, x)
+        else:
+            out = cls.forward(ctx, *values)
     except (ValueError, IndexError) as e:
         raise _op_error(cls.name, values, e) from None
     return out._data if isinstance(out, Tensor) else out

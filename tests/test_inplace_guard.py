@@ -1,0 +1,269 @@
+"""The in-place guard: kinds of write to data that a pending backward needs, and writes that must pass.
+
+A table of TARGETS (what backward needs: a leaf, an intermediate, an op's saved output, a
+view, a layer's weight) and ROUTES (how it gets written); each route lists the targets it makes
+sense for. Every combination must make backward raise, naming the op, rather than return a
+wrong gradient; the routes tinygraph cannot see are caught under ``detect_anomaly()``.
+"""
+
+import contextlib
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+from tinygraph import nn
+from tinygraph.nn import init
+
+
+def _leaf(shape=(3,)):
+    return tg.tensor(np.arange(1.0, 4.0).reshape(shape), requires_grad=True)
+
+
+def poke(a):
+    """Write 9 into the last element of array `a` (in place)."""
+    a[(-1,) * a.ndim] = 9.0
+
+
+# ----- targets: (op that saves the data, shape of the leaf x, make w, forward) ----------------------
+# x is the leaf whose gradient is checked; w the tensor whose data backward needs (an op's
+# output is made by the forward); base what w views; lin the layer whose weight is saved.
+LEAF, INTER, EXP, TANH = "leaf", "intermediate", "exp-output", "tanh-output"
+RESHAPE, SLICE, TRANSPOSE, LINEAR = "reshape-view", "slice-view", "transpose-view", "linear-weight"
+VIEWS = (RESHAPE, SLICE, TRANSPOSE)
+
+
+def _mul(c, other):
+    return (c.w * other).sum()
+
+
+def _output_of(f):
+    def forward(c, other):
+        c.w = f(c.x)
+        return c.w.sum()
+
+    return forward
+
+
+def _linear_weight(c):
+    c.lin = nn.Linear(3, 2)
+    return c.lin.weight  # matmul saves weight.T, a view of it
+
+
+TARGETS = {
+    LEAF: ("mul", (3,), lambda c: c.x, _mul),
+    INTER: ("mul", (3,), lambda c: c.x + 1, _mul),  # add saves nothing: mul saves h = x + 1
+    EXP: ("exp", (3,), lambda c: None, _output_of(tg.exp)),
+    TANH: ("tanh", (3,), lambda c: None, _output_of(tg.tanh)),
+    RESHAPE: ("mul", (3,), lambda c: c.x.reshape(1, 3), _mul),
+    SLICE: ("mul", (3,), lambda c: c.x[1:], _mul),
+    TRANSPOSE: ("mul", (1, 3), lambda c: c.x.T, _mul),
+    LINEAR: ("matmul", (3,), _linear_weight, lambda c, other: c.lin(c.x).sum()),
+}
+
+
+class Case:
+    def __init__(self, target):
+        self.op, shape, make, self._forward = TARGETS[target]
+        self.x = _leaf(shape)
+        self.base = self.x if target in VIEWS else None
+        self.lin = self.operand = None
+        self.w = make(self)
+
+    def forward(self):
+        self.y = self._forward(self, self.w if self.operand is None else self.operand)
+
+    def params(self):
+        return [self.x] + ([] if self.lin is None else list(self.lin.parameters()))
+
+
+# ----- routes: (caught by default, the text naming the write, targets, before the forward, write) ----
+
+
+def _step(optimizer):
+    def write(c):
+        p = c.x if c.lin is None else c.lin.weight  # the leaf whose memory the saved data is (or views)
+        p.grad = tg.tensor(np.ones(p.shape))
+        optimizer([p], lr=0.1).step()
+
+    return write
+
+
+def _view_before(c):
+    c.view = c.w.reshape(-1)
+
+
+def _array_before(c):
+    c.arr = c.w.data
+
+
+def _numpy_operand(c):
+    c.operand = np.ones(c.w.shape)
+
+
+HANDED = "a write into the array handed out by .data"
+UNSEEN = "a write tinygraph did not see"
+ROUTES = {
+    "assign .data": (True, "an assignment to .data", (LEAF, INTER, EXP, RESHAPE), None,
+                     lambda c: setattr(c.w, "data", np.full(c.w.shape, 9.0))),
+    "write into .data": (True, HANDED, (LEAF, INTER, TANH, SLICE, TRANSPOSE, LINEAR), None, lambda c: poke(c.w.data)),
+    "write into np.asarray": (True, HANDED, (LEAF, EXP, SLICE), None, lambda c: poke(np.asarray(c.w))),
+    "write into .numpy()": (True, HANDED, (INTER, TANH, TRANSPOSE), None, lambda c: poke(c.w.numpy())),
+    "write through detach().data": (True, HANDED, (LEAF, INTER, EXP), None, lambda c: poke(c.w.detach().data)),
+    "view made after the forward": (True, HANDED, (TANH, LINEAR), None, lambda c: poke(c.w.reshape(-1).data)),
+    "view made before the forward": (True, HANDED, (INTER, SLICE), _view_before, lambda c: poke(c.view.data)),
+    "through the base into the view": (True, HANDED, (RESHAPE, SLICE, TRANSPOSE), None, lambda c: poke(c.base.data)),
+    "SGD step": (True, "an optimizer step", (LEAF, RESHAPE), None, _step(tg.optim.SGD)),
+    "Adam step": (True, "an optimizer step", (LINEAR, TRANSPOSE), None, _step(tg.optim.Adam)),
+    "load_state_dict": (True, "load_state_dict", (LINEAR,), None,
+                        lambda c: c.lin.load_state_dict({"weight": np.zeros((2, 3)), "bias": np.zeros(2)})),
+    "init.normal_": (True, "init.normal_", (LEAF, LINEAR), None, lambda c: init.normal_(c.lin.weight if c.lin else c.x)),
+    "array taken before the forward": (False, UNSEEN, (LEAF, INTER, SLICE), _array_before, lambda c: poke(c.arr)),
+    "numpy operand": (False, UNSEEN, (LEAF, INTER, RESHAPE), _numpy_operand, lambda c: poke(c.operand)),
+}
+RUNS = [
+    pytest.param(target, route, anomaly, id=f"{target}|{route}|{'anomaly' if anomaly else 'default'}")
+    for route, (default, _, targets, _, _) in ROUTES.items()
+    for target in targets
+    for anomaly in ((False, True) if default else (True,))
+]
+
+
+@pytest.mark.parametrize("target, route, anomaly", RUNS)
+def test_a_write_to_data_a_pending_backward_needs_makes_it_raise(target, route, anomaly):
+    default, how, _, before, write = ROUTES[route]
+    c = Case(target)
+    with tg.detect_anomaly() if anomaly else contextlib.nullcontext():
+        if before is not None:
+            before(c)
+        c.forward()
+        write(c)
+        grads = [p.grad for p in c.params()]  # None, or what an optimizer step was given
+        with pytest.raises(RuntimeError, match=rf"op '{c.op}' saved its (input \d|output) .*modified in place") as info:
+            c.y.backward()
+    msg = str(info.value)
+    assert f"by {how}" in msg
+    if anomaly:
+        assert f"op '{c.op}' was created at {__file__}:" in msg
+    else:
+        assert "run the forward pass and the write under tg.detect_anomaly()" in msg
+    assert all(p.grad is g for p, g in zip(c.params(), grads)), "no gradient may come out of a failed backward"
+
+
+# ----- the issue's repros --------------------------------------------------------------------------
+
+
+def test_repro_a_write_through_detach_data_is_caught():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * x).sum()
+    x.detach().data[0] = 9.0
+    with pytest.raises(RuntimeError, match=r"op 'mul' saved its input 0 \(shape \(3,\), float64\).*modified in place"):
+        y.backward()
+    assert x.grad is None
+
+
+def test_repro_a_write_into_the_base_of_a_saved_view_is_caught():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    v = x.reshape(1, 3)
+    y = (v * v).sum()
+    x.data[0] = 9.0
+    with pytest.raises(RuntimeError, match=r"op 'mul' saved its input 0 \(shape \(1, 3\), float64\).*version 0 -> 1"):
+        y.backward()
+    assert x.grad is None
+
+
+# ----- negative controls: no error, and the hand-known gradient ------------------------------------
+
+
+def _after_backward():
+    x = _leaf()
+    (x * x).sum().backward()
+    first = x.grad
+    x.data[0] = 9.0
+    np.asarray(x)[1] = 5.0
+    x.grad = None
+    (x * x).sum().backward()  # a new graph sees the new values
+    return [(first, [2.0, 4.0, 6.0]), (x.grad, [18.0, 10.0, 6.0])]
+
+
+def _unsaved_tensor():
+    x, w = _leaf(), _leaf()
+    y = (x + w).sum()  # add saves nothing
+    w.data = np.zeros(3)
+    w.data[0] = 4.0
+    y.backward()
+    return [(x.grad, [1.0, 1.0, 1.0]), (w.grad, [1.0, 1.0, 1.0])]
+
+
+def _reads_only():
+    x = _leaf()
+    y = (x * x).sum()
+    total = x.data.sum() + np.asarray(x).sum() + x.numpy().sum() + x.detach().data.sum() + x.reshape(3).data.sum()
+    assert total == 30.0
+    y.backward()
+    return [(x.grad, [2.0, 4.0, 6.0])]
+
+
+def _version_not_needed_add():
+    x = _leaf()
+    y = (x + 1).sum()
+    x.data[0] = 7.0
+    y.backward()
+    return [(x.grad, [1.0, 1.0, 1.0])]
+
+
+def _version_not_needed_mul_by_constant():
+    x, k = _leaf(), tg.tensor([4.0, 5.0, 6.0])
+    y = (x * k).sum()  # x's gradient reads k only; x is not saved
+    x.data[0] = 7.0
+    np.asarray(x)[1] = 8.0
+    y.backward()
+    return [(x.grad, [4.0, 5.0, 6.0])]
+
+
+def _input_of_an_output_saving_op():
+    x = _leaf()
+    y = tg.exp(x).sum()  # exp's gradient reads its output, not x
+    x.data[0] = 7.0
+    y.backward()
+    return [(x.grad, np.exp([1.0, 2.0, 3.0]))]
+
+
+@pytest.mark.parametrize(
+    "control",
+    [_after_backward, _unsaved_tensor, _reads_only, _version_not_needed_add,
+     _version_not_needed_mul_by_constant, _input_of_an_output_saving_op],
+)
+def test_writes_nothing_pending_needs_raise_nothing(control):
+    for grad, expected in control():
+        np.testing.assert_allclose(grad.data, expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("finish", ["backward", "del"])
+@pytest.mark.parametrize("older_graph", [False, True])
+def test_an_array_handed_out_to_a_finished_graph_gives_no_false_alarm(finish, older_graph):
+    x = _leaf()
+    older = (x * x).sum() if older_graph else None  # saw x = [1, 2, 3], still pending
+    a = (x * x).sum()
+    arr = x.data  # checksummed: graph a (and older) need x
+    if finish == "backward":
+        a.backward()
+        np.testing.assert_array_equal(x.grad.data, [2.0, 4.0, 6.0])
+        x.grad = None
+    del a
+    arr[0] = 9.0  # a stale hand-out, written
+    b = (x * x).sum()
+    assert x.data is arr  # read again while b is pending (no copy)
+    b.backward()
+    np.testing.assert_array_equal(x.grad.data, [18.0, 4.0, 6.0])
+    if older_graph:  # the write happened after the older graph's forward: that one must raise
+        with pytest.raises(RuntimeError, match="op 'mul' saved its input 0 .*modified in place"):
+            older.backward()
+        np.testing.assert_array_equal(x.grad.data, [18.0, 4.0, 6.0])
+    # the guard still works for the next graph
+    x.grad = None
+    c = (x * x).sum()
+    x.data[1] = 5.0
+    with pytest.raises(RuntimeError, match="op 'mul' saved its input 0 .*handed out by .data"):
+        c.backward()
+    assert x.grad is None
