@@ -1,0 +1,145 @@
+"""Repros for the rebuilt engine: what dropped graphs, no-grad ops and create_graph leave behind,
+lists of tensors given to ops, and one fresh graph node per recorded op."""
+
+import gc
+import tracemalloc
+import weakref
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+from tinygraph.nn import functional as F
+
+
+def _traced_memory():
+    return tracemalloc.get_traced_memory()  # (current, peak) since tracemalloc.start()
+
+
+# ----- nothing is kept by a graph that is gone ------------------------------------------------------
+
+
+def test_reading_data_after_dropped_graphs_copies_and_checksums_nothing():
+    w = tg.tensor(np.ones((500, 500)), requires_grad=True)  # 2 MB
+    probe = (w * w).sum()
+    assert w._mem.pending()  # the check below is not vacuous: a live graph shows as pending
+    del probe
+    for _ in range(3):
+        for make, value in ((lambda: (w**2).sum(), 250_000), (lambda: (w * w).sum(), 250_000), (lambda: (w @ w).sum(), 500 * 250_000)):
+            y = make()
+            assert y.item() == value and y.requires_grad
+            del y
+    assert w._mem is None or not w._mem.pending()
+    tracemalloc.start()
+    try:
+        arrays = [w.data for _ in range(5)]
+        peak = _traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100_000, f"five .data reads allocated {peak} bytes at the peak"
+    assert all(a is arrays[0] for a in arrays) and arrays[0].shape == (500, 500)
+    assert w._mem is None or not w._mem.handed  # no checksum was taken
+    assert w._version == 0
+
+
+@pytest.mark.parametrize("requires_grad, under_no_grad", [(True, True), (False, False)], ids=["no_grad", "no-grad-input"])
+def test_dropout_without_a_graph_keeps_nothing_alive(requires_grad, under_no_grad):
+    tg.manual_seed(0)
+    x = tg.tensor(np.ones(1_000_000), requires_grad=requires_grad)  # 8 MB
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = _traced_memory()[0]
+        if under_no_grad:
+            with tg.no_grad():
+                y = F.dropout(x, 0.5)
+        else:
+            y = F.dropout(x, 0.5)
+        held = _traced_memory()[0] - before
+        assert y.grad_fn is None and not y.requires_grad
+        values = np.unique(y.data)
+        del y
+        gc.collect()
+        left = _traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(values, [0.0, 2.0])
+    assert held >= 8_000_000  # tracemalloc sees numpy's arrays: y alone is 8 MB
+    assert left < 1_000_000, f"{left} bytes still held after the no-grad dropout's output was dropped"
+
+
+@pytest.mark.parametrize("finish", ["backward", "del"])
+def test_dropout_mask_lives_with_its_graph_and_goes_with_it(finish):
+    tg.manual_seed(0)
+    x = tg.tensor(np.ones(10_000), requires_grad=True)
+    y = F.dropout(x, 0.5)
+    loss = y.sum()
+    mask = weakref.ref(y.grad_fn.saved_tensors[0])
+    gc.collect()
+    assert mask() is not None, "the graph needs the mask for backward"
+    np.testing.assert_array_equal(mask(), y.data)  # y = 1 * mask
+    if finish == "backward":
+        loss.backward()
+        assert mask() is None, "backward released the graph: the mask must go (y itself is still alive)"
+        np.testing.assert_array_equal(x.grad.data, y.data)  # d sum(x * mask) / dx = mask
+        assert set(np.unique(x.grad.data)) == {0.0, 2.0}
+    else:
+        del loss, y
+        assert mask() is None, "a dropped graph must leave nothing behind"
+
+
+# ----- lists holding tensors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "f, value, grad",
+    [
+        (lambda x: tg.mean([x, x + 2]) * x, 2.0, 3.0),  # (x + 1) * x at 1: 2, d/dx = 2x + 1 = 3
+        (lambda x: tg.sum([x, x]), 2.0, 2.0),
+        (lambda x: tg.sum((x, 3 * x)), 4.0, 4.0),
+        (lambda x: tg.max([x, 3 * x]), 3.0, 3.0),
+        (lambda x: tg.exp([x, x]).sum(), 2 * np.e, 2 * np.e),
+    ],
+    ids=["mean", "sum", "sum-tuple", "max", "exp"],
+)
+def test_a_list_holding_tensors_is_stacked_into_the_graph(f, value, grad):
+    x = tg.tensor(1.0, requires_grad=True)
+    y = f(x)
+    assert isinstance(y, tg.Tensor) and y.requires_grad and y.grad_fn is not None
+    assert y.item() == pytest.approx(value, rel=1e-15)
+    y.backward()
+    assert x.grad.item() == pytest.approx(grad, rel=1e-15)
+
+
+@pytest.mark.parametrize("data", [lambda x: [x, x], lambda x: (x, 1.0), lambda x: [[x], [x]]], ids=["list", "tuple", "nested"])
+def test_tensor_of_a_list_holding_tensors_points_to_stack(data):
+    x = tg.tensor(1.0, requires_grad=True)
+    with pytest.raises(TypeError, match=r"tg\.stack"):
+        tg.tensor(data(x))
+
+
+def test_plain_arrays_in_give_plain_arrays_out_and_numbers_give_tensors():
+    out = tg.exp(np.zeros(3))
+    assert type(out) is np.ndarray and out.tolist() == [1.0, 1.0, 1.0]
+    assert isinstance(tg.exp(0.0), tg.Tensor) and tg.exp(0.0).item() == 1.0
+    assert isinstance(tg.exp([0.0, 0.0]), tg.Tensor) and tg.exp([0.0, 0.0]).tolist() == [1.0, 1.0]
+
+
+# ----- one node per recorded op -----------------------------------------------------------------------
+
+
+def test_each_recorded_op_gets_a_fresh_node():
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    a, b = x * x, x * x
+    e1, e2 = tg.exp(x), tg.exp(x)
+    assert a.grad_fn is not b.grad_fn and e1.grad_fn is not e2.grad_fn
+    assert isinstance(a.grad_fn, tg.Context) and a.grad_fn.name == "mul" and e1.grad_fn.name == "exp"
+    b.sum().backward()  # releases b's node only
+    assert b.grad_fn.released and not a.grad_fn.released
+    a.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0, 12.0])  # 2x, twice
+    with tg.no_grad():
+        c = x * x
+    assert c.grad_fn is None and not c.requires_grad and c.is_leaf
+    d = tg.tensor([1.0]) * 2  # no input requires grad
+    assert d.grad_fn is None and not d.requires_grad
