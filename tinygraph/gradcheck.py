@@ -369,8 +369,8 @@ def _compare(
 def _random_ops(out: Tensor) -> list[str]:
     found = []
     for t in topo_order([out]):
-        if getattr(t._node.fn, "is_random", False) and t._node.name not in found:
-            found.append(t._node.name)
+        if getattr(t.grad_fn.fn, "is_random", False) and t.grad_fn.name not in found:
+            found.append(t.grad_fn.name)
     return found
 
 
@@ -395,7 +395,7 @@ def _first_order(
     if not isinstance(out, Tensor):
         raise TypeError(f"{who}: fn must return a Tensor, got {type(out).__name__}")
     v = None if out.size == 1 else np.random.default_rng(seed).standard_normal(out.shape)
-    random_ops = _random_ops(out) if out._node is not None else []
+    random_ops = _random_ops(out) if out.grad_fn is not None else []
     f = _project(out, v, who)
     error = None
     analytic: list | None
@@ -532,16 +532,16 @@ def localize(out: Tensor, *, order: int = 1, eps: float = 1e-6, rtol: float = 1e
     order_list = topo_order([out])
     consumers: dict = {}
     for t in order_list:
-        for p in t._node.inputs:
-            if isinstance(p, Tensor) and p._node is not None:
-                names = consumers.setdefault(id(p._node), [])
-                if t._node.name not in names:
-                    names.append(t._node.name)
+        for p in t.grad_fn.inputs:
+            if isinstance(p, Tensor) and p.grad_fn is not None:
+                names = consumers.setdefault(id(p.grad_fn), [])
+                if t.grad_fn.name not in names:
+                    names.append(t.grad_fn.name)
     total = len(order_list)
     checks = []
     culprit = None
     for k, t in enumerate(order_list):
-        node = t._node
+        node = t.grad_fn
         status, d, note = _check_node(node, order, eps, rtol, atol, seed)
         c = NodeCheck(node, k + 1, total, node.name, _shapes(node), tuple(consumers.get(id(node), ())), status, d, note)
         checks.append(c)
@@ -554,7 +554,7 @@ def _finish(report: GradcheckReport, build: Callable[[], Tensor], raise_exceptio
     if not report.passed:
         with enable_grad():
             out = build()
-        if isinstance(out, Tensor) and out._node is not None:
+        if isinstance(out, Tensor) and out.grad_fn is not None:
             report.culprit, report.nodes = localize(out, **loc_kw)
             report.culprit_check = next((c for c in report.nodes if c.node is report.culprit), None)
     if raise_exception and not report.passed:

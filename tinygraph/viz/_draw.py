@@ -131,12 +131,12 @@ def draw_backward(
     edges = []
     leaves = []
     for t in steps:
-        node = t._node
+        node = t.grad_fn
         for i, (p, need) in enumerate(zip(node.inputs, node.needs_input_grad)):
             if not need:
                 continue
             incoming[id(p)] += 1
-            if p._node is None and id(p) not in bid:
+            if p.grad_fn is None and id(p) not in bid:
                 bid[id(p)] = f"acc{walk.index[id(p)]}"
                 leaves.append(p)
             label = str(i) if sum(isinstance(q, Tensor) for q in node.inputs) > 1 else ""
@@ -154,7 +154,7 @@ def draw_backward(
 
     clusters: dict[str | None, list] = {}
     for k, t in enumerate(steps, 1):
-        node = t._node
+        node = t.grad_fn
         hit = id(node) in mn or id(t) in mt
         rows = [f"<B>{k}. {C.esc(node.name)}</B>", C.small(f"vjp · grad {C.esc(C.shape_text(t))}")]
         rows += acc_row(t) + mark_row(hit)
@@ -236,7 +236,7 @@ def _draw_gradient_graph(
     where = "draw_backward"
     if not isinstance(grad, Tensor):
         raise TypeError(f"{where}: of_gradient must be a gradient Tensor, got {type(grad).__name__}")
-    if grad._node is None:
+    if grad.grad_fn is None:
         raise ValueError(
             f"{where}: of_gradient has no graph (shape {grad.shape}); compute it with "
             "tg.grad(output, inputs, create_graph=True) so the gradient is itself a graph"
@@ -266,7 +266,7 @@ def _grads(walk: C.Walk, gradient: Any) -> tuple[dict[int, np.ndarray], dict, st
         seed = gradient._data if isinstance(gradient, Tensor) else gradient
         shown[id(out)] = np.ones_like(out._data) if seed is None else np.asarray(seed, dtype=out.dtype)
     for t in walk.tensors:
-        kept = t.grad is not None and (t._node is None or t._retain)
+        kept = t.grad is not None and (t.grad_fn is None or t._retain)
         if kept and t.requires_grad:
             shown[id(t)] = t.grad._data
         elif id(t) in totals and t.requires_grad:
@@ -341,7 +341,7 @@ def draw(
     x.op_rows, x.op_attrs = _relu_flags(walk, sent, dead_relu)
     for t in walk.order:
         x.red_out.add(id(t))
-        for i, need in enumerate(t._node.needs_input_grad):
+        for i, need in enumerate(t.grad_fn.needs_input_grad):
             if need:
                 g = sent.get((id(t), i))
                 x.red[(id(t), i)] = (
@@ -402,7 +402,7 @@ def _norm_row(name: str, g: np.ndarray, grad_range: Any) -> list[str]:
 def _relu_flags(walk: C.Walk, sent: dict, threshold: float) -> tuple[Any, Any]:
     fractions = {}
     for t in walk.order:
-        if t._node.name == "relu" and t._data.size:
+        if t.grad_fn.name == "relu" and t._data.size:
             g = sent.get((id(t), 0))
             fractions[id(t)] = float(np.mean(g == 0)) if g is not None else float(np.mean(t._data == 0))
 
@@ -487,7 +487,7 @@ def backward_steps(
         x = Extras(forward_colour="#9fb6d6", tensor_rows=rows, red=dict(red), red_bold=bold, red_out=set(done))
         x.op_attrs = lambda u, cur=t: {"fillcolor": "#ffe066", "color": "#b7950b", "penwidth": "3"} if u is cur else {}
         x.side_node = _step_note(k, n, step, o, out_name)
-        o.title = f"backward step {k} of {n}: {t._node.name}"
+        o.title = f"backward step {k} of {n}: {t.grad_fn.name}"
         pictures.append(tensor_graph(walk, o, x, where))
     if html is not None:
         Path(html).write_text(steps_html(pictures, f"Backward pass of {out_name or 'the output'}, step by step"))
@@ -517,7 +517,7 @@ def _step_note(k: int, n: int, step: Any, o: Any, out_name: str) -> str:
     t = step.tensor
     tname = C.esc(tensor_name(t, o) or "out")
     rows = [
-        f"<B>step {k} of {n}: {C.esc(t._node.name)}</B>",
+        f"<B>step {k} of {n}: {C.esc(t.grad_fn.name)}</B>",
         f"upstream ∂{C.esc(out_name or 'out')}/∂{tname} = {val(step.upstream)}",
     ]
     for i, p, sent, local, accumulated in step.sends:

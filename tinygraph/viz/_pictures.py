@@ -88,7 +88,7 @@ def tensor_attrs(t: Tensor, walk: C.Walk, o: Options, faded: bool = False) -> di
 
 
 def op_label(t: Tensor, o: Options, extra_rows: list[str]) -> str:
-    node = t._node
+    node = t.grad_fn
     rows = [f"<B>{C.esc(node.name)}</B>"]
     args = C.op_args(node.name, node.inputs)
     if args:
@@ -113,7 +113,7 @@ def tensor_graph(walk: C.Walk, o: Options, x: Extras, where: str) -> Any:
             if m is None or t is walk.output:
                 continue
             users = walk.consumers[id(t)]
-            if t._node is None or all(op_mod.get(id(c)) == m for c, _ in users):
+            if t.grad_fn is None or all(op_mod.get(id(c)) == m for c, _ in users):
                 hidden[id(t)] = m
     module_ids = {m: f"m{k}" for k, m in enumerate(dict.fromkeys(op_mod.values()))}
 
@@ -136,13 +136,13 @@ def tensor_graph(walk: C.Walk, o: Options, x: Extras, where: str) -> Any:
         if id(t) in x.faded:
             attrs.update(fillcolor="#fafafa", color=C.FADED, fontcolor="#888888")
         attrs.update(x.op_attrs(t))
-        if id(t._node) in o.mark_nodes:
+        if id(t.grad_fn) in o.mark_nodes:
             attrs.update(color=C.MARK, penwidth="3.5")
         attrs["label"] = op_label(t, o, x.op_rows(t))
         put(op_mod.get(id(t)), walk.oid(t), attrs)
     if collapse:
         for m, mid in module_ids.items():
-            params = [t for t in walk.tensors if t._node is None and t_mod.get(id(t)) == m and t.requires_grad]
+            params = [t for t in walk.tensors if t.grad_fn is None and t_mod.get(id(t)) == m and t.requires_grad]
             n_ops = sum(1 for v in op_mod.values() if v == m)
             rows = [f"<B>{C.esc(m)}</B>", C.small(f"{n_ops} ops")]
             for p in params:
@@ -150,7 +150,7 @@ def tensor_graph(walk: C.Walk, o: Options, x: Extras, where: str) -> Any:
                 rows.append(C.small(C.esc(f"{short} {C.shape_text(p)}"), "#333333"))
             rows += x.module_rows(m, params)
             marked = any(id(p) in o.mark_tensors for p in params) or any(
-                id(t._node) in o.mark_nodes for t in walk.order if op_mod.get(id(t)) == m
+                id(t.grad_fn) in o.mark_nodes for t in walk.order if op_mod.get(id(t)) == m
             )
             attrs = {"shape": "box3d", "style": "filled", "fillcolor": "#eef5ea", "color": "#2f7d3b"}
             if marked:
@@ -175,7 +175,7 @@ def tensor_graph(walk: C.Walk, o: Options, x: Extras, where: str) -> Any:
         return module_ids[hidden[id(p)]] if id(p) in hidden else walk.tid(p)
 
     for t in walk.order:
-        node = t._node
+        node = t.grad_fn
         m = op_mod.get(id(t)) if collapse else None
         n_tensor_in = sum(isinstance(p, Tensor) for p in node.inputs)
         for i, p in enumerate(node.inputs):
