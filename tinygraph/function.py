@@ -160,40 +160,53 @@ class Context:
         if self.released:
             raise RuntimeError(released_message(self))
         fn = self.fn
-        if self.saved or self.checksums is not None or (fn.saves_output and out._mem is not None):
+        if not fn.arrays:
+            return self._custom_vjp(out, g, release)
+        if self.saved or self.checksums is not None or (out._mem is not None and fn.saves_output):
+            self.check_saved(out)
+        if type(g) is Tensor:
+            values = self.inputs
+            if fn.saves_output:
+                self.output = out
+        else:
+            values = self.args
+            if fn.saves_output:
+                self.output = out._data
+        try:  # one and two values spelled out: a call with *values builds another tuple
+            n = len(values)
+            if n == 2:
+                gs = fn.backward(self, g, values[0], values[1])
+            elif n == 1:
+                gs = fn.backward(self, g, values[0])
+            else:
+                gs = fn.backward(self, g, *values)
+        finally:
+            self.output = None
+        if release:
+            if self.saved or self.output_version is not None or self.checksums is not None:
+                self.release()
+            else:  # nothing to drop (most nodes of a chain): spelled out, it runs for every node
+                self.released = True
+        return gs if type(gs) is tuple else (gs,)
+
+    def _custom_vjp(self, out: Tensor, g: Any, release: bool) -> tuple:
+        """`vjp` for an op in the README's style: its backward gets Tensors; results are checked."""
+        if self.saved or self.checksums is not None or (out._mem is not None and self.fn.saves_output):
             self.check_saved(out)
         raw = not isinstance(g, Tensor)
+        self.output = out
         try:
-            if fn.arrays:
-                if fn.saves_output:
-                    self.output = out._data if raw else out
-                values = self.args if raw else self.inputs
-                # one and two values spelled out: a call with *values builds another tuple
-                if len(values) == 2:
-                    gs = fn.backward(self, g, values[0], values[1])
-                elif len(values) == 1:
-                    gs = fn.backward(self, g, values[0])
-                else:
-                    gs = fn.backward(self, g, *values)
-            else:  # the README's custom-op style: Tensors in and out
-                self.output = out
-                with mode.set_grad_enabled(_state.grad_enabled and not raw):
-                    gs = fn.backward(self, Tensor._make(g) if raw else g)
+            with mode.set_grad_enabled(_state.grad_enabled and not raw):
+                gs = self.fn.backward(self, Tensor._make(g) if raw else g)
         finally:
             self.output = None
         if type(gs) is not tuple:
             gs = (gs,)
-        if not fn.arrays:  # (built-in ops are trusted to return one gradient per input, of its shape)
-            if len(gs) != len(self.inputs):
-                raise RuntimeError(
-                    f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.inputs)} inputs"
-                )
-            gs = tuple(_as_gradient(self, p, gp, raw) for p, gp in zip(self.inputs, gs))
+        if len(gs) != len(self.inputs):
+            raise RuntimeError(f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.inputs)} inputs")
+        gs = tuple(_as_gradient(self, p, gp, raw) for p, gp in zip(self.inputs, gs))
         if release:
-            if self.saved or self.output_version is not None or self.checksums is not None or not fn.arrays:
-                self.release()
-            else:  # nothing to drop (most nodes of a chain): spelled out, it runs for every node
-                self.released = True
+            self.release()
         return gs
 
     def release(self) -> None:
