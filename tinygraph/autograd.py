@@ -8,8 +8,8 @@ each tensor receives. Anomaly mode and the pictures' step-through watch through 
 from __future__ import annotations
 
 import gc
-from heapq import heappop, heappush
 from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np

@@ -203,7 +203,9 @@ class Context:
         if type(gs) is not tuple:
             gs = (gs,)
         if len(gs) != len(self.inputs):
-            raise RuntimeError(f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.inputs)} inputs")
+            raise RuntimeError(
+                f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.inputs)} inputs"
+            )
         gs = tuple(_as_gradient(self, p, gp, raw) for p, gp in zip(self.inputs, gs))
         if release:
             self.release()

@@ -78,8 +78,6 @@ def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray
 _new = object.__new__
 
 
-
-
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 

@@ -17,6 +17,7 @@ from tinygraph.ops import activation as _act
 from tinygraph.ops import elementwise as _ew
 from tinygraph.ops import reduce as _rd
 from tinygraph.ops._common import Op, as_tensor
+from tinygraph.ops.describe import Description, described
 from tinygraph.random import generator
 from tinygraph.tensor import Tensor
 
@@ -252,6 +253,7 @@ def _row_scale(g: Any, n: int, reduction: str) -> Any:
     return g / n if reduction == "mean" else g
 
 
+@described
 class SoftmaxCrossEntropy(Op):
     """Softmax cross-entropy -log softmax(z)[i, y_i] for class indices y, reduced, as one op.
 
@@ -264,6 +266,7 @@ class SoftmaxCrossEntropy(Op):
 
     name = "cross_entropy"
     reads = ((0,),)
+    description = Description(args=("labels", "reduction"))  # checked through cross_entropy (tests/test_losses.py)
 
     @staticmethod
     def forward(ctx, z, labels, reduction):
@@ -354,6 +357,7 @@ def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:  # noqa
 
 
 # ----- dropout --------------------------------------------------------------------------------------------
+@described
 class DropoutMask(Op):
     """Inverted dropout's random op: multiply by a mask of 0s and 1/keep_prob.
 
@@ -365,6 +369,7 @@ class DropoutMask(Op):
 
     name = "dropout"
     is_random = True
+    description = Description(args=("p",))  # random: finite differences cannot check it
 
     @staticmethod
     def forward(ctx, x, p):

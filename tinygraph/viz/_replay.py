@@ -1,8 +1,8 @@
 """Re-running the backward walk on the side, to show gradients the engine did not keep.
 
-The replay calls each node's vjp (`Context.vjp`) as the engine's walk does (same order,
-same summing, on arrays) but keeps every intermediate result, and writes nothing: not
-``.grad``, not the graph, and it does not release the graph.
+The replay runs the engine's own walk (`tinygraph.autograd.walk`, on arrays, keeping the
+graph) with an observer that keeps every intermediate result. It writes nothing: the walk
+sets no ``.grad`` (``backward`` does) and, with ``retain_graph``, releases nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.mode import detect_anomaly, no_grad
+from tinygraph import autograd
 from tinygraph.tensor import Tensor
 from tinygraph.viz._common import Walk
 
@@ -61,36 +61,32 @@ def replay(walk: Walk, gradient: Any = None, local: bool = False) -> Replay:
         seed = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient, dtype=out.dtype)
         if seed.shape != out.shape:
             raise ValueError(f"gradient= has shape {seed.shape} but the output has shape {out.shape}")
-    pending: dict[int, np.ndarray] = {id(out): seed}
     totals: dict[int, np.ndarray] = {}
     sent: dict[tuple[int, int], np.ndarray] = {}
+    summed: dict[int, np.ndarray] = {}  # what each tensor has received so far, for the "accumulated" column
     steps: list[Step] = []
+
+    def watch(node: Any, t: Tensor, g: Any, gs: tuple) -> None:
+        totals[id(t)] = np.asarray(g)
+        ones = node.vjp(t, np.ones_like(t._data)) if local else (None,) * len(gs)
+        step = Step(t, totals[id(t)])
+        for i, (p, gp, need) in enumerate(zip(node.inputs, gs, node.needs_input_grad)):
+            if gp is None or not need:
+                continue
+            gp = np.asarray(gp, dtype=p.dtype)
+            lp = None if ones[i] is None else np.asarray(ones[i])
+            acc = summed[id(p)] = summed[id(p)] + gp if id(p) in summed else gp
+            sent[(id(t), i)] = gp
+            step.sends.append((i, p, gp, lp, acc))
+        steps.append(step)
+
     try:
-        with no_grad(), detect_anomaly(False):
-            for t in reversed(walk.order):
-                g = pending.pop(id(t), None)
-                if g is None:
-                    continue
-                totals[id(t)] = g
-                node = t.grad_fn
-                gs = node.vjp(t, g)  # on arrays, as the engine's walk runs it without create_graph
-                ones = node.vjp(t, np.ones_like(t._data)) if local else (None,) * len(gs)
-                step = Step(t, g)
-                for i, (p, gp, need) in enumerate(zip(node.inputs, gs, node.needs_input_grad)):
-                    if gp is None or not need:
-                        continue
-                    gp = gp._data if isinstance(gp, Tensor) else np.asarray(gp, dtype=p.dtype)
-                    lp = ones[i]
-                    lp = None if lp is None else lp._data if isinstance(lp, Tensor) else np.asarray(lp)
-                    acc = pending[id(p)] + gp if id(p) in pending else gp
-                    pending[id(p)] = acc
-                    sent[(id(t), i)] = gp
-                    step.sends.append((i, p, gp, lp, acc))
-                steps.append(step)
+        # the engine's own walk, on arrays; retain_graph keeps the graph, and walk writes no .grad
+        grads, _ = autograd.walk([out], [Tensor._make(seed)], retain_graph=True, observer=watch)
     except Exception as e:  # noqa: BLE001 - any failure of a vjp means "not available", with its reason
         raise Unavailable(f"replaying the backward walk failed: {type(e).__name__}: {e}") from e
-    for key, g in pending.items():
-        totals[key] = g
+    for t, g in grads.items():  # the leaves
+        totals[id(t)] = g._data
     if id(out) not in totals:  # a leaf output
         totals[id(out)] = seed
     return Replay(totals, sent, steps)
