@@ -104,7 +104,7 @@ def check_forward(name: str, args: tuple, out: np.ndarray, node: Any) -> None:
 
 def check_backward(node: Any, out: Any, g: Any, grads: tuple) -> None:
     """The walk's observer under anomaly mode: raise `AnomalyError` if a vjp returned NaN or inf."""
-    for i, (p, gp, need) in enumerate(zip(node.inputs, grads, node.needs_input_grad)):
+    for i, (gp, need) in enumerate(zip(grads, node.needs_input_grad)):
         if gp is None or not need:
             continue
         bad = first_bad(getattr(gp, "_data", gp))
