@@ -297,34 +297,5 @@ class Tensor:
             raise RuntimeError("retain_grad: tensor does not require grad")
         self._retain = True
 
-    def __setitem__(self, index, value):
-        raise TypeError(
-            "Tensor does not support item assignment (it would rewrite history the graph depends on); "
-            "build a new tensor with tinygraph.where, or write to .data outside of any graph"
-        )
-
-    # Comparisons give bool tensors outside the graph, as numpy and PyTorch do.
-    def __eq__(self, other):  # type: ignore[override]
-        return Tensor._make(self._data == _raw(other))
-
-    def __ne__(self, other):  # type: ignore[override]
-        return Tensor._make(self._data != _raw(other))
-
-    def __lt__(self, other):
-        return Tensor._make(self._data < _raw(other))
-
-    def __le__(self, other):
-        return Tensor._make(self._data <= _raw(other))
-
-    def __gt__(self, other):
-        return Tensor._make(self._data > _raw(other))
-
-    def __ge__(self, other):
-        return Tensor._make(self._data >= _raw(other))
-
-    # The arithmetic operators, backward() and the numpy-style methods are attached by
-    # tinygraph.ops.methods (they call the ops, which are built on this class).
-
-
-def _raw(x: Any) -> Any:
-    return x._data if isinstance(x, Tensor) else x
+    # The operators (arithmetic and comparisons), backward() and the numpy-style methods are
+    # attached by tinygraph.ops.methods and tinygraph.autograd.

@@ -13,6 +13,7 @@ from tinygraph.ops import elementwise as ew
 from tinygraph.ops import linalg as la
 from tinygraph.ops import reduce as rd
 from tinygraph.ops import shape as sh
+from tinygraph.ops._common import value
 from tinygraph.tensor import Tensor
 
 _add, _sub, _mul, _div = ew.Add.apply, ew.Sub.apply, ew.Mul.apply, ew.Div.apply
@@ -76,6 +77,31 @@ class _Methods:
     def __getitem__(self, index):
         return sh.getitem(self, index)
 
+    def __setitem__(self, index, value):
+        raise TypeError(
+            "Tensor does not support item assignment (it would rewrite history the graph depends on); "
+            "build a new tensor with tinygraph.where, or write to .data outside of any graph"
+        )
+
+    # Comparisons give bool tensors outside the graph, as numpy and PyTorch do.
+    def __eq__(self, other):
+        return Tensor._make(self._data == value(other))
+
+    def __ne__(self, other):
+        return Tensor._make(self._data != value(other))
+
+    def __lt__(self, other):
+        return Tensor._make(self._data < value(other))
+
+    def __le__(self, other):
+        return Tensor._make(self._data <= value(other))
+
+    def __gt__(self, other):
+        return Tensor._make(self._data > value(other))
+
+    def __ge__(self, other):
+        return Tensor._make(self._data >= value(other))
+
     @property
     def T(self) -> Tensor:
         return sh.transpose(self)
@@ -138,7 +164,7 @@ class _Methods:
         return act.relu(self)
 
 
-_CLASS_MACHINERY = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__"}
+_CLASS_MACHINERY = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__hash__"}
 for _name, _member in vars(_Methods).items():
     if _name not in _CLASS_MACHINERY:
         setattr(Tensor, _name, _member)
