@@ -25,7 +25,11 @@ def test_reading_data_after_dropped_graphs_copies_and_checksums_nothing():
     assert w._mem.pending()  # the check below is not vacuous: a live graph shows as pending
     del probe
     for _ in range(3):
-        for make, value in ((lambda: (w**2).sum(), 250_000), (lambda: (w * w).sum(), 250_000), (lambda: (w @ w).sum(), 500 * 250_000)):
+        for make, value in (
+            (lambda: (w**2).sum(), 250_000),
+            (lambda: (w * w).sum(), 250_000),
+            (lambda: (w @ w).sum(), 500 * 250_000),
+        ):
             y = make()
             assert y.item() == value and y.requires_grad
             del y
@@ -42,7 +46,9 @@ def test_reading_data_after_dropped_graphs_copies_and_checksums_nothing():
     assert w._version == 0
 
 
-@pytest.mark.parametrize("requires_grad, under_no_grad", [(True, True), (False, False)], ids=["no_grad", "no-grad-input"])
+@pytest.mark.parametrize(
+    "requires_grad, under_no_grad", [(True, True), (False, False)], ids=["no_grad", "no-grad-input"]
+)
 def test_dropout_without_a_graph_keeps_nothing_alive(requires_grad, under_no_grad):
     tg.manual_seed(0)
     x = tg.tensor(np.ones(1_000_000), requires_grad=requires_grad)  # 8 MB
@@ -111,7 +117,9 @@ def test_a_list_holding_tensors_is_stacked_into_the_graph(f, value, grad):
     assert x.grad.item() == pytest.approx(grad, rel=1e-15)
 
 
-@pytest.mark.parametrize("data", [lambda x: [x, x], lambda x: (x, 1.0), lambda x: [[x], [x]]], ids=["list", "tuple", "nested"])
+@pytest.mark.parametrize(
+    "data", [lambda x: [x, x], lambda x: (x, 1.0), lambda x: [[x], [x]]], ids=["list", "tuple", "nested"]
+)
 def test_tensor_of_a_list_holding_tensors_points_to_stack(data):
     x = tg.tensor(1.0, requires_grad=True)
     with pytest.raises(TypeError, match=r"tg\.stack"):

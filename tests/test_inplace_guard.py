@@ -104,8 +104,13 @@ def _numpy_operand(c):
 HANDED = "a write into the array handed out by .data"
 UNSEEN = "a write tinygraph did not see"
 ROUTES = {
-    "assign .data": (True, "an assignment to .data", (LEAF, INTER, EXP, RESHAPE), None,
-                     lambda c: setattr(c.w, "data", np.full(c.w.shape, 9.0))),
+    "assign .data": (
+        True,
+        "an assignment to .data",
+        (LEAF, INTER, EXP, RESHAPE),
+        None,
+        lambda c: setattr(c.w, "data", np.full(c.w.shape, 9.0)),
+    ),
     "write into .data": (True, HANDED, (LEAF, INTER, TANH, SLICE, TRANSPOSE, LINEAR), None, lambda c: poke(c.w.data)),
     "write into np.asarray": (True, HANDED, (LEAF, EXP, SLICE), None, lambda c: poke(np.asarray(c.w))),
     "write into .numpy()": (True, HANDED, (INTER, TANH, TRANSPOSE), None, lambda c: poke(c.w.numpy())),
@@ -115,9 +120,20 @@ ROUTES = {
     "through the base into the view": (True, HANDED, (RESHAPE, SLICE, TRANSPOSE), None, lambda c: poke(c.base.data)),
     "SGD step": (True, "an optimizer step", (LEAF, RESHAPE), None, _step(tg.optim.SGD)),
     "Adam step": (True, "an optimizer step", (LINEAR, TRANSPOSE), None, _step(tg.optim.Adam)),
-    "load_state_dict": (True, "load_state_dict", (LINEAR,), None,
-                        lambda c: c.lin.load_state_dict({"weight": np.zeros((2, 3)), "bias": np.zeros(2)})),
-    "init.normal_": (True, "init.normal_", (LEAF, LINEAR), None, lambda c: init.normal_(c.lin.weight if c.lin else c.x)),
+    "load_state_dict": (
+        True,
+        "load_state_dict",
+        (LINEAR,),
+        None,
+        lambda c: c.lin.load_state_dict({"weight": np.zeros((2, 3)), "bias": np.zeros(2)}),
+    ),
+    "init.normal_": (
+        True,
+        "init.normal_",
+        (LEAF, LINEAR),
+        None,
+        lambda c: init.normal_(c.lin.weight if c.lin else c.x),
+    ),
     "array taken before the forward": (False, UNSEEN, (LEAF, INTER, SLICE), _array_before, lambda c: poke(c.arr)),
     "numpy operand": (False, UNSEEN, (LEAF, INTER, RESHAPE), _numpy_operand, lambda c: poke(c.operand)),
 }
@@ -231,8 +247,14 @@ def _input_of_an_output_saving_op():
 
 @pytest.mark.parametrize(
     "control",
-    [_after_backward, _unsaved_tensor, _reads_only, _version_not_needed_add,
-     _version_not_needed_mul_by_constant, _input_of_an_output_saving_op],
+    [
+        _after_backward,
+        _unsaved_tensor,
+        _reads_only,
+        _version_not_needed_add,
+        _version_not_needed_mul_by_constant,
+        _input_of_an_output_saving_op,
+    ],
 )
 def test_writes_nothing_pending_needs_raise_nothing(control):
     for grad, expected in control():

@@ -189,7 +189,9 @@ def test_draw_before_backward_replays_gradients_without_side_effects():
     assert "label=6 " in src or "label=6]" in src  # the red edge mul -> b carries the 6 it sends
     assert all(t.grad is None for t in (a, b, c, u, v, J))
     assert not any(t._node.released for t in topo_order([J]))
-    assert [t._version for t in (a, b, c, u, v, J)] == versions and all(t._mem is None or not t._mem.handed for t in (a, b, c))
+    assert [t._version for t in (a, b, c, u, v, J)] == versions and all(
+        t._mem is None or not t._mem.handed for t in (a, b, c)
+    )
     J.backward()
     assert (a.grad.item(), b.grad.item(), c.grad.item()) == (3.0, 6.0, 9.0)
 

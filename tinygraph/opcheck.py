@@ -1,14 +1,15 @@
 """`tinygraph gradcheck`: every built-in op on random shapes, broadcasting included, at first and second order.
 
-Each case is one row of a plain table below (op, a function of tensors, the
-input shapes and how to draw the inputs). `run` checks them all with
-`gradcheck` and `gradgradcheck`, prints a table (op, shapes, order,
-difference, pass) and returns 1 if any check failed.
+The cases come from the ops' descriptions (`tinygraph.ops.describe`): each op at each of its
+input shapes (scalar to 3-D, broadcasting pairs), with inputs and parameters from its sampler.
+`run` checks them all with `gradcheck` and `gradgradcheck` (second order where the op is
+smooth), prints a table (op, shapes, order, difference, pass) and returns 1 if any check failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -19,30 +20,21 @@ import numpy as np
 
 import tinygraph as tg
 from tinygraph.gradcheck import gradcheck, gradgradcheck
+from tinygraph.ops.describe import described_ops
 
 
-def _normal(rng: np.random.Generator, shape: tuple) -> np.ndarray:
-    return rng.standard_normal(shape)
-
-
-def _positive(rng: np.random.Generator, shape: tuple) -> np.ndarray:
-    return np.abs(rng.standard_normal(shape)) + 0.5
-
-
-def _away(rng: np.random.Generator, shape: tuple) -> np.ndarray:
-    """Normal draws kept at least 0.3 away from 0, the kink of relu, abs and friends."""
-    x = rng.standard_normal(shape)
-    return np.sign(x) * (np.abs(x) + 0.3)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Case:
-    """One check: ``fn`` applied to inputs of ``shapes`` drawn by ``draws`` (one drawing function per input)."""
+    """One check: ``fn`` at ``inputs`` (float64 arrays), labelled ``op`` (the op and its parameters)."""
 
     op: str
     fn: Callable
-    shapes: tuple
-    draws: tuple
+    inputs: tuple
+    smooth: bool = True  # second-order checks apply
+
+    @property
+    def shapes(self) -> tuple:
+        return tuple(x.shape for x in self.inputs)
 
 
 @dataclass
@@ -56,96 +48,45 @@ class Row:
     passed: bool
 
 
-BROADCAST_PAIRS = [((3, 4), (3, 4)), ((3, 4), (1, 4)), ((3, 1), (1, 4)), ((2, 3, 4), (4,)), ((), (3, 4))]
-UNARY_SHAPES = [(), (3, 4)]
-
-# op -> (function, how to draw its input)
-UNARY: dict[str, tuple[Callable, Callable]] = {
-    "neg": (lambda x: -x, _normal),
-    "exp": (tg.exp, _normal),
-    "log": (tg.log, _positive),
-    "sqrt": (tg.sqrt, _positive),
-    "abs": (tg.abs, _away),
-    "pow (x**3)": (lambda x: x**3, _normal),
-    "sigmoid": (tg.sigmoid, _normal),
-    "tanh": (tg.tanh, _normal),
-    "relu": (tg.relu, _away),
-    "leaky_relu": (lambda x: tg.leaky_relu(x, 0.1), _away),
-    "softplus": (tg.softplus, _normal),
-    "clip": (lambda x: tg.clip(x, -0.15, 0.15), _away),
-    "astype": (lambda x: tg.astype(x, np.float64) * 2, _normal),
-}
-
-# op -> (function, draw a, draw b); every pair of BROADCAST_PAIRS
-BINARY: dict[str, tuple[Callable, Callable, Callable]] = {
-    "add": (lambda a, b: a + b, _normal, _normal),
-    "sub": (lambda a, b: a - b, _normal, _normal),
-    "mul": (lambda a, b: a * b, _normal, _normal),
-    "div": (lambda a, b: a / b, _normal, _away),
-    "pow": (lambda a, b: a**b, _positive, _normal),
-    "maximum": (tg.maximum, _normal, _normal),
-    "minimum": (tg.minimum, _normal, _normal),
-    "where": (lambda a, b: tg.where(a > 0, a * b, b - a), _away, _normal),
-}
-
-REDUCTIONS: dict[str, Callable] = {
-    "sum": lambda x, axis, kd: tg.sum(x, axis=axis, keepdims=kd),
-    "mean": lambda x, axis, kd: tg.mean(x, axis=axis, keepdims=kd),
-    "max": lambda x, axis, kd: tg.max(x, axis=axis, keepdims=kd),
-    "min": lambda x, axis, kd: tg.min(x, axis=axis, keepdims=kd),
-    "var": lambda x, axis, kd: tg.var(x, axis=axis, keepdims=kd),
-    "logsumexp": lambda x, axis, kd: tg.logsumexp(x, axis=axis, keepdims=kd),
-}
-REDUCTION_AXES = [(None, False), (0, False), (-1, True)]
+def _text(v: Any) -> str:
+    """A parameter as short text for the table: ``0:3:2`` for a slice, ``array(3, 4)`` for an array."""
+    if isinstance(v, np.ndarray):
+        return f"array{v.shape}"
+    if isinstance(v, np.generic):
+        return _text(v.item())
+    if isinstance(v, slice):
+        return ":".join("" if x is None else str(x) for x in (v.start, v.stop, v.step))
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_text(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+    return f"{v:g}" if isinstance(v, float) else repr(v)
 
 
-def _weights(shape: tuple) -> tg.Tensor:
-    """Fixed weights, so that shape ops (whose output sum has a trivial gradient) are checked element by element."""
-    return tg.tensor(np.random.default_rng(99).standard_normal(shape))
+def _label(name: str, params: dict) -> str:
+    """``sum (axis=0, keepdims)``: the op and its parameters (None and False left out)."""
+    parts = [k if v is True else f"{k}={_text(v)}" for k, v in params.items() if v is not None and v is not False]
+    return f"{name} ({', '.join(parts)})" if parts else name
 
 
-def _weighted(f: Callable) -> Callable:
-    def g(*xs: Any) -> tg.Tensor:
-        y = f(*xs)
-        return y * _weights(y.shape)
+def builtin_cases(seed: int = 0) -> list[Case]:
+    """Every op users call, at each of its description's input shapes, in op-name order.
 
-    return g
-
-
-def builtin_cases() -> list[Case]:
-    """Every built-in op in the cases the command checks (in table order).
+    Inputs and parameters come from each op's description (`tinygraph.ops.describe`), drawn
+    with a generator seeded by `seed`, the op's name and the case's number, so adding an op
+    leaves the other ops' cases as they were.
 
     >>> cases = builtin_cases()
     >>> {"matmul", "softmax", "getitem", "broadcast_to"} <= {c.op.split(" ")[0] for c in cases}
     True
+    >>> [c.shapes for c in cases if c.op.startswith("tanh")]
+    [((),), ((4,),), ((3, 4),), ((1, 4),), ((3, 1),), ((2, 3, 4),)]
     """
-    cases = [Case(op, f, (s,), (draw,)) for op, (f, draw) in UNARY.items() for s in UNARY_SHAPES]
-    cases += [Case(op, f, pair, (da, db)) for op, (f, da, db) in BINARY.items() for pair in BROADCAST_PAIRS]
-    for op, f in REDUCTIONS.items():
-        for axis, kd in REDUCTION_AXES:
-            label = f"{op} (axis={axis}{', keepdims' if kd else ''})"
-            cases.append(Case(label, _weighted(lambda x, f=f, a=axis, k=kd: f(x, a, k)), ((2, 3, 4),), (_normal,)))
-    for axis in (0, -1):
-        cases.append(Case(f"softmax (axis={axis})", _weighted(lambda x, a=axis: tg.softmax(x, axis=a)), ((3, 4),), (_normal,)))  # fmt: skip
-        cases.append(Case(f"log_softmax (axis={axis})", _weighted(lambda x, a=axis: tg.log_softmax(x, axis=a)), ((3, 4),), (_normal,)))  # fmt: skip
-    for sa, sb in [((3, 4), (4, 2)), ((4,), (4, 2)), ((3, 4), (4,)), ((2, 3, 4), (4, 5)), ((2, 1, 3, 4), (5, 4, 2))]:
-        cases.append(Case("matmul", _weighted(tg.matmul), (sa, sb), (_normal, _normal)))
-    shape_ops: list[tuple[str, Callable, tuple]] = [
-        ("reshape", lambda x: tg.reshape(x, (4, 3)), (3, 4)),
-        ("transpose", lambda x: tg.transpose(x), (3, 4)),
-        ("transpose (axes)", lambda x: tg.transpose(x, (1, 2, 0)), (2, 3, 4)),
-        ("broadcast_to", lambda x: tg.broadcast_to(x, (2, 3, 4)), (3, 1)),
-        ("sum_to", lambda x: tg.sum_to(x, (3, 1)), (2, 3, 4)),
-        ("expand_dims", lambda x: tg.expand_dims(x, 1), (3, 4)),
-        ("squeeze", lambda x: tg.squeeze(x), (3, 1, 4)),
-        ("flatten", lambda x: tg.flatten(x), (2, 3, 4)),
-        ("getitem (slices)", lambda x: x[1:, ::-2], (3, 4)),
-        ("getitem (int array)", lambda x: x[np.array([2, 0, 2])], (3, 4)),
-        ("getitem (bool mask)", lambda x: x[np.array([[True, False, True, True]] * 3)], (3, 4)),
-    ]
-    cases += [Case(op, _weighted(f), (s,), (_normal,)) for op, f, s in shape_ops]
-    cases.append(Case("concatenate", _weighted(lambda a, b: tg.concatenate([a, b, a], axis=0)), ((2, 3), (4, 3)), (_normal, _normal)))  # fmt: skip
-    cases.append(Case("stack", _weighted(lambda a, b: tg.stack([a, b], axis=1)), ((2, 3), (2, 3)), (_normal, _normal)))  # fmt: skip
+    cases = []
+    for d in described_ops():
+        if d.call is None:  # an internal op: checked through the ops that use it
+            continue
+        for i, shapes in enumerate(d.case_shapes):
+            arrays, params = d.sample(np.random.default_rng([seed, i, *d.name.encode()]), shapes)
+            cases.append(Case(_label(d.name, params), functools.partial(d.call, **params), tuple(arrays), d.smooth))
     return cases
 
 
@@ -157,14 +98,15 @@ def check_ops(cases: list[Case] | None = None, seed: int = 0, orders: tuple = (1
     """Check each case at each order; one `Row` per check.
 
     >>> rows = check_ops([c for c in builtin_cases() if c.op == "tanh"])
-    >>> [(r.shapes, r.order, r.passed) for r in rows]
-    [('()', 1, True), ('()', 2, True), ('(3, 4)', 1, True), ('(3, 4)', 2, True)]
+    >>> [(r.shapes, r.order, r.passed) for r in rows][:4]
+    [('()', 1, True), ('()', 2, True), ('(4,)', 1, True), ('(4,)', 2, True)]
     """
     rows = []
-    for k, case in enumerate(builtin_cases() if cases is None else cases):
-        rng = np.random.default_rng(seed + k)
-        inputs = [tg.tensor(draw(rng, s)) for draw, s in zip(case.draws, case.shapes)]
+    for case in builtin_cases(seed) if cases is None else cases:
+        inputs = [tg.tensor(x) for x in case.inputs]
         for order in orders:
+            if order == 2 and not case.smooth:
+                continue
             check = gradcheck if order == 1 else gradgradcheck
             report = check(case.fn, inputs, seed=seed)
             rows.append(Row(case.op, _shapes_label(case.shapes), order, report.difference, report.passed))
@@ -197,11 +139,11 @@ def run(args: argparse.Namespace | None = None, out: TextIO | None = None) -> in
     out = sys.stdout if out is None else out
     seed = getattr(args, "seed", 0) or 0
     only = getattr(args, "op", None)
-    cases = builtin_cases()
+    cases = builtin_cases(seed)
     if only:
         cases = [c for c in cases if any(c.op.startswith(o) for o in only)]
         if not cases:
-            names = sorted({c.op.split(" ")[0] for c in builtin_cases()})
+            names = sorted({c.op.split(" ")[0] for c in builtin_cases(seed)})
             print(f"tinygraph gradcheck: no op matches {only}; ops: {', '.join(names)}", file=out)
             return 2
     start = time.perf_counter()

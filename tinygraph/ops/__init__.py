@@ -1,11 +1,18 @@
 """The primitive ops, one class each, grouped by kind; `methods` attaches Tensor's operators.
 
-Each class holds its forward and its gradient side by side; the lowercase
-functions are the public entry points (also re-exported as ``tinygraph.<name>``).
+Each class holds its forward and its gradient side by side, and its ``description``
+(`describe.Description`: arguments, a sampler of valid inputs, numpy and PyTorch references);
+the lowercase functions are the public entry points (also re-exported as ``tinygraph.<name>``).
+`described_ops()` lists every described op, `find(name)` gives one (neither is in ``tinygraph.*``).
+
+>>> from tinygraph.ops import described_ops, find
+>>> find("log").draw.__name__, find("tanh") in described_ops()
+('positive', True)
 """
 
 from tinygraph.ops import methods  # noqa: F401 - attaches Tensor's operators and methods
 from tinygraph.ops.activation import leaky_relu, relu, sigmoid, softplus, tanh
+from tinygraph.ops.describe import Description, described_ops, find  # noqa: F401 - not in __all__
 from tinygraph.ops.elementwise import (
     abs,
     add,

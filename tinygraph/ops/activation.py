@@ -1,4 +1,7 @@
-"""Activation functions: forward in numpy (numerically stable), one vjp each, side by side."""
+"""Activation functions: forward in numpy (numerically stable), one vjp each, side by side.
+
+Each op's ``description`` says how to call, sample and cross-check it (`tinygraph.ops.describe`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.ops import samplers
 from tinygraph.ops._common import ONE, ZERO, Op, to_tensor, value
+from tinygraph.ops.describe import Description, away_from_zero, described
 
 
 def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -18,9 +23,13 @@ def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= ZERO[x.dtype], r, e * r)
 
 
+@described
 class Sigmoid(Op):
     name = "sigmoid"
     saves_output = True
+    description = Description(
+        call=lambda a: sigmoid(a), numpy=lambda a: 1 / (1 + np.exp(-a)), torch=lambda t, a: t.sigmoid(a)
+    )
 
     @staticmethod
     def forward(ctx, a):
@@ -32,9 +41,11 @@ class Sigmoid(Op):
         return g * (y * (ONE[y.dtype] - y))
 
 
+@described
 class Tanh(Op):
     name = "tanh"
     saves_output = True
+    description = Description(call=lambda a: tanh(a), numpy=np.tanh, torch=lambda t, a: t.tanh(a))
 
     @staticmethod
     def forward(ctx, a):
@@ -46,9 +57,17 @@ class Tanh(Op):
         return g * (ONE[y.dtype] - y * y)
 
 
+@described
 class Relu(Op):
     name = "relu"
     reads = ((0,),)
+    description = Description(  # a kink at 0
+        draw=away_from_zero,
+        params=samplers.kink_at_zero,
+        call=lambda a: relu(a),
+        numpy=lambda a: np.maximum(a, 0.0),
+        torch=lambda t, a: t.relu(a),
+    )
 
     @staticmethod
     def forward(ctx, a):
@@ -60,9 +79,18 @@ class Relu(Op):
         return g * (x > ZERO[x.dtype])
 
 
+@described
 class LeakyRelu(Op):
     name = "leaky_relu"
     reads = ((0,),)
+    description = Description(  # a kink at 0
+        args=("slope",),
+        draw=away_from_zero,
+        params=samplers.leaky_slope,
+        call=lambda a, **p: leaky_relu(a, **p),
+        numpy=lambda a, negative_slope: np.where(a > 0, a, a * negative_slope),
+        torch=lambda t, a, negative_slope: t.nn.functional.leaky_relu(a, negative_slope),
+    )
 
     @staticmethod
     def forward(ctx, a, slope):
@@ -73,9 +101,13 @@ class LeakyRelu(Op):
         return g * np.where(value(a) > 0, 1, slope).astype(value(g).dtype, copy=False), None
 
 
+@described
 class Softplus(Op):
     name = "softplus"
     reads = ((0,),)
+    description = Description(
+        call=lambda a: softplus(a), numpy=lambda a: np.log1p(np.exp(a)), torch=lambda t, a: t.nn.functional.softplus(a)
+    )
 
     @staticmethod
     def forward(ctx, a):

@@ -2,6 +2,7 @@
 
 Binary ops broadcast as numpy does; `sum_to` folds each gradient back to its input's shape.
 ``reads[i]`` lists the inputs that input i's gradient reads (those are guarded against writes).
+Each op's ``description`` says how to call, sample and cross-check it (`tinygraph.ops.describe`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,19 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.ops import samplers
 from tinygraph.ops._common import ZERO, Op, pair, to_tensor, value
+from tinygraph.ops.describe import Description, away_from_zero, described, describes, normal, positive
 from tinygraph.ops.shape import sum_to
 from tinygraph.tensor import Tensor
 
 
+@described
 class Add(Op):
     name = "add"
+    description = Description(
+        inputs=2, call=lambda a, b: a + b, numpy=np.add, torch=lambda t, a, b: a + b, source="{0} + {1}"
+    )
 
     @staticmethod
     def forward(ctx, a, b):
@@ -28,8 +35,12 @@ class Add(Op):
         return (sum_to(g, a.shape) if na else None, sum_to(g, b.shape) if nb else None)
 
 
+@described
 class Sub(Op):
     name = "sub"
+    description = Description(
+        inputs=2, call=lambda a, b: a - b, numpy=np.subtract, torch=lambda t, a, b: a - b, source="{0} - {1}"
+    )
 
     @staticmethod
     def forward(ctx, a, b):
@@ -41,9 +52,13 @@ class Sub(Op):
         return (sum_to(g, a.shape) if na else None, sum_to(-g, b.shape) if nb else None)
 
 
+@described
 class Mul(Op):
     name = "mul"
     reads = ((1,), (0,))  # each gradient needs only the other operand
+    description = Description(
+        inputs=2, call=lambda a, b: a * b, numpy=np.multiply, torch=lambda t, a, b: a * b, source="{0} * {1}"
+    )
 
     @staticmethod
     def forward(ctx, a, b):
@@ -55,9 +70,19 @@ class Mul(Op):
         return (sum_to(g * b, a.shape) if na else None, sum_to(g * a, b.shape) if nb else None)
 
 
+@described
 class Div(Op):
     name = "div"
     reads = ((1,), (0, 1))
+    description = Description(
+        inputs=2,
+        draw=(normal, away_from_zero),
+        params=samplers.divisor_away_from_zero,
+        call=lambda a, b: a / b,
+        numpy=np.divide,
+        torch=lambda t, a, b: a / b,
+        source="{0} / {1}",
+    )
 
     @staticmethod
     def forward(ctx, a, b):
@@ -69,8 +94,10 @@ class Div(Op):
         return (sum_to(g / b, a.shape) if na else None, sum_to(-g * a / (b * b), b.shape) if nb else None)
 
 
+@described
 class Neg(Op):
     name = "neg"
+    description = Description(call=lambda a: -a, numpy=np.negative, torch=lambda t, a: -a, source="-{0}")
 
     @staticmethod
     def forward(ctx, a):
@@ -81,12 +108,22 @@ class Neg(Op):
         return -g
 
 
+@described
 class Pow(Op):
     """a ** b; d/db = a**b * log(a), taken as 0 where a <= 0 (where it is 0 or undefined)."""
 
     name = "pow"
     reads = ((0, 1), (0,))
     saves_output = True
+    description = Description(
+        inputs=2,
+        draw=(positive, normal),
+        params=samplers.positive_base,
+        call=lambda a, b: a**b,
+        numpy=np.power,
+        torch=lambda t, a, b: a**b,
+        source="{0} ** {1}",
+    )
 
     @staticmethod
     def forward(ctx, a, b):
@@ -103,9 +140,11 @@ class Pow(Op):
         return ga, gb
 
 
+@described
 class Exp(Op):
     name = "exp"
     saves_output = True
+    description = Description(params=samplers.below_4, call=lambda a: exp(a), numpy=np.exp, torch=lambda t, a: t.exp(a))
 
     @staticmethod
     def forward(ctx, a):
@@ -116,9 +155,13 @@ class Exp(Op):
         return g * ctx.output
 
 
+@described
 class Log(Op):
     name = "log"
     reads = ((0,),)
+    description = Description(
+        draw=positive, params=samplers.above_0_1, call=lambda a: log(a), numpy=np.log, torch=lambda t, a: t.log(a)
+    )
 
     @staticmethod
     def forward(ctx, a):
@@ -129,9 +172,13 @@ class Log(Op):
         return g / a
 
 
+@described
 class Sqrt(Op):
     name = "sqrt"
     saves_output = True
+    description = Description(
+        draw=positive, params=samplers.above_0_1, call=lambda a: sqrt(a), numpy=np.sqrt, torch=lambda t, a: t.sqrt(a)
+    )
 
     @staticmethod
     def forward(ctx, a):
@@ -142,9 +189,17 @@ class Sqrt(Op):
         return g / (ctx.output * 2)
 
 
+@described
 class Abs(Op):
     name = "abs"
     reads = ((0,),)
+    description = Description(  # a kink at 0
+        draw=away_from_zero,
+        params=samplers.kink_at_zero,
+        call=lambda a: abs(a),
+        numpy=np.abs,
+        torch=lambda t, a: t.abs(a),
+    )
 
     @staticmethod
     def forward(ctx, a):
@@ -162,11 +217,19 @@ def _shares(x: Any, y: Any, dtype: np.dtype, low: bool) -> np.ndarray:
     return (wins + 0.5 * (x == y)).astype(dtype, copy=False)
 
 
+@described
 class Maximum(Op):
     """Elementwise max; at ties each operand gets half the gradient."""
 
     name = "maximum"
     reads = ((0, 1), (0, 1))
+    description = Description(  # a kink where a == b
+        inputs=2,
+        params=samplers.apart,
+        call=lambda a, b: maximum(a, b),
+        numpy=np.maximum,
+        torch=lambda t, a, b: t.maximum(a, b),
+    )
 
     @staticmethod
     def forward(ctx, a, b):
@@ -177,11 +240,19 @@ class Maximum(Op):
         return _split(ctx, g, a, b, _shares(a, b, value(g).dtype, low=False))
 
 
+@described
 class Minimum(Op):
     """Elementwise min; at ties each operand gets half the gradient."""
 
     name = "minimum"
     reads = ((0, 1), (0, 1))
+    description = Description(
+        inputs=2,
+        params=samplers.apart,
+        call=lambda a, b: minimum(a, b),
+        numpy=np.minimum,
+        torch=lambda t, a, b: t.minimum(a, b),
+    )
 
     @staticmethod
     def forward(ctx, a, b):
@@ -197,11 +268,19 @@ def _split(ctx, g: Any, a: Any, b: Any, w: np.ndarray) -> tuple:
     return (sum_to(g * w, a.shape) if na else None, sum_to(g * (1 - w), b.shape) if nb else None)
 
 
+@described
 class Clip(Op):
     """Clip to [a_min, a_max]; the gradient passes where the input is inside (bounds included)."""
 
     name = "clip"
     reads = ((0,),)
+    description = Description(  # kinks at the bounds
+        args=("min", "max"),
+        params=samplers.clip_bounds,
+        call=lambda a, **p: clip(a, **p),
+        numpy=lambda a, a_min, a_max: np.clip(a, a_min, a_max),
+        torch=lambda t, a, a_min, a_max: t.clamp(a, a_min, a_max),
+    )
 
     @staticmethod
     def forward(ctx, a, a_min, a_max):
@@ -218,8 +297,18 @@ class Clip(Op):
         return g * inside, None, None
 
 
+@described
 class Where(Op):
     name = "where"
+    description = Description(
+        args=("condition",),
+        inputs=2,
+        params=samplers.where_mask,
+        call=lambda a, b, mask: where(mask, a, b),
+        numpy=lambda a, b, mask: np.where(mask, a, b),
+        torch=lambda t, a, b, mask: t.where(t.as_tensor(mask), a, b),
+        source="tg.where({mask}, {0}, {1})",
+    )
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -236,8 +325,16 @@ class Where(Op):
         )
 
 
+@described
 class AsType(Op):
     name = "astype"
+    description = Description(
+        args=("",),
+        call=lambda a: astype(a, np.float64),
+        numpy=lambda a: a.astype(np.float64),
+        torch=lambda t, a: a.to(t.float64),
+        source="tg.astype({0}, np.float64)",
+    )
 
     @staticmethod
     def forward(ctx, a, dtype):
@@ -271,6 +368,19 @@ def divide(a: Any, b: Any) -> Any:
     return Div.apply(*pair(a, b, "div"))
 
 
+# a power with a number for exponent (x ** 3): `Pow` with a constant b, described on its own
+@describes(
+    Description(
+        "pow_const",
+        args=("p",),
+        draw=positive,
+        params=samplers.constant_exponent,
+        call=lambda a, p: a**p,
+        numpy=lambda a, p: a**p,
+        torch=lambda t, a, p: a**p,
+        source="{0} ** {p}",
+    )
+)
 def power(a: Any, b: Any) -> Any:
     """a ** b; differentiable in both (in b where a > 0)."""
     return Pow.apply(*pair(a, b, "pow"))

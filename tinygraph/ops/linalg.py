@@ -1,4 +1,4 @@
-"""Matrix products."""
+"""Matrix products (with the ``description`` of matmul: see `tinygraph.ops.describe`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.ops import samplers
 from tinygraph.ops._common import Op, pair
+from tinygraph.ops.describe import Description, described
 from tinygraph.ops.shape import sum_to
 from tinygraph.tensor import Tensor
 
@@ -17,11 +19,30 @@ def _swap_last(t: Any) -> Any:
     return t.transpose(axes)
 
 
+@described
 class MatMul(Op):
     """Matrix product by numpy's rules: 1-D operands are promoted, leading axes broadcast."""
 
     name = "matmul"
     reads = ((1,), (0,))
+    description = Description(
+        inputs=2,
+        params=samplers.matrix_product,
+        call=lambda a, b: a @ b,
+        numpy=np.matmul,
+        torch=lambda t, a, b: a @ b,
+        source="{0} @ {1}",
+        shapes=(
+            ((3, 4), (4, 2)),
+            ((4,), (4, 2)),
+            ((3, 4), (4,)),
+            ((4,), (4,)),
+            ((2, 3, 4), (4, 5)),
+            ((2, 1, 3, 4), (5, 4, 2)),
+        ),
+        fits=samplers.matmul_fits,
+        partner=samplers.matmul_partner,
+    )
 
     @staticmethod
     def forward(ctx, a, b):

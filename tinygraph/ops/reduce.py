@@ -1,4 +1,8 @@
-"""Reductions, and the composites built on them (mean, var, logsumexp, softmax, log_softmax)."""
+"""Reductions, and the composites built on them (mean, var, logsumexp, softmax, log_softmax).
+
+Each op's ``description`` (on its class, or from `describes` on a composite's function) says how
+to call, sample and cross-check it (`tinygraph.ops.describe`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,18 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.ops import samplers
 from tinygraph.ops._common import Op, norm_axis, to_tensor, value
+from tinygraph.ops.describe import ONE_INPUT_SHAPES, Description, described, describes
 from tinygraph.ops.elementwise import exp, log
 from tinygraph.ops.shape import BroadcastTo, reshape
+
+
+def _torch_reduce(fn: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """PyTorch's reduction `fn` over numpy's `axis` (a scalar reduced over no axis is itself)."""
+    if x.ndim == 0:
+        return x * 1.0
+    return fn(x, dim=samplers.norm_axes(axis, x.ndim), keepdim=keepdims)
 
 
 def _keepdims_shape(shape: tuple, axes: tuple | None) -> tuple:
@@ -18,8 +31,16 @@ def _keepdims_shape(shape: tuple, axes: tuple | None) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+@described
 class Sum(Op):
     name = "sum"
+    description = Description(
+        args=("axis", "keepdims"),
+        params=samplers.reduce_axes,
+        call=lambda a, **p: sum(a, **p),
+        numpy=lambda a, axis, keepdims: np.sum(a, axis=axis, keepdims=keepdims),
+        torch=lambda t, a, axis, keepdims: _torch_reduce(t.sum, a, axis, keepdims),
+    )
 
     @staticmethod
     def forward(ctx, a, axes, keepdims):
@@ -48,16 +69,32 @@ class _Extreme(Op):
         return g * share, None, None
 
 
+@described
 class Max(_Extreme):
     name = "max"
+    description = Description(  # kinks where the maximum is tied
+        args=("axis", "keepdims"),
+        params=samplers.extreme_axes(largest=True),
+        call=lambda a, **p: max(a, **p),
+        numpy=lambda a, axis, keepdims: np.max(a, axis=axis, keepdims=keepdims),
+        torch=lambda t, a, axis, keepdims: _torch_reduce(t.amax, a, axis, keepdims),
+    )
 
     @staticmethod
     def forward(ctx, a, axes, keepdims):
         return a.max(axis=axes, keepdims=keepdims)
 
 
+@described
 class Min(_Extreme):
     name = "min"
+    description = Description(  # kinks where the minimum is tied
+        args=("axis", "keepdims"),
+        params=samplers.extreme_axes(largest=False),
+        call=lambda a, **p: min(a, **p),
+        numpy=lambda a, axis, keepdims: np.min(a, axis=axis, keepdims=keepdims),
+        torch=lambda t, a, axis, keepdims: _torch_reduce(t.amin, a, axis, keepdims),
+    )
 
     @staticmethod
     def forward(ctx, a, axes, keepdims):
@@ -91,6 +128,15 @@ def _count(shape: tuple, axes: tuple | None) -> int:
     return math.prod(shape) if axes is None else math.prod(shape[i] for i in axes)
 
 
+@describes(
+    Description(
+        "mean",
+        args=("axis", "keepdims"),
+        params=samplers.reduce_axes,
+        numpy=lambda a, axis, keepdims: np.mean(a, axis=axis, keepdims=keepdims),
+        torch=lambda t, a, axis, keepdims: _torch_reduce(t.mean, a, axis, keepdims),
+    )
+)
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Mean over `axis`, as ``np.mean``."""
     x = to_tensor(x, "mean")
@@ -101,6 +147,19 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return sum(x, axes, keepdims) * (1.0 / n)
 
 
+@describes(
+    Description(
+        "var",
+        args=("axis", "keepdims", "ddof"),
+        params=samplers.variance_axes,
+        numpy=lambda a, axis, keepdims, ddof: np.var(a, axis=axis, keepdims=keepdims, ddof=ddof),
+        torch=lambda t, a, axis, keepdims, ddof: (
+            a * 0.0
+            if a.ndim == 0
+            else t.var(a, dim=samplers.norm_axes(axis, a.ndim), correction=ddof, keepdim=keepdims)
+        ),
+    )
+)
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     """Variance over `axis`, as ``np.var`` (divides by n - ddof)."""
     x = to_tensor(x, "var")
@@ -118,6 +177,15 @@ def _shift(x: np.ndarray, axes: tuple | None) -> np.ndarray:
     return np.where(np.isfinite(m), m, 0)
 
 
+@describes(
+    Description(
+        "logsumexp",
+        args=("axis", "keepdims"),
+        params=samplers.reduce_axes,
+        numpy=lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims)),
+        torch=lambda t, a, axis, keepdims: _torch_reduce(t.logsumexp, a, axis, keepdims),
+    )
+)
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """log(sum(exp(x))) over `axis`, finite for inputs as large as +-1e4 (and beyond)."""
     x = to_tensor(x, "logsumexp")
@@ -129,6 +197,16 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return out if keepdims else reshape(out, np.squeeze(m, axis=axes).shape)
 
 
+@describes(
+    Description(
+        "softmax",
+        args=("axis",),
+        params=samplers.one_axis,
+        numpy=lambda a, axis: np.exp(a) / np.sum(np.exp(a), axis=axis, keepdims=True),
+        torch=lambda t, a, axis: t.softmax(a, axis),
+        shapes=ONE_INPUT_SHAPES[1:],  # not a scalar
+    )
+)
 def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / sum(exp(x)) along `axis`, computed with the max subtracted (exact for large inputs)."""
     x = to_tensor(x, "softmax")
@@ -137,6 +215,7 @@ def softmax(x: Any, axis: int = -1) -> Any:
     return e / sum(e, axes, keepdims=True)
 
 
+@described
 class LogSoftmax(Op):
     """log_softmax as one op (one node instead of five, and two passes fewer each way).
 
@@ -146,6 +225,14 @@ class LogSoftmax(Op):
 
     name = "log_softmax"
     saves_output = True
+    description = Description(
+        args=("axis",),
+        params=samplers.one_axis,
+        call=lambda a, **p: log_softmax(a, **p),
+        numpy=lambda a, axis: a - np.log(np.sum(np.exp(a), axis=axis, keepdims=True)),
+        torch=lambda t, a, axis: t.log_softmax(a, axis),
+        shapes=ONE_INPUT_SHAPES[1:],  # not a scalar
+    )
 
     @staticmethod
     def forward(ctx, a, axes):

@@ -1,4 +1,8 @@
-"""Shape and indexing ops, and `sum_to`, the one helper that undoes broadcasting."""
+"""Shape and indexing ops, and `sum_to`, the one helper that undoes broadcasting.
+
+Each op's ``description`` (on its class, or from `describes` on a composite's function) says how
+to call, sample and cross-check it (`tinygraph.ops.describe`).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,22 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.ops import samplers
 from tinygraph.ops._common import Op, norm_axis, to_tensor, value
-from tinygraph.tensor import Tensor
+from tinygraph.ops.describe import ONE_INPUT_SHAPES, Description, described, describes
 
 
+@described
 class Reshape(Op):
     name = "reshape"
     shares_memory = True
+    description = Description(
+        args=("shape",),
+        params=samplers.new_shape,
+        call=lambda a, **p: reshape(a, **p),
+        numpy=lambda a, shape: np.reshape(a, shape),
+        torch=lambda t, a, shape: a.reshape(shape),
+    )
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -25,9 +38,17 @@ class Reshape(Op):
         return g.reshape(a.shape), None
 
 
+@described
 class Transpose(Op):
     name = "transpose"
     shares_memory = True
+    description = Description(
+        args=("axes",),
+        params=samplers.permutation,
+        call=lambda a, **p: transpose(a, **p),
+        numpy=lambda a, axes: np.transpose(a, axes),
+        torch=lambda t, a, axes: a.permute(tuple(range(a.ndim - 1, -1, -1)) if axes is None else axes),
+    )
 
     @staticmethod
     def forward(ctx, a, axes):
@@ -38,12 +59,21 @@ class Transpose(Op):
         return g.transpose(None if axes is None else tuple(np.argsort(axes))), None
 
 
+@described
 class BroadcastTo(Op):
     """`a` repeated along broadcast axes; small results are filled arrays, which numpy makes in a
     third of the time its read-only ``broadcast_to`` view takes (benchmarks/NOTES.md)."""
 
     name = "broadcast_to"
     shares_memory = True
+    description = Description(
+        args=("shape",),
+        params=samplers.larger_shape,
+        call=lambda a, **p: broadcast_to(a, **p),
+        numpy=lambda a, shape: np.broadcast_to(a, shape),
+        torch=lambda t, a, shape: t.broadcast_to(a, shape),
+        shapes=ONE_INPUT_SHAPES[:-1],  # (2, 3, 4) has no axis of length 1 to stretch
+    )
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -58,10 +88,18 @@ class BroadcastTo(Op):
         return sum_to(g, a.shape), None
 
 
+@described
 class SumTo(Op):
     """Sum a broadcast gradient back to `shape` (the inverse of broadcast_to)."""
 
     name = "sum_to"
+    description = Description(
+        args=("shape",),
+        params=samplers.smaller_shape,
+        call=lambda a, **p: sum_to(a, **p),
+        numpy=lambda a, shape: _sum_to_reference(a, shape, lambda x, axes: x.sum(axis=axes, keepdims=True)),
+        torch=lambda t, a, shape: _sum_to_reference(a, shape, lambda x, axes: x.sum(dim=axes, keepdim=True)),
+    )
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -89,8 +127,21 @@ def sum_to(g: Any, shape: tuple) -> Any:
     return SumTo.apply(g, tuple(shape))
 
 
+@described
 class Concatenate(Op):
     name = "concatenate"
+    description = Description(
+        args=("axis",),
+        inputs=2,
+        params=samplers.join_axis,
+        call=lambda a, b, axis: concatenate([a, b], axis),
+        numpy=lambda a, b, axis: np.concatenate([a, b], axis),
+        torch=lambda t, a, b, axis: t.cat([a, b], axis),
+        source="tg.concatenate([{0}, {1}], {axis})",
+        shapes=(((2, 3), (4, 3)), ((3,), (2,)), ((2, 3), (2, 1)), ((2, 1, 3), (2, 2, 3))),
+        fits=samplers.join_fits,
+        partner=samplers.join_partner,
+    )
 
     @staticmethod
     def forward(ctx, axis, *arrays):
@@ -111,9 +162,19 @@ def _basic(index: tuple) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in index)
 
 
+@described
 class GetItem(Op):
     name = "getitem"
     shares_memory = True  # basic slicing gives a view
+    description = Description(
+        args=("",),
+        params=samplers.index,
+        call=lambda a, index: a[index],
+        numpy=lambda a, index: a[index],
+        torch=lambda t, a, index: a[_torch_index(t, index)],
+        source="{0}[{index}]",
+        shapes=ONE_INPUT_SHAPES[1:],  # not a scalar
+    )
 
     @staticmethod
     def forward(ctx, a, index):
@@ -124,10 +185,12 @@ class GetItem(Op):
         return IndexAdd.apply(g, a.shape, index), None
 
 
+@described
 class IndexAdd(Op):
     """Scatter `g` into zeros of `shape` at `index`, summing repeated indices (getitem's gradient)."""
 
     name = "index_add"
+    description = Description(args=("shape", ""))  # internal: getitem's gradient
 
     @staticmethod
     def forward(ctx, g, shape, index):
@@ -177,6 +240,15 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
     return Transpose.apply(a, axes)
 
 
+@describes(
+    Description(
+        "expand_dims",
+        args=("axis",),
+        params=samplers.new_axis,
+        numpy=lambda a, axis: np.expand_dims(a, axis),
+        torch=lambda t, a, axis: a.unsqueeze(axis),
+    )
+)
 def expand_dims(a: Any, axis: Any) -> Any:
     """Insert axes of length 1 at `axis` (int or tuple), as ``np.expand_dims``."""
     a = to_tensor(a, "expand_dims")
@@ -187,6 +259,16 @@ def expand_dims(a: Any, axis: Any) -> Any:
     return reshape(a, tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
 
 
+@describes(
+    Description(
+        "squeeze",
+        args=("axis",),
+        params=samplers.unit_axis,
+        numpy=lambda a, axis: np.squeeze(a, axis),
+        torch=lambda t, a, axis: a.squeeze() if axis is None else a.squeeze(axis),
+        shapes=(((1,),), ((1, 4),), ((3, 1),), ((3, 1, 4, 1),)),
+    )
+)
 def squeeze(a: Any, axis: Any = None) -> Any:
     """Remove axes of length 1 (all of them when `axis` is None), as ``np.squeeze``."""
     a = to_tensor(a, "squeeze")
@@ -199,6 +281,7 @@ def squeeze(a: Any, axis: Any = None) -> Any:
     return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
 
+@describes(Description("flatten", numpy=lambda a: a.reshape(-1), torch=lambda t, a: a.reshape(-1)))
 def flatten(a: Any) -> Any:
     """A 1-D tensor of all the elements, as ``ndarray.flatten``."""
     a = to_tensor(a, "flatten")
@@ -235,6 +318,21 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Any:
     return Concatenate.apply(ax, *ts)
 
 
+@describes(
+    Description(
+        "stack",
+        args=("axis",),
+        inputs=2,
+        params=samplers.stack_axis,
+        call=lambda a, b, axis: stack([a, b], axis),
+        numpy=lambda a, b, axis: np.stack([a, b], axis),
+        torch=lambda t, a, b, axis: t.stack([a, b], axis),
+        source="tg.stack([{0}, {1}], {axis})",
+        shapes=(((), ()), ((3,), (3,)), ((2, 3), (2, 3))),
+        fits=samplers.same_shape,
+        partner=samplers.same_partner,
+    )
+)
 def stack(tensors: Sequence[Any], axis: int = 0) -> Any:
     """Join tensors of one shape along a new axis, as ``np.stack``."""
     ts = [to_tensor(t, "stack") for t in tensors]
@@ -263,3 +361,24 @@ def getitem(a: Any, index: Any) -> Any:
     a = to_tensor(a, "getitem")
     index = tuple(_index_part(i) for i in index) if isinstance(index, tuple) else (_index_part(index),)
     return GetItem.apply(a, index)
+
+
+# ----- references for the descriptions ---------------------------------------------------------------
+
+
+def _sum_to_reference(x: Any, shape: tuple, sum_keeping: Any) -> Any:
+    """sum_to in numpy or PyTorch: sum the leading axes away, then (keeping them) the stretched ones."""
+    lead = x.ndim - len(shape)
+    if lead:
+        x = x.sum(tuple(range(lead)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and x.shape[i] != 1)
+    return sum_keeping(x, stretched) if stretched else x
+
+
+def _torch_index(torch: Any, index: Any) -> Any:
+    """A numpy index for a PyTorch tensor: its arrays as tensors."""
+
+    def part(i: Any) -> Any:
+        return torch.as_tensor(i) if isinstance(i, np.ndarray) else i
+
+    return tuple(part(i) for i in index) if isinstance(index, tuple) else part(index)

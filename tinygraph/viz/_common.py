@@ -19,6 +19,7 @@ import numpy as np
 
 from tinygraph.autograd import topo_order
 from tinygraph.function import Context
+from tinygraph.ops.describe import find as find_description
 from tinygraph.tensor import Tensor
 
 INSTALL_HELP = (
@@ -307,28 +308,19 @@ def grad_lines(a: np.ndarray, max_elements: int, precision: int = 4) -> list[str
         return [f"‖g‖ {num(np.sqrt(np.sum(f * f)), 3)}", f"max |g| {num(np.max(np.abs(f)), 3)}"]
 
 
-# names of the non-tensor arguments of the built-in ops, in the order the op receives them
-_ARG_NAMES = {
-    "sum": ("axis", "keepdims"),
-    "max": ("axis", "keepdims"),
-    "min": ("axis", "keepdims"),
-    "transpose": ("axes",),
-    "reshape": ("shape",),
-    "broadcast_to": ("shape",),
-    "sum_to": ("shape",),
-    "concatenate": ("axis",),
-    "getitem": ("",),
-    "clip": ("min", "max"),
-    "leaky_relu": ("slope",),
-    "astype": ("",),
-    "cross_entropy": ("labels", "reduction"),
-}
-
-
 def op_args(name: str, inputs: tuple) -> list[str]:
-    """The non-tensor arguments of an op as short ``name=value`` texts (None and False left out)."""
+    """The non-tensor arguments of an op as short ``name=value`` texts (None and False left out).
+
+    The names come from the op's description (`tinygraph.ops.describe`); an op without one
+    shows its arguments' values alone.
+
+    >>> x = Tensor(1.0)
+    >>> op_args("sum", (x, (0,), True)), op_args("clip", (x, -1.0, None)), op_args("my_op", (x, 2))
+    (['axis=(0,)', 'keepdims'], ['min=-1'], ['2'])
+    """
     args = [a for a in inputs if not isinstance(a, Tensor)]
-    names = _ARG_NAMES.get(name, ())
+    description = find_description(name)
+    names = description.args if description is not None else ()
     out = []
     for k, a in enumerate(args):
         key = names[k] if k < len(names) else ""
