@@ -162,15 +162,16 @@ class Context:
         fn = self.fn
         if not fn.arrays:
             return self._custom_vjp(out, g, release)
-        if self.saved or self.checksums is not None or (out._mem is not None and fn.saves_output):
+        reads_output = fn.saves_output
+        if self.saved or self.checksums is not None or (reads_output and out._mem is not None):
             self.check_saved(out)
         if type(g) is Tensor:
             values = self.inputs
-            if fn.saves_output:
+            if reads_output:
                 self.output = out
         else:
             values = self.args
-            if fn.saves_output:
+            if reads_output:
                 self.output = out._data
         try:  # one and two values spelled out: a call with *values builds another tuple
             n = len(values)
@@ -381,10 +382,14 @@ class Function:
             ctx.seq = next(_counter)
             ctx.released = False
             ctx.created_at = mode.user_frame() if anomalous else None
-            if cls.reads:
-                guard = cls._guards.get(needs)
-                if guard is None:
-                    guard = cls._guards[needs] = _guarded(cls.reads, needs)
+            reads = cls.reads
+            if reads:  # guard the inputs that the needed gradients read
+                if needs is _FIRST or needs is _ONE:
+                    guard = reads[0]
+                elif needs is _SECOND:
+                    guard = reads[1]
+                else:
+                    guard = _guarded(cls, needs)
                 if len(guard) == 1:
                     ctx.save_for_backward(args[guard[0]])
                 elif guard:
@@ -454,9 +459,14 @@ class _NoGradContext:
         pass
 
 
-def _guarded(reads: tuple, needs: tuple) -> tuple:
-    """The inputs to guard: those that the gradient of some input that needs one reads."""
-    return tuple(sorted({j for i, need in enumerate(needs) if need and i < len(reads) for j in reads[i]}))
+def _guarded(cls: type, needs: tuple) -> tuple:
+    """The inputs to guard: those that the gradient of some input that needs one reads (cached per class)."""
+    guard = cls._guards.get(needs)
+    if guard is None:
+        reads = cls.reads
+        guard = tuple(sorted({j for i, need in enumerate(needs) if need and i < len(reads) for j in reads[i]}))
+        cls._guards[needs] = guard
+    return guard
 
 
 def _forward(cls: type, ctx: Any, values: tuple, n: int = 0, x: Any = None, y: Any = None) -> Any:

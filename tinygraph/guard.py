@@ -1,10 +1,11 @@
 """The in-place guard: a version per block of memory, saved by the ops that need it, checked at backward.
 
 Every Tensor that views one block of memory (the outputs of reshape, transpose and basic
-slicing, ``detach()``) shares one `Memory`. Every write tinygraph makes bumps its version:
-an assignment to ``.data``, an optimizer step, ``load_state_dict``, the initializers. An op
-whose gradient reads a tensor keeps the `Version` it saw; backward compares and raises,
-naming the op and the write.
+slicing, ``detach()``) shares one `Memory`. Every write tinygraph makes while a graph waits on
+the memory bumps its version: an assignment to ``.data``, an optimizer step,
+``load_state_dict``, the initializers (a write nobody waits on needs no record). An op whose
+gradient reads a tensor keeps the `Version` it saw; backward compares and raises, naming the
+op and the write.
 
 Writes tinygraph cannot see go through an array it handed out (``.data``, ``.numpy()``,
 ``np.asarray``). When one is handed out while a pending graph needs it, its checksum is
@@ -70,9 +71,7 @@ class Memory:
         self.how, self.site = how, site
 
     def hand_out(self, array: np.ndarray, site: str | None) -> None:
-        """`array` (this memory) is given to the user: checksum it if a pending node needs it."""
-        if not self.pending():
-            return
+        """`array` (this memory) is given to the user while a node waits on it: checksum it once."""
         if self.handed is None:
             self.handed = []
         elif any(a is array for a, _, _ in self.handed):

@@ -132,8 +132,12 @@ class Tensor:
         Writing into it while a pending backward needs this tensor makes that
         backward raise, rather than return a silently wrong gradient.
         """
-        if self._mem is not None or self._node is not None:
-            self._hand_out()
+        mem = self._mem
+        if mem is not None:
+            if mem.pending():
+                mem.hand_out(self._data, mode.user_frame() if mode.state.anomaly else None)
+        elif self._node is not None and self._node.fn.saves_output and not self._node.released:
+            self.memory().hand_out(self._data, mode.user_frame() if mode.state.anomaly else None)
         return self._data
 
     @data.setter
@@ -144,10 +148,17 @@ class Tensor:
         _check_array(arr, "Tensor.data")
         if self.requires_grad and arr.dtype.kind != "f":
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {arr.dtype}")
+        mem = self._mem
+        node = self._node
+        if mem is None and node is not None and node.fn.saves_output and not node.released:
+            mem = self.memory()  # the op that made this tensor reads it in its backward
+        if mem is not None:
+            site = mode.user_frame() if mode.state.anomaly else None
+            if arr is not self._data:  # new memory, so a counter of its own, one version on
+                self._mem = Memory(mem.version + 1, "an assignment to .data", site)
+            elif mem.pending():  # the same array, written through (``t.data -= ...``)
+                mem.bump("an assignment to .data", site)
         self._data = arr
-        # new memory, so a new counter; its version says the tensor's data changed
-        site = mode.user_frame() if mode.state.anomaly else None
-        self._mem = Memory(self._version + 1, "an assignment to .data", site)
 
     def memory(self) -> Memory:
         """The version counter of this tensor's memory, made on first use."""
@@ -159,15 +170,9 @@ class Tensor:
                 node.output_version = mem.version  # so the waiting node shows in mem.pending()
         return mem
 
-    def _hand_out(self) -> None:
-        node = self._node
-        if self._mem is None and (node is None or not node.fn.saves_output or node.released):
-            return  # no graph node can be waiting on this memory
-        self.memory().hand_out(self._data, mode.user_frame() if mode.state.anomaly else None)
-
     @property
     def _version(self) -> int:
-        """How many writes tinygraph has seen to this tensor's data (PyTorch's ``_version``)."""
+        """The version of this tensor's memory: it moves on each write made while a graph waits on it."""
         return 0 if self._mem is None else int(self._mem.version)
 
     def mark_written(self, how: str = "an in-place write") -> None:
@@ -175,8 +180,9 @@ class Tensor:
 
         A pending backward that saved this tensor then raises, saying `how` it changed.
         """
-        if self._mem is not None:
-            self._mem.bump(how, mode.user_frame() if mode.state.anomaly else None)
+        mem = self._mem
+        if mem is not None and mem.pending():
+            mem.bump(how, mode.user_frame() if mode.state.anomaly else None)
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, like `.data`)."""
