@@ -160,18 +160,42 @@ def _leading_to(order: list[Tensor], targets: Sequence[Tensor]) -> set:
     return needed
 
 
-def _seed(out: Tensor, gradient: Any, where: str) -> Tensor:
-    if gradient is None:
-        if out._data.size != 1:
+def _seeds(outputs: Any, gradients: Any, where: str) -> tuple[list, list]:
+    """The outputs a walk starts from and their gradients (1 for a scalar), checked."""
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    if gradients is None:
+        gradients = [None] * len(outs)
+    elif isinstance(gradients, (Tensor, np.ndarray)) or np.isscalar(gradients):
+        gradients = [gradients]
+    else:
+        gradients = list(gradients)
+    if len(gradients) != len(outs):
+        raise ValueError(f"{where}: {len(gradients)} gradients for {len(outs)} outputs")
+    roots, seeds = [], []
+    for out, g in zip(outs, gradients):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{where}: expected a Tensor, got {type(out).__name__}")
+        if not out.requires_grad:
+            if where == "grad":  # an output made of constants only contributes nothing
+                continue
             raise RuntimeError(
-                f"{where}: output has shape {out.shape}; only a scalar output gets the implicit gradient 1. "
-                f"Pass a gradient of shape {out.shape}, or reduce the output first (e.g. .sum())"
+                f"backward: the tensor (shape {out.shape}) does not require grad, so there is no graph to walk; "
+                "set requires_grad=True on the inputs you want gradients for (and do not compute under no_grad)"
             )
-        return Tensor._make(np.ones_like(out._data))
-    g = gradient if isinstance(gradient, Tensor) else Tensor._make(np.asarray(gradient, dtype=out.dtype))
-    if g.shape != out.shape:
-        raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape {out.shape}")
-    return g
+        if g is None:
+            if out._data.size != 1:
+                raise RuntimeError(
+                    f"{where}: output has shape {out.shape}; only a scalar output gets the implicit gradient 1. "
+                    f"Pass a gradient of shape {out.shape}, or reduce the output first (e.g. .sum())"
+                )
+            g = Tensor._make(np.ones_like(out._data))
+        elif not isinstance(g, Tensor):
+            g = Tensor._make(np.asarray(g, dtype=out.dtype))
+        if g.shape != out.shape:
+            raise ValueError(f"{where}: gradient has shape {g.shape} but the output has shape {out.shape}")
+        roots.append(out)
+        seeds.append(g)
+    return roots, seeds
 
 
 def _observer() -> Callable | None:
@@ -185,25 +209,7 @@ def backward(
     create_graph: bool = False,
 ) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of every leaf that requires grad."""
-    roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
-    if grad_tensors is None:
-        grad_list = [None] * len(roots)
-    elif isinstance(grad_tensors, (Tensor, np.ndarray)) or np.isscalar(grad_tensors):
-        grad_list = [grad_tensors]
-    else:
-        grad_list = list(grad_tensors)
-    if len(grad_list) != len(roots):
-        raise ValueError(f"backward: {len(grad_list)} gradients for {len(roots)} tensors")
-    seeds = []
-    for r, g in zip(roots, grad_list):
-        if not isinstance(r, Tensor):
-            raise TypeError(f"backward: expected a Tensor, got {type(r).__name__}")
-        if not r.requires_grad:
-            raise RuntimeError(
-                f"backward: the tensor (shape {r.shape}) does not require grad, so there is no graph to walk; "
-                "set requires_grad=True on the inputs you want gradients for (and do not compute under no_grad)"
-            )
-        seeds.append(_seed(r, g, "backward"))
+    roots, seeds = _seeds(tensors, grad_tensors, "backward")
     grads, reached = walk(roots, seeds, create_graph, retain_graph or create_graph, observer=_observer())
     handed: set = {id(s._data) for s in seeds}
     for t in reached:
@@ -236,25 +242,11 @@ def grad(
     >>> dx.item(), tg.grad(dx, [x])[0].item()
     (27.0, 18.0)
     """
-    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
-        gos = [grad_outputs] * len(outs) if grad_outputs is None else [grad_outputs]
-    else:
-        gos = list(grad_outputs)
-    if len(gos) != len(outs):
-        raise ValueError(f"grad: {len(gos)} grad_outputs for {len(outs)} outputs")
     for i, t in enumerate(ins):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad, so no gradient flows to it")
-    seeds, roots = [], []
-    for o, go in zip(outs, gos):
-        if not isinstance(o, Tensor):
-            raise TypeError(f"grad: expected Tensor outputs, got {type(o).__name__}")
-        if not o.requires_grad:
-            continue
-        roots.append(o)
-        seeds.append(_seed(o, go, "grad"))
+    roots, seeds = _seeds(outputs, grad_outputs, "grad")
     if retain_graph is None:
         retain_graph = create_graph
     grads = walk(roots, seeds, create_graph, retain_graph, ins, _observer())[0] if roots else {}

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph import anomaly, mode
-from tinygraph.guard import UNSEEN, checksum
+from tinygraph.guard import check_saved, checksum
 from tinygraph.tensor import Tensor
 
 _state = mode.state
@@ -92,63 +92,13 @@ class Context:
                 versions.append(None)
         self.versions = tuple(versions)
         if _state.anomaly:
-            self.checksums = [checksum(_value(t)) if _value(t) is not None else None for t in items]
+            self.checksums = [checksum(getattr(t, "_data", t)) if _is_array(t) else None for t in items]
 
     @property
     def saved_tensors(self) -> tuple:
         if self.released:
             raise RuntimeError(released_message(self))
         return self.saved
-
-    def check_saved(self, out: Tensor) -> None:
-        """Raise if anything this node saved (or its output, if it reads it) was written since."""
-        for t, v in zip(self.saved, self.versions):
-            if v is not None:
-                mem = t._mem
-                if mem.handed:
-                    mem.notice_writes()
-                if mem.version != v:
-                    raise RuntimeError(self._modified(t, out, v, mem.how, mem.site))
-        mem = out._mem
-        if mem is not None and self.fn.saves_output:
-            v = self.output_version or 0
-            if mem.handed:
-                mem.notice_writes()
-            if mem.version != v:
-                raise RuntimeError(self._modified(out, out, v, mem.how, mem.site))
-        sums = self.checksums
-        if sums is not None:  # detect_anomaly: every saved array was checksummed when it was saved
-            items = (*self.saved, out) if self.fn.saves_output else self.saved
-            for t, crc in zip(items, sums):
-                if crc is not None and checksum(_value(t)) != crc:
-                    v = t._version if isinstance(t, Tensor) else 0
-                    raise RuntimeError(self._modified(t, out, v, UNSEEN, None))
-
-    def _modified(self, t: Any, out: Tensor, v: int, how: str | None, site: str | None) -> str:
-        """Which op saved `t`, where that op was created, and what changed `t` since."""
-        if t is out:
-            what = "its output"
-        else:
-            idx = [i for i, a in enumerate(self.inputs) if a is t]
-            what = f"its input {idx[0]}" if idx else "a tensor"
-        how = how or "a write to its data"
-        if site:
-            how += f" (the array was handed out at {site})" if "handed out" in how else f" at {site}"
-        created = self.created_at
-        hint = (
-            "."
-            if created
-            else "; run the forward pass and the write under tg.detect_anomaly() to see where "
-            "the op was created and where the data was changed."
-        )
-        now = t._version if isinstance(t, Tensor) else v
-        lines = [
-            f"backward: op {self.name!r} saved {what} (shape {t.shape}, {t.dtype}) for its gradient, "
-            f"and it was modified in place after the forward pass (version {v} -> {now}) by {how}.",
-            f"  op {self.name!r} was created at {created}" if created else "",
-            "  Recompute the forward pass after changing the data, or change a copy instead" + hint,
-        ]
-        return "\n".join(line for line in lines if line)
 
     def vjp(self, out: Tensor, g: Any, release: bool = False) -> tuple:
         """The op's gradients, one per input (None where there is none), for gradient `g` of `out`.
@@ -164,7 +114,7 @@ class Context:
             return self._custom_vjp(out, g, release)
         reads_output = fn.saves_output
         if self.saved or self.checksums is not None or (reads_output and out._mem is not None):
-            self.check_saved(out)
+            check_saved(self, out)
         if type(g) is Tensor:
             values = self.inputs
             if reads_output:
@@ -193,7 +143,7 @@ class Context:
     def _custom_vjp(self, out: Tensor, g: Any, release: bool) -> tuple:
         """`vjp` for an op in the README's style: its backward gets Tensors; results are checked."""
         if self.saved or self.checksums is not None or (out._mem is not None and self.fn.saves_output):
-            self.check_saved(out)
+            check_saved(self, out)
         raw = not isinstance(g, Tensor)
         self.output = out
         try:
@@ -225,8 +175,8 @@ class Context:
         return f"<{self.name} node ({shapes})>"
 
 
-def _value(x: Any) -> Any:
-    return x._data if isinstance(x, Tensor) else x if isinstance(x, np.ndarray) else None
+def _is_array(x: Any) -> bool:
+    return isinstance(x, (Tensor, np.ndarray))
 
 
 def _as_gradient(node: Context, p: Any, gp: Any, raw: bool) -> Any:

@@ -93,3 +93,53 @@ class Memory:
             else:
                 self.handed = None  # nobody waits on those hand-outs any more
         return self.version
+
+
+def check_saved(node: Any, out: Any) -> None:
+    """Raise if anything `node` saved (or its output `out`, if its gradient reads it) was written since."""
+    for t, v in zip(node.saved, node.versions):
+        if v is not None:  # a Tensor (a plain array has no counter: only anomaly mode checks it)
+            mem = t._mem
+            if mem.handed:
+                mem.notice_writes()
+            if mem.version != v:
+                raise RuntimeError(_message(node, t, out, v, mem.how, mem.site))
+    mem = out._mem
+    if mem is not None and node.fn.saves_output:
+        v = node.output_version or 0
+        if mem.handed:
+            mem.notice_writes()
+        if mem.version != v:
+            raise RuntimeError(_message(node, out, out, v, mem.how, mem.site))
+    sums = node.checksums
+    if sums is not None:  # detect_anomaly: every saved array was checksummed when it was saved
+        items = (*node.saved, out) if node.fn.saves_output else node.saved
+        for t, crc in zip(items, sums):
+            if crc is not None and checksum(getattr(t, "_data", t)) != crc:
+                raise RuntimeError(_message(node, t, out, getattr(t, "_version", 0), UNSEEN, None))
+
+
+def _message(node: Any, t: Any, out: Any, v: int, how: str | None, site: str | None) -> str:
+    """Which op saved `t`, where that op was created, and what changed `t` since."""
+    if t is out:
+        what = "its output"
+    else:
+        idx = [i for i, a in enumerate(node.inputs) if a is t]
+        what = f"its input {idx[0]}" if idx else "a tensor"
+    how = how or "a write to its data"
+    if site:
+        how += f" (the array was handed out at {site})" if "handed out" in how else f" at {site}"
+    created = node.created_at
+    hint = (
+        "."
+        if created
+        else "; run the forward pass and the write under tg.detect_anomaly() to see where "
+        "the op was created and where the data was changed."
+    )
+    lines = [
+        f"backward: op {node.name!r} saved {what} (shape {t.shape}, {t.dtype}) for its gradient, and it was "
+        f"modified in place after the forward pass (version {v} -> {getattr(t, '_version', v)}) by {how}.",
+        f"  op {node.name!r} was created at {created}" if created else "",
+        "  Recompute the forward pass after changing the data, or change a copy instead" + hint,
+    ]
+    return "\n".join(line for line in lines if line)
