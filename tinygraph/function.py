@@ -52,8 +52,7 @@ class Context:
     while its backward runs); ``released``, whether backward has freed what it saved.
     A custom op's forward may set other attributes (axes, masks) for its backward.
 
-    The engine's fields: ``args``, the values forward was given (ndarrays for built-in ops);
-    ``saved`` and ``versions``, what the op saved and the `guard.Version` of each saved tensor;
+    The engine's fields: ``saved`` and ``versions``, what the op saved and the `guard.Version` of each saved tensor;
     ``output_version``, its output's version, for ops that read their output; ``seq``, the
     creation number (a node is made after the nodes of its inputs). Under ``detect_anomaly()``:
     ``created_at``, the line of user code that made the op, and ``checksums``, of each saved
@@ -63,7 +62,6 @@ class Context:
     __slots__ = (
         "fn",
         "inputs",
-        "args",
         "needs_input_grad",
         "saved",
         "versions",
@@ -115,24 +113,29 @@ class Context:
         reads_output = fn.saves_output
         if self.saved or self.checksums is not None or (reads_output and out._mem is not None):
             check_saved(self, out)
-        if type(g) is Tensor:
-            values = self.inputs
+        inputs = self.inputs
+        if type(g) is Tensor:  # a graph of the gradient is recorded: the vjp gets the Tensors
             if reads_output:
                 self.output = out
-        else:
-            values = self.args
+            try:
+                gs = fn.backward(self, g, *inputs)
+            finally:
+                self.output = None
+        else:  # the vjp gets the arrays; one and two inputs spelled out, as they run for every node
             if reads_output:
                 self.output = out._data
-        try:  # one and two values spelled out: a call with *values builds another tuple
-            n = len(values)
-            if n == 2:
-                gs = fn.backward(self, g, values[0], values[1])
-            elif n == 1:
-                gs = fn.backward(self, g, values[0])
-            else:
-                gs = fn.backward(self, g, *values)
-        finally:
-            self.output = None
+            try:
+                if len(inputs) == 2:
+                    a, b = inputs
+                    gs = fn.backward(
+                        self, g, a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b
+                    )
+                elif len(inputs) == 1:
+                    gs = fn.backward(self, g, inputs[0]._data)  # (a one-input op's input is a Tensor)
+                else:
+                    gs = fn.backward(self, g, *[a._data if isinstance(a, Tensor) else a for a in inputs])
+            finally:
+                self.output = None
         if release:
             if self.saved or self.output_version is not None or self.checksums is not None:
                 self.release()
@@ -325,7 +328,6 @@ class Function:
             ctx = Context()
             ctx.fn = cls
             ctx.inputs = args
-            ctx.args = values
             ctx.needs_input_grad = needs
             ctx.saved = ctx.versions = ()
             ctx.output_version = ctx.output = ctx.checksums = None
@@ -384,7 +386,7 @@ def _apply_custom(cls: type, args: tuple) -> Tensor:
         return Tensor._make(np.asarray(out))
     ctx = Context()
     ctx.fn = cls
-    ctx.inputs = ctx.args = args
+    ctx.inputs = args
     ctx.needs_input_grad = needs
     ctx.saved = ctx.versions = ()
     ctx.output_version = ctx.output = ctx.checksums = None
