@@ -78,6 +78,11 @@ def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray
 _new = object.__new__
 
 
+def _site() -> str | None:
+    """Where a write or hand-out happens in the user's code, under detect_anomaly (for the error)."""
+    return mode.user_frame() if mode.state.anomaly else None
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
@@ -132,12 +137,9 @@ class Tensor:
         Writing into it while a pending backward needs this tensor makes that
         backward raise, rather than return a silently wrong gradient.
         """
-        mem = self._mem
+        mem = self._waiting()
         if mem is not None:
-            if mem.pending():
-                mem.hand_out(self._data, mode.user_frame() if mode.state.anomaly else None)
-        elif self._node is not None and self._node.fn.saves_output and not self._node.released:
-            self.memory().hand_out(self._data, mode.user_frame() if mode.state.anomaly else None)
+            mem.hand_out(self._data, _site())
         return self._data
 
     @data.setter
@@ -148,16 +150,11 @@ class Tensor:
         _check_array(arr, "Tensor.data")
         if self.requires_grad and arr.dtype.kind != "f":
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {arr.dtype}")
-        mem = self._mem
-        node = self._node
-        if mem is None and node is not None and node.fn.saves_output and not node.released:
-            mem = self.memory()  # the op that made this tensor reads it in its backward
-        if mem is not None:
-            site = mode.user_frame() if mode.state.anomaly else None
-            if arr is not self._data:  # new memory, so a counter of its own, one version on
-                self._mem = Memory(mem.version + 1, "an assignment to .data", site)
-            elif mem.pending():  # the same array, written through (``t.data -= ...``)
-                mem.bump("an assignment to .data", site)
+        waiting = self._waiting()
+        if arr is not self._data and self._mem is not None:  # new memory: a counter of its own, one version on
+            self._mem = Memory(self._mem.version + 1, "an assignment to .data", _site())
+        elif waiting is not None:  # the same array, written through (``t.data -= ...``)
+            waiting.bump("an assignment to .data", _site())
         self._data = arr
 
     def memory(self) -> Memory:
@@ -170,6 +167,16 @@ class Tensor:
                 node.output_version = mem.version  # so the waiting node shows in mem.pending()
         return mem
 
+    def _waiting(self) -> Memory | None:
+        """The memory's counter if a graph node that has not run its backward needs it, else None."""
+        mem = self._mem
+        if mem is None:
+            node = self._node
+            if node is None or not node.fn.saves_output or node.released:
+                return None
+            mem = self.memory()  # the op that made this tensor reads it in its backward
+        return mem if mem.pending() else None
+
     @property
     def _version(self) -> int:
         """The version of this tensor's memory: it moves on each write made while a graph waits on it."""
@@ -180,9 +187,9 @@ class Tensor:
 
         A pending backward that saved this tensor then raises, saying `how` it changed.
         """
-        mem = self._mem
-        if mem is not None and mem.pending():
-            mem.bump(how, mode.user_frame() if mode.state.anomaly else None)
+        mem = self._waiting()
+        if mem is not None:
+            mem.bump(how, _site())
 
     def numpy(self) -> np.ndarray:
         """The data as an ndarray (shared, like `.data`)."""
