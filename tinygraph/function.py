@@ -108,8 +108,6 @@ class Context:
         if self.released:
             raise RuntimeError(released_message(self))
         fn = self.fn
-        if not fn.arrays:
-            return self._custom_vjp(out, g, release)
         reads_output = fn.saves_output
         if self.saved or self.checksums is not None or (reads_output and out._mem is not None):
             check_saved(self, out)
@@ -143,8 +141,29 @@ class Context:
                 self.released = True
         return gs if type(gs) is tuple else (gs,)
 
-    def _custom_vjp(self, out: Tensor, g: Any, release: bool) -> tuple:
-        """`vjp` for an op in the README's style: its backward gets Tensors; results are checked."""
+    def release(self) -> None:
+        """Drop what backward needed (after backward has run, unless ``retain_graph``)."""
+        self.saved = self.versions = ()
+        self.output_version = self.checksums = None
+        self.released = True
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(t.shape) if isinstance(t, Tensor) else type(t).__name__ for t in self.inputs)
+        return f"<{self.name} node ({shapes})>"
+
+
+class CustomContext(Context):
+    """The node of an op in the README's style (``arrays = False``): its backward gets Tensors.
+
+    The results are checked (one gradient per input, each of its input's shape), and release
+    also drops the attributes its forward set.
+    """
+
+    __slots__ = ()
+
+    def vjp(self, out: Tensor, g: Any, release: bool = False) -> tuple:
+        if self.released:
+            raise RuntimeError(released_message(self))
         if self.saved or self.checksums is not None or (out._mem is not None and self.fn.saves_output):
             check_saved(self, out)
         raw = not isinstance(g, Tensor)
@@ -166,16 +185,8 @@ class Context:
         return gs
 
     def release(self) -> None:
-        """Drop what backward needed (after backward has run, unless ``retain_graph``)."""
-        self.saved = self.versions = ()
-        self.output_version = self.checksums = None
-        self.released = True
-        if not self.fn.arrays:  # a custom op's forward may have set attributes (built-in ops save instead)
-            self.__dict__.clear()
-
-    def __repr__(self) -> str:
-        shapes = ", ".join(str(t.shape) if isinstance(t, Tensor) else type(t).__name__ for t in self.inputs)
-        return f"<{self.name} node ({shapes})>"
+        super().release()
+        self.__dict__.clear()
 
 
 def _is_array(x: Any) -> bool:
@@ -384,7 +395,7 @@ def _apply_custom(cls: type, args: tuple) -> Tensor:
         if mode.state.anomaly:
             anomaly.check_forward(cls.name, args, out, None)
         return Tensor._make(np.asarray(out))
-    ctx = Context()
+    ctx = CustomContext()
     ctx.fn = cls
     ctx.inputs = args
     ctx.needs_input_grad = needs
