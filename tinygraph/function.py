@@ -328,12 +328,7 @@ class Function:
                 flags = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
                 needs = flags if True in flags else None
         if needs is None:
-            out = _forward(cls, NO_GRAD, values, n, x, y)
-            if type(out) is not _ndarray:
-                out = np.asarray(out)
-            if anomalous:
-                anomaly.check_forward(cls.name, args, out, None)
-            result = Tensor._make(out)
+            ctx = NO_GRAD
         else:
             # the node (its fields are described in Context)
             ctx = Context()
@@ -357,28 +352,32 @@ class Function:
                     ctx.save_for_backward(args[guard[0]])
                 elif guard:
                     ctx.save_for_backward(*[args[i] for i in guard])
-            try:
-                if n == 2:
-                    out = cls.forward(ctx, x, y)
-                elif n == 1:
-                    out = cls.forward(ctx, x)
-                else:
-                    out = cls.forward(ctx, *values)
-            except (ValueError, IndexError) as e:
-                raise _op_error(cls.name, values, e) from None
-            if type(out) is not _ndarray:
-                out = np.asarray(out)
-            # the output (this is Tensor._make without the call)
-            result = _new(Tensor)
-            result._data = out
+        try:
+            if n == 2:
+                out = cls.forward(ctx, x, y)
+            elif n == 1:
+                out = cls.forward(ctx, x)
+            else:
+                out = cls.forward(ctx, *values)
+        except (ValueError, IndexError) as e:
+            raise _op_error(cls.name, values, e) from None
+        if type(out) is not _ndarray:
+            out = np.asarray(out)
+        # the output (this is Tensor._make without the call)
+        result = _new(Tensor)
+        result._data = out
+        result.grad = result.name = result._mem = None
+        result._retain = False
+        if needs is None:
+            result._node = None
+            result.requires_grad = False
+        else:
             result._node = ctx
             result.requires_grad = True
-            result.grad = result.name = result._mem = None
-            result._retain = False
-            if anomalous:
-                anomaly.check_forward(cls.name, args, out, ctx)
-                if cls.saves_output:
-                    ctx.checksums = [*(ctx.checksums or [None] * len(ctx.saved)), checksum(out)]
+        if anomalous:
+            anomaly.check_forward(cls.name, args, out, None if needs is None else ctx)
+            if needs is not None and cls.saves_output:
+                ctx.checksums = [*(ctx.checksums or [None] * len(ctx.saved)), checksum(out)]
         if cls.shares_memory and np.may_share_memory(out, values[0]):
             result._mem = args[0].memory()  # a view: writes through either show in both
         return result
