@@ -304,6 +304,11 @@ class Tensor:
         t.name = self.name
         return t
 
+    @property
+    def retains_grad(self) -> bool:
+        """Whether this non-leaf tensor keeps its `.grad` (``retain_grad()`` was called), as in PyTorch."""
+        return self._retain
+
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep it)."""
         if not self.requires_grad:

@@ -112,18 +112,18 @@ class Walk:
         self.tensors: list[Tensor] = []
         self.index: dict[int, int] = {}
         for t in self.order:
-            for p in t._node.inputs:
-                if isinstance(p, Tensor) and p._node is None:
+            for p in t.grad_fn.inputs:
+                if isinstance(p, Tensor) and p.grad_fn is None:
                     self._add(p)
             self._add(t)
         if not self.order:
             self._add(output)
         self.consumers: dict[int, list[tuple[Tensor, int]]] = defaultdict(list)
         for t in self.order:
-            for i, p in enumerate(t._node.inputs):
+            for i, p in enumerate(t.grad_fn.inputs):
                 if isinstance(p, Tensor):
                     self.consumers[id(p)].append((t, i))
-        self.by_node = {id(t._node): t for t in self.order}
+        self.by_node = {id(t.grad_fn): t for t in self.order}
 
     def _add(self, t: Tensor) -> None:
         if id(t) not in self.index:
@@ -137,7 +137,7 @@ class Walk:
         return f"op{self.index[id(t)]}"
 
     def released(self) -> bool:
-        return any(t._node.released for t in self.order)
+        return any(t.grad_fn.released for t in self.order)
 
 
 def param_names(params: Any, where: str) -> dict[int, str]:
@@ -169,7 +169,7 @@ def param_names(params: Any, where: str) -> dict[int, str]:
 def kind(t: Tensor, walk: Walk, names: dict[int, str]) -> str:
     if t is walk.output:
         return "output"
-    if t._node is not None:
+    if t.grad_fn is not None:
         return "intermediate"
     if id(t) in names:
         return "parameter"
@@ -187,15 +187,15 @@ def modules(walk: Walk, names: dict[int, str]) -> tuple[dict[int, str], dict[int
 
     # a 0-d constant (a Python number an op wrapped, mean's 1/n) is neutral; a larger constant is data
     def neutral(p: Tensor) -> bool:
-        return p._node is None and not p.requires_grad and p._data.ndim == 0
+        return p.grad_fn is None and not p.requires_grad and p._data.ndim == 0
 
     pure: dict[int, str] = {}
     for t in walk.tensors:
-        if t._node is None and "." in names.get(id(t), ""):
+        if t.grad_fn is None and "." in names.get(id(t), ""):
             pure[id(t)] = names[id(t)].rpartition(".")[0]
     op_mod: dict[int, str] = {}
     for t in walk.order:
-        ins = [p for p in t._node.inputs if isinstance(p, Tensor)]
+        ins = [p for p in t.grad_fn.inputs if isinstance(p, Tensor)]
         mods = {pure[id(p)] for p in ins if id(p) in pure}
         if len(mods) == 1:
             (m,) = mods
@@ -204,7 +204,7 @@ def modules(walk: Walk, names: dict[int, str]) -> tuple[dict[int, str], dict[int
                 pure[id(t)] = m
     t_mod: dict[int, str] = {}
     for t in walk.tensors:
-        if t._node is None:
+        if t.grad_fn is None:
             if id(t) in pure:
                 t_mod[id(t)] = pure[id(t)]
             elif neutral(t) and t is not walk.output:

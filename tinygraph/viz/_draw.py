@@ -266,7 +266,7 @@ def _grads(walk: C.Walk, gradient: Any) -> tuple[dict[int, np.ndarray], dict, st
         seed = gradient._data if isinstance(gradient, Tensor) else gradient
         shown[id(out)] = np.ones_like(out._data) if seed is None else np.asarray(seed, dtype=out.dtype)
     for t in walk.tensors:
-        kept = t.grad is not None and (t.grad_fn is None or t._retain)
+        kept = t.grad is not None and (t.grad_fn is None or t.retains_grad)
         if kept and t.requires_grad:
             shown[id(t)] = t.grad._data
         elif id(t) in totals and t.requires_grad:
