@@ -290,8 +290,9 @@ class Function:
             enabled = True
             anomalous = False
         needs = None
+        plain = False  # no Tensor among the inputs: plain arrays in, a plain array out
         n = len(args)
-        x = y = None
+        x = y = values = None
         if n == 2:
             x, y = args
             if isinstance(x, Tensor):
@@ -310,27 +311,26 @@ class Function:
                     needs = _SECOND
                 y = y._data
             else:
-                return _forward(cls, NO_GRAD, args, 2, x, y)  # plain arrays in, a plain array out
-            values = (x, y)
+                plain = True
         elif n == 1:
             x = args[0]
             if not isinstance(x, Tensor):
-                return _forward(cls, NO_GRAD, args, 1, x)
-            if enabled and x.requires_grad:
-                needs = _ONE
-            x = x._data
-            values = (x,)
+                plain = True
+            else:
+                if enabled and x.requires_grad:
+                    needs = _ONE
+                x = x._data
         else:
-            if not any(isinstance(a, Tensor) for a in args):
-                return _forward(cls, NO_GRAD, args)
+            plain = not any(isinstance(a, Tensor) for a in args)
             values = tuple([a._data if isinstance(a, Tensor) else a for a in args])
-            if enabled:
+            x = values[0] if values else None
+            if enabled and not plain:
                 flags = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
                 needs = flags if True in flags else None
         if needs is None:
             ctx = NO_GRAD
         else:
-            # the node (its fields are described in Context)
+            # the node, as `_node` makes it, spelled out: the call costs 500 instructions per op
             ctx = Context()
             ctx.fn = cls
             ctx.inputs = args
@@ -360,7 +360,9 @@ class Function:
             else:
                 out = cls.forward(ctx, *values)
         except (ValueError, IndexError) as e:
-            raise _op_error(cls.name, values, e) from None
+            raise _op_error(cls.name, args, e) from None
+        if plain:
+            return out
         if type(out) is not _ndarray:
             out = np.asarray(out)
         # the output (this is Tensor._make without the call)
@@ -378,7 +380,7 @@ class Function:
             anomaly.check_forward(cls.name, args, out, None if needs is None else ctx)
             if needs is not None and cls.saves_output:
                 ctx.checksums = [*(ctx.checksums or [None] * len(ctx.saved)), checksum(out)]
-        if cls.shares_memory and np.may_share_memory(out, values[0]):
+        if cls.shares_memory and np.may_share_memory(out, x):
             result._mem = args[0].memory()  # a view: writes through either show in both
         return result
 
@@ -390,21 +392,13 @@ def _apply_custom(cls: type, args: tuple) -> Tensor:
         needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
     if needs is None:
         with mode.set_grad_enabled(False):
-            out = _forward(cls, _NoGradContext(), args)
+            out = _custom_forward(cls, _NoGradContext(), args)
         if mode.state.anomaly:
             anomaly.check_forward(cls.name, args, out, None)
         return Tensor._make(np.asarray(out))
-    ctx = CustomContext()
-    ctx.fn = cls
-    ctx.inputs = args
-    ctx.needs_input_grad = needs
-    ctx.saved = ctx.versions = ()
-    ctx.output_version = ctx.output = ctx.checksums = None
-    ctx.seq = next(_counter)
-    ctx.released = False
-    ctx.created_at = mode.user_frame() if mode.state.anomaly else None
+    ctx = _node(CustomContext, cls, args, needs, mode.state.anomaly)
     with mode.set_grad_enabled(False):
-        out = np.asarray(_forward(cls, ctx, args))
+        out = np.asarray(_custom_forward(cls, ctx, args))
     if out.dtype.kind != "f":
         raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
     if mode.state.anomaly:
@@ -431,20 +425,25 @@ def _guarded(cls: type, needs: tuple) -> tuple:
     return guard
 
 
-def _forward(cls: type, ctx: Any, values: tuple, n: int = 0, x: Any = None, y: Any = None) -> Any:
-    """``cls.forward(ctx, *values)`` without recording, with errors naming the op and the shapes.
+def _node(kind: type, cls: type, args: tuple, needs: tuple, anomalous: bool) -> Context:
+    """A new graph node (its fields are described in `Context`)."""
+    ctx = kind()
+    ctx.fn = cls
+    ctx.inputs = args
+    ctx.needs_input_grad = needs
+    ctx.saved = ctx.versions = ()
+    ctx.output_version = ctx.output = ctx.checksums = None
+    ctx.seq = next(_counter)
+    ctx.released = False
+    ctx.created_at = mode.user_frame() if anomalous else None
+    return ctx
 
-    `x` and `y` are the values of one- and two-input ops (`n`), passed as they are.
-    """
+
+def _custom_forward(cls: type, ctx: Any, args: tuple) -> Any:
     try:
-        if n == 2:
-            out = cls.forward(ctx, x, y)
-        elif n == 1:
-            out = cls.forward(ctx, x)
-        else:
-            out = cls.forward(ctx, *values)
+        out = cls.forward(ctx, *args)
     except (ValueError, IndexError) as e:
-        raise _op_error(cls.name, values, e) from None
+        raise _op_error(cls.name, args, e) from None
     return out._data if isinstance(out, Tensor) else out
 
 
