@@ -52,11 +52,11 @@ class Context:
     while its backward runs); ``released``, whether backward has freed what it saved.
     A custom op's forward may set other attributes (axes, masks) for its backward.
 
-    The engine's fields: ``saved`` and ``versions``, what the op saved and the `guard.Version` of each saved tensor;
-    ``output_version``, its output's version, for ops that read their output; ``seq``, the
-    creation number (a node is made after the nodes of its inputs). Under ``detect_anomaly()``:
-    ``created_at``, the line of user code that made the op, and ``checksums``, of each saved
-    array (and the output) when saved; None otherwise.
+    The engine's fields: ``saved`` and ``versions``, what the op saved and the `guard.Version`
+    of each saved tensor; ``output_version``, its output's version, for ops that read their
+    output; ``seq``, the creation number (a node is made after the nodes of its inputs). Under
+    ``detect_anomaly()``: ``created_at``, the line of user code that made the op, and
+    ``checksums``, of each saved array (and the output) when saved; None otherwise.
     """
 
     __slots__ = (
