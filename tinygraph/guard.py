@@ -136,9 +136,11 @@ def _message(node: Any, t: Any, out: Any, v: int, how: str | None, site: str | N
         else "; run the forward pass and the write under tg.detect_anomaly() to see where "
         "the op was created and where the data was changed."
     )
+    now = getattr(t, "_version", v)
+    versions = f" (version {v} -> {now})" if now != v else ""  # a write tinygraph did not see moves no version
     lines = [
         f"backward: op {node.name!r} saved {what} (shape {t.shape}, {t.dtype}) for its gradient, and it was "
-        f"modified in place after the forward pass (version {v} -> {getattr(t, '_version', v)}) by {how}.",
+        f"modified in place after the forward pass{versions} by {how}.",
         f"  op {node.name!r} was created at {created}" if created else "",
         "  Recompute the forward pass after changing the data, or change a copy instead" + hint,
     ]
