@@ -10,6 +10,7 @@ import pytest
 
 import tinygraph as tg
 from tinygraph.nn import functional as F
+from tinygraph.tensor import Handle
 
 
 def _traced_memory():
@@ -156,11 +157,6 @@ def test_each_recorded_op_gets_a_fresh_node():
 # ----- create_graph ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17, open: graph nodes hold leaves strongly, so x -> x.grad -> its graph -> x is a cycle "
-    "(PyTorch has the same one); breaking it needs nodes that reach leaves through a weak reference",
-)
 def test_create_graph_backward_leaves_no_reference_cycle():
     refs = []
     gc.collect()
@@ -180,3 +176,53 @@ def test_create_graph_backward_leaves_no_reference_cycle():
             gc.enable()
         gc.collect()
     assert alive == 0, f"{alive} of {len(refs)} tensors (x and x.grad) are kept alive by reference cycles"
+
+
+# ----- handles: what nodes hold in place of a leaf that requires grad ----------------------------------
+
+
+def test_a_node_shows_its_leaves_and_holds_their_handles():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * 3).sum()
+    node = y.grad_fn.inputs[0].grad_fn  # the mul
+    assert node.inputs[0] is x  # what the pictures and gradient checks read
+    h = node.args[0]
+    assert isinstance(h, Handle) and h.leaf() is x and h is x.handle()
+    assert h._data is x._data and h._mem is x._mem  # same data, same version counter
+    y.backward()
+    assert x.grad.tolist() == [3.0, 3.0] and h.grad is None  # the gradient goes to the leaf
+
+
+def test_a_handle_follows_its_leafs_assignment_and_writes():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()  # x now has a handle
+    x.data = np.array([5.0, 7.0])
+    x.grad = None
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [10.0, 14.0]  # 2x at the new values
+    y = (x * x).sum()
+    x.data = np.array([1.0, 1.0])  # an assignment while a graph waits is still caught
+    with pytest.raises(RuntimeError, match="'mul' saved its input .* by an assignment to .data"):
+        y.backward()
+
+
+def test_a_leaf_nobody_holds_is_not_kept_by_its_graph():
+    y = tg.tensor([2.0, 4.0], requires_grad=True) * 3
+    leaf = y.grad_fn.inputs[0]
+    assert isinstance(leaf, Handle) and leaf.leaf() is None and leaf.tolist() == [2.0, 4.0]
+    y.sum().backward()  # its gradient has nowhere to go, and nothing fails
+    assert y.tolist() == [6.0, 12.0]
+
+
+def test_gradcheck_module_leaves_the_parameters_handles_as_they_were():
+    tg.manual_seed(0)
+    lin = tg.nn.Linear(3, 2)
+    X = np.arange(12.0).reshape(4, 3) / 10
+    (lin(tg.tensor(X)) ** 2).sum()  # records: the parameters get handles
+    handles = [p.handle() for p in lin.parameters()]
+    assert tg.gradcheck_module(lin, lambda m: (m(tg.tensor(X)) ** 2).sum()).passed
+    assert all(p.handle() is h for p, h in zip(lin.parameters(), handles))  # the same objects, on the same arrays
+    assert all(h._data is p._data for h, p in zip(handles, lin.parameters()))
+    (lin(tg.tensor(X)) ** 2).sum().backward()
+    Z = X @ lin.weight.data.T + lin.bias.data
+    np.testing.assert_allclose(lin.weight.grad.data, 2 * Z.T @ X, rtol=1e-12)  # d/dW of sum(Z^2)

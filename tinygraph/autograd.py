@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph import anomaly, mode
-from tinygraph.tensor import Tensor
+from tinygraph.tensor import Handle, Tensor
 
 _ndarray = np.ndarray
 
@@ -33,7 +33,7 @@ def topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
         if node in found:
             continue
         found[node] = t
-        for p in node.inputs:
+        for p in node.args:
             if isinstance(p, Tensor) and p._node is not None and p._node not in found:
                 stack.append(p)
     return sorted(found.values(), key=_seq)
@@ -99,8 +99,12 @@ def walk(
                 gs = node.vjp(t, g, not retain_graph)
                 if observer is not None:
                     observer(node, t, g, gs)
-                for p, gp, need in zip(node.inputs, gs, node.needs_input_grad):
+                for p, gp, need in zip(node.args, gs, node.needs_input_grad):
                     if need and gp is not None:
+                        if p._node is None and type(p) is Handle:
+                            p = p.leaf()  # the leaf it stands for (None if it is gone: nobody can read it)
+                            if p is None:
+                                continue
                         if p in grads:
                             _send(grads, owned, reached, pending, p, gp)
                         else:  # (the first gradient, spelled out: most tensors get only one)
@@ -153,7 +157,7 @@ def _leading_to(order: list[Tensor], targets: Sequence[Tensor]) -> set:
     wanted = set(targets)
     needed: set = set()
     for t in order:  # every tensor comes after the inputs it was made from
-        for p in t._node.inputs:
+        for p in t._node.inputs:  # (leaves as themselves, not as their handles)
             if isinstance(p, Tensor) and (p in wanted or (p._node is not None and p._node in needed)):
                 needed.add(t._node)
                 break

@@ -20,7 +20,7 @@ import numpy as np
 
 from tinygraph import anomaly, mode
 from tinygraph.guard import check_saved, checksum
-from tinygraph.tensor import Tensor
+from tinygraph.tensor import Handle, Tensor
 
 _state = mode.state
 _ndarray = np.ndarray
@@ -52,7 +52,8 @@ class Context:
     while its backward runs); ``released``, whether backward has freed what it saved.
     A custom op's forward may set other attributes (axes, masks) for its backward.
 
-    The engine's fields: ``saved`` and ``versions``, what the op saved and the `guard.Version`
+    The engine's fields: ``args``, the arguments as recorded (each leaf that requires grad as
+    its `tinygraph.tensor.Handle`, so the graph does not keep it alive); ``saved`` and ``versions``, what the op saved and the `guard.Version`
     of each saved tensor; ``output_version``, its output's version, for ops that read their
     output; ``seq``, the creation number (a node is made after the nodes of its inputs). Under
     ``detect_anomaly()``: ``created_at``, the line of user code that made the op, and
@@ -61,7 +62,7 @@ class Context:
 
     __slots__ = (
         "fn",
-        "inputs",
+        "args",
         "needs_input_grad",
         "saved",
         "versions",
@@ -77,6 +78,11 @@ class Context:
     @property
     def name(self) -> str:
         return self.fn.name
+
+    @property
+    def inputs(self) -> tuple:
+        """The op's arguments as given (``args`` holds a leaf that requires grad as its `Handle`)."""
+        return tuple([_leaf(a) if type(a) is Handle else a for a in self.args])
 
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays) for backward; writing to a saved tensor's data later is an error."""
@@ -111,7 +117,7 @@ class Context:
         reads_output = fn.saves_output
         if self.saved or self.checksums is not None or (reads_output and out._mem is not None):
             check_saved(self, out)
-        inputs = self.inputs
+        inputs = self.args
         if type(g) is Tensor:  # a graph of the gradient is recorded: the vjp gets the Tensors
             if reads_output:
                 self.output = out
@@ -175,11 +181,9 @@ class CustomContext(Context):
             self.output = None
         if type(gs) is not tuple:
             gs = (gs,)
-        if len(gs) != len(self.inputs):
-            raise RuntimeError(
-                f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.inputs)} inputs"
-            )
-        gs = tuple(_as_gradient(self, p, gp, raw) for p, gp in zip(self.inputs, gs))
+        if len(gs) != len(self.args):
+            raise RuntimeError(f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.args)} inputs")
+        gs = tuple(_as_gradient(self, p, gp, raw) for p, gp in zip(self.args, gs))
         if release:
             self.release()
         return gs
@@ -293,6 +297,7 @@ class Function:
         plain = False  # no Tensor among the inputs: plain arrays in, a plain array out
         n = len(args)
         x = y = values = None
+        leaf = False  # a leaf that requires grad is among the inputs: the node holds its handle
         if n == 2:
             x, y = args
             if isinstance(x, Tensor):
@@ -300,15 +305,19 @@ class Function:
                     if enabled:
                         if x.requires_grad:
                             needs = _BOTH if y.requires_grad else _FIRST
+                            leaf = x._node is None or (y.requires_grad and y._node is None)
                         elif y.requires_grad:
                             needs = _SECOND
+                            leaf = y._node is None
                     y = y._data
                 elif enabled and x.requires_grad:
                     needs = _FIRST
+                    leaf = x._node is None
                 x = x._data
             elif isinstance(y, Tensor):
                 if enabled and y.requires_grad:
                     needs = _SECOND
+                    leaf = y._node is None
                 y = y._data
             else:
                 plain = True
@@ -319,6 +328,7 @@ class Function:
             else:
                 if enabled and x.requires_grad:
                     needs = _ONE
+                    leaf = x._node is None
                 x = x._data
         else:
             plain = not any(isinstance(a, Tensor) for a in args)
@@ -327,13 +337,16 @@ class Function:
             if enabled and not plain:
                 flags = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
                 needs = flags if True in flags else None
+                leaf = needs is not None
         if needs is None:
             ctx = NO_GRAD
         else:
+            if leaf:
+                args = _handles(args)
             # the node, as `_node` makes it, spelled out: the call costs 500 instructions per op
             ctx = Context()
             ctx.fn = cls
-            ctx.inputs = args
+            ctx.args = args
             ctx.needs_input_grad = needs
             ctx.saved = ctx.versions = ()
             ctx.output_version = ctx.output = ctx.checksums = None
@@ -368,7 +381,7 @@ class Function:
         # the output (this is Tensor._make without the call)
         result = _new(Tensor)
         result._data = out
-        result.grad = result.name = result._mem = None
+        result.grad = result.name = result._mem = result._handle = None
         result._retain = False
         if needs is None:
             result._node = None
@@ -381,7 +394,7 @@ class Function:
             if needs is not None and cls.saves_output:
                 ctx.checksums = [*(ctx.checksums or [None] * len(ctx.saved)), checksum(out)]
         if cls.shares_memory and np.may_share_memory(out, x):
-            result._mem = args[0].memory()  # a view: writes through either show in both
+            result._mem = args[0].memory()  # a view: writes through either show in both (a handle shares its leaf's)
         return result
 
 
@@ -396,6 +409,7 @@ def _apply_custom(cls: type, args: tuple) -> Tensor:
         if mode.state.anomaly:
             anomaly.check_forward(cls.name, args, out, None)
         return Tensor._make(np.asarray(out))
+    args = _handles(args)
     ctx = _node(CustomContext, cls, args, needs, mode.state.anomaly)
     with mode.set_grad_enabled(False):
         out = np.asarray(_custom_forward(cls, ctx, args))
@@ -429,7 +443,7 @@ def _node(kind: type, cls: type, args: tuple, needs: tuple, anomalous: bool) -> 
     """A new graph node (its fields are described in `Context`)."""
     ctx = kind()
     ctx.fn = cls
-    ctx.inputs = args
+    ctx.args = args
     ctx.needs_input_grad = needs
     ctx.saved = ctx.versions = ()
     ctx.output_version = ctx.output = ctx.checksums = None
@@ -437,6 +451,16 @@ def _node(kind: type, cls: type, args: tuple, needs: tuple, anomalous: bool) -> 
     ctx.released = False
     ctx.created_at = mode.user_frame() if anomalous else None
     return ctx
+
+
+def _leaf(h: Handle) -> Tensor:
+    leaf = h.leaf()
+    return h if leaf is None else leaf  # (a leaf nothing else holds is gone: its handle shows its data)
+
+
+def _handles(args: tuple) -> tuple:
+    """`args` with each leaf that requires grad replaced by its handle (see `tinygraph.tensor.Handle`)."""
+    return tuple([a.handle() if isinstance(a, Tensor) and a._node is None and a.requires_grad else a for a in args])
 
 
 def _custom_forward(cls: type, ctx: Any, args: tuple) -> Any:

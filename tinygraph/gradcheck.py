@@ -712,12 +712,12 @@ def gradcheck_module(
     takes_model = _takes_argument(loss_fn)
     params = [p for _, p in named]
     names = [n for n, _ in named]
-    saved = [(p._data, p.grad, p._mem) for p in params]
+    saved = [(p._data, p.grad, p._mem, p._handle) for p in params]
     upcast = any(p._data.dtype != np.float64 for p in params)
     try:
         for p in params:
-            # a fresh array (the parameter's own is never written to), with a counter of its own
-            p._data, p._mem = np.array(p._data, dtype=np.float64, order="C"), None
+            # a fresh array (the parameter's own is never written to), with a counter and a handle of its own
+            p._data, p._mem, p._handle = np.array(p._data, dtype=np.float64, order="C"), None, None
 
         def cost(*_: Any) -> Tensor:
             out = loss_fn(model) if takes_model else loss_fn()
@@ -739,8 +739,8 @@ def gradcheck_module(
         loc = {"order": 1, "eps": eps, "rtol": rtol, "atol": atol, "seed": 0}
         return _finish(report, cost, raise_exception, loc)
     finally:
-        for p, (data, g, mem) in zip(params, saved):
-            p._data, p.grad, p._mem = data, g, mem
+        for p, (data, g, mem, handle) in zip(params, saved):
+            p._data, p.grad, p._mem, p._handle = data, g, mem, handle
 
 
 def _takes_argument(f: Callable) -> bool:

@@ -124,7 +124,7 @@ def _message(node: Any, t: Any, out: Any, v: int, how: str | None, site: str | N
     if t is out:
         what = "its output"
     else:
-        idx = [i for i, a in enumerate(node.inputs) if a is t]
+        idx = [i for i, a in enumerate(node.args) if a is t]
         what = f"its input {idx[0]}" if idx else "a tensor"
     how = how or "a write to its data"
     if site:

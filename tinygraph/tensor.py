@@ -6,6 +6,7 @@ ops they call; the forward and gradient of every op live in `tinygraph.ops`, one
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -101,8 +102,9 @@ class Tensor:
 
     # _node: the graph node (a `Context`) of the op that made it; _mem: the version counter
     # (`tinygraph.guard.Memory`) shared with the tensors that view the same memory, made when
-    # first needed; _retain: keep .grad although not a leaf.
-    __slots__ = ("_data", "requires_grad", "grad", "_node", "name", "_mem", "_retain", "__weakref__")
+    # first needed; _retain: keep .grad although not a leaf; _handle: for a leaf that requires
+    # grad, the `Handle` the graph's nodes hold in its place, made when first recorded.
+    __slots__ = ("_data", "requires_grad", "grad", "_node", "name", "_mem", "_retain", "_handle", "__weakref__")
 
     # numpy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
     __array_ufunc__ = None
@@ -112,7 +114,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self._node = None
         self.name = name
-        self._mem = None
+        self._mem = self._handle = None
         self._retain = False
         self.requires_grad = False
         if requires_grad:
@@ -123,7 +125,7 @@ class Tensor:
         """Wrap an ndarray the engine owns, without copying or checks."""
         t = _new(Tensor)
         t._data = data
-        t.grad = t.name = t._mem = None
+        t.grad = t.name = t._mem = t._handle = None
         t._node = node
         t.requires_grad = node is not None
         t._retain = False
@@ -156,6 +158,8 @@ class Tensor:
         elif waiting is not None:  # the same array, written through (``t.data -= ...``)
             waiting.bump("an assignment to .data", _site())
         self._data = arr
+        if self._handle is not None:  # the graph's stand-in follows
+            self._handle._data, self._handle._mem = arr, self._mem
 
     def memory(self) -> Memory:
         """The version counter of this tensor's memory, made on first use."""
@@ -165,7 +169,22 @@ class Tensor:
             node = self._node
             if node is not None and node.fn.saves_output and not node.released:
                 node.output_version = mem.version  # so the waiting node shows in mem.pending()
+            if self._handle is not None:
+                self._handle._mem = mem
         return mem
+
+    def handle(self) -> Tensor:
+        """What graph nodes hold in place of this leaf (made once): see `Handle`."""
+        h = self._handle
+        if h is None:
+            h = _new(Handle)
+            h._data, h._mem, h.name = self._data, self._mem, self.name
+            h.grad = h._node = h._handle = None
+            h.requires_grad = True
+            h._retain = False
+            h.leaf = weakref.ref(self)
+            self._handle = h
+        return h
 
     def _waiting(self) -> Memory | None:
         """The memory's counter if a graph node that has not run its backward needs it, else None."""
@@ -317,3 +336,26 @@ class Tensor:
 
     # The operators (arithmetic and comparisons), backward() and the numpy-style methods are
     # attached by tinygraph.ops.methods and tinygraph.autograd.
+
+
+class Handle(Tensor):
+    """The stand-in graph nodes hold for a leaf that requires grad.
+
+    It shares the leaf's data and version counter, and reaches the leaf through a weak
+    reference (``leaf()``), which the backward walk follows to deliver the leaf's gradient.
+    So nothing in a graph keeps its leaves alive, and ``backward(create_graph=True)`` leaves
+    no cycle x -> x.grad -> its graph -> x for the garbage collector. ``Context.inputs`` shows
+    the leaves themselves.
+    """
+
+    __slots__ = ("leaf",)
+
+    def handle(self) -> Tensor:
+        return self
+
+    def memory(self) -> Memory:
+        """The leaf's version counter (made on first use, by the leaf, so that both share it)."""
+        if self._mem is None:
+            leaf = self.leaf()
+            self._mem = Memory() if leaf is None else leaf.memory()
+        return self._mem
