@@ -38,11 +38,6 @@ def is_grad_enabled() -> bool:
     return state.grad_enabled
 
 
-def is_anomaly_enabled() -> bool:
-    """Whether this thread runs under ``detect_anomaly()``."""
-    return state.anomaly
-
-
 class _Switch:
     """Set one field of this thread's state inside a ``with`` block, or around each call of a function.
 
