@@ -65,8 +65,9 @@ def walk(
     ``create_graph``. With `targets` only the nodes that lead to one run.
     ``observer(node, output, grad, input_grads)`` is called after each vjp.
     """
-    needed = None if targets is None else _leading_to(topo_order(roots), targets)
     wanted = set(targets) if targets is not None else ()
+    order = None if targets is None else topo_order(roots)
+    needed = None if order is None else _leading_to(order, wanted)
     raw = not create_graph
     # Tensors are the keys: they hash by identity, and a dict never calls their __eq__ (two
     # distinct objects never share an identity hash).
@@ -122,7 +123,7 @@ def walk(
         if paused:
             gc.enable()
     if needed is not None and not retain_graph:
-        for t in topo_order(roots):  # tg.grad skipped the nodes that lead to no target: their saved data goes too
+        for t in order:  # tg.grad skipped the nodes that lead to no target: their saved data goes too
             t._node.release()
     grads.update(kept)
     if raw:  # numpy gives scalars, not 0-d arrays, from arithmetic on 0-d arrays: a gradient is an array
@@ -152,9 +153,8 @@ def _send(grads: dict, owned: set, reached: dict, pending: list, p: Tensor, g: A
             owned.add(p)
 
 
-def _leading_to(order: list[Tensor], targets: Sequence[Tensor]) -> set:
-    """The nodes in `order` from which some target can be reached (going to inputs)."""
-    wanted = set(targets)
+def _leading_to(order: list[Tensor], wanted: set) -> set:
+    """The nodes in `order` from which some tensor in `wanted` can be reached (going to inputs)."""
     needed: set = set()
     for t in order:  # every tensor comes after the inputs it was made from
         for p in t._node.inputs:  # (leaves as themselves, not as their handles)
@@ -164,7 +164,7 @@ def _leading_to(order: list[Tensor], targets: Sequence[Tensor]) -> set:
     return needed
 
 
-def _seeds(outputs: Any, gradients: Any, where: str) -> tuple[list, list]:
+def _seeds(outputs: Any, gradients: Any, where: str, skip_constants: bool) -> tuple[list, list]:
     """The outputs a walk starts from and their gradients (1 for a scalar), checked."""
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if gradients is None:
@@ -180,10 +180,10 @@ def _seeds(outputs: Any, gradients: Any, where: str) -> tuple[list, list]:
         if not isinstance(out, Tensor):
             raise TypeError(f"{where}: expected a Tensor, got {type(out).__name__}")
         if not out.requires_grad:
-            if where == "grad":  # an output made of constants only contributes nothing
+            if skip_constants:  # an output made of constants only contributes nothing
                 continue
             raise RuntimeError(
-                f"backward: the tensor (shape {out.shape}) does not require grad, so there is no graph to walk; "
+                f"{where}: the tensor (shape {out.shape}) does not require grad, so there is no graph to walk; "
                 "set requires_grad=True on the inputs you want gradients for (and do not compute under no_grad)"
             )
         if g is None:
@@ -213,7 +213,7 @@ def backward(
     create_graph: bool = False,
 ) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of every leaf that requires grad."""
-    roots, seeds = _seeds(tensors, grad_tensors, "backward")
+    roots, seeds = _seeds(tensors, grad_tensors, "backward", skip_constants=False)
     grads, reached = walk(roots, seeds, create_graph, retain_graph or create_graph, observer=_observer())
     handed: set = {id(s._data) for s in seeds}
     for t in reached:
@@ -250,7 +250,7 @@ def grad(
     for i, t in enumerate(ins):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad, so no gradient flows to it")
-    roots, seeds = _seeds(outputs, grad_outputs, "grad")
+    roots, seeds = _seeds(outputs, grad_outputs, "grad", skip_constants=True)
     if retain_graph is None:
         retain_graph = create_graph
     grads = walk(roots, seeds, create_graph, retain_graph, ins, _observer())[0] if roots else {}

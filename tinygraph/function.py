@@ -420,13 +420,8 @@ def _apply_custom(cls: type, args: tuple) -> Tensor:
     return Tensor._make(out, ctx)
 
 
-class _NoGradContext:
-    """The throwaway ctx a custom op's forward gets when no graph is recorded."""
-
-    needs_input_grad: tuple = ()
-
-    def save_for_backward(self, *items: Any) -> None:
-        pass
+class _NoGradContext(_NoGrad):
+    """The throwaway ctx a custom op's forward gets when no graph is recorded: it may set attributes."""
 
 
 def _guarded(cls: type, needs: tuple) -> tuple:
