@@ -226,3 +226,25 @@ def test_gradcheck_module_leaves_the_parameters_handles_as_they_were():
     (lin(tg.tensor(X)) ** 2).sum().backward()
     Z = X @ lin.weight.data.T + lin.bias.data
     np.testing.assert_allclose(lin.weight.grad.data, 2 * Z.T @ X, rtol=1e-12)  # d/dW of sum(Z^2)
+
+
+def test_set_grad_enabled_works_as_a_call_a_block_and_a_decorator():
+    x = tg.tensor(2.0, requires_grad=True)
+    try:
+        tg.set_grad_enabled(False)  # a call switches at once and stays, as PyTorch's does
+        assert not tg.is_grad_enabled()
+        assert not (x * x).requires_grad
+    finally:
+        tg.set_grad_enabled(True)
+    assert tg.is_grad_enabled() and (x * x).requires_grad
+    with tg.set_grad_enabled(False):
+        assert not (x * x).requires_grad
+    assert (x * x).requires_grad
+
+    @tg.set_grad_enabled(False)
+    def square(t):
+        return t * t
+
+    assert tg.is_grad_enabled()  # decorating switches nothing
+    assert not square(x).requires_grad
+    assert tg.is_grad_enabled() and (x * x).requires_grad

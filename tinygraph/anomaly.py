@@ -17,13 +17,11 @@ from tinygraph import mode
 class AnomalyError(RuntimeError):
     """Raised under ``detect_anomaly()`` at the first NaN or infinity an op produces.
 
-    Besides the message it carries: ``node``, the offending graph node (a
-    `Context`, or None when no graph was being recorded, e.g. under
-    ``no_grad``), which the viz pictures can ``mark=``; ``op``, the op's name;
-    ``pass_``, ``"forward"`` or ``"backward"``; ``created_at``, the line of your
-    code that created the op; ``input_index``, for a backward anomaly, the input
-    whose gradient went bad (None for a forward one); ``value``, what went bad
-    (``"NaN"``, ``"inf"`` or ``"-inf"``).
+    Besides the message it carries: ``node``, the offending graph node (a `Context`, or None
+    when no graph was recorded), which the viz pictures can ``mark=``; ``op``, the op's name;
+    ``pass_``, ``"forward"`` or ``"backward"``; ``created_at``, the line of your code that
+    created the op; ``input_index``, for a backward anomaly the input whose gradient went bad;
+    ``value``, what went bad (``"NaN"``, ``"inf"`` or ``"-inf"``).
 
     >>> import tinygraph as tg
     >>> x = tg.tensor([4.0, 0.0], requires_grad=True)
@@ -36,23 +34,11 @@ class AnomalyError(RuntimeError):
     backward sqrt inf 0
     """
 
-    def __init__(
-        self,
-        message: str,
-        node: Any = None,
-        op: str = "",
-        pass_: str = "",
-        created_at: str = "",
-        input_index: int | None = None,
-        value: str = "",
-    ) -> None:
+    def __init__(self, message: str, node: Any = None, op: str = "", pass_: str = "", **where: Any) -> None:
         super().__init__(message)
-        self.node = node
-        self.op = op
-        self.pass_ = pass_
-        self.created_at = created_at
-        self.input_index = input_index
-        self.value = value
+        self.node, self.op, self.pass_ = node, op, pass_
+        self.created_at, self.value = where.get("created_at", ""), where.get("value", "")
+        self.input_index = where.get("input_index")
 
 
 def summary(x: Any) -> str:
@@ -86,41 +72,29 @@ def first_bad(a: Any) -> str | None:
     return "-inf" if np.isneginf(a).any() else "inf"
 
 
+def _inputs(args: Any) -> str:
+    return "\n".join(f"  input {i}: {summary(a)}" for i, a in enumerate(args))
+
+
 def check_forward(name: str, args: tuple, out: np.ndarray, node: Any) -> None:
     """Raise `AnomalyError` if op `name` produced NaN or inf."""
     bad = first_bad(out)
     if bad:
-        where = node.created_at if node is not None else mode.user_frame()
-        inputs = "\n".join(f"  input {i}: {summary(a)}" for i, a in enumerate(args))
-        raise AnomalyError(
-            f"forward pass of op {name!r} produced {bad} (output {summary(out)})\n  created at {where}\n{inputs}",
-            node=node,
-            op=name,
-            pass_="forward",
-            created_at=where,
-            value=bad,
-        )
+        at = node.created_at if node is not None else mode.user_frame()
+        msg = f"forward pass of op {name!r} produced {bad} (output {summary(out)})\n  created at {at}\n{_inputs(args)}"
+        raise AnomalyError(msg, node, name, "forward", created_at=at, value=bad)
 
 
 def check_backward(node: Any, out: Any, g: Any, grads: tuple) -> None:
     """The walk's observer under anomaly mode: raise `AnomalyError` if a vjp returned NaN or inf."""
     for i, (gp, need) in enumerate(zip(grads, node.needs_input_grad)):
-        if gp is None or not need:
-            continue
-        bad = first_bad(getattr(gp, "_data", gp))
+        bad = first_bad(getattr(gp, "_data", gp)) if need and gp is not None else None
         if bad:
-            inputs = "\n".join(f"  input {j}: {summary(a)}" for j, a in enumerate(node.inputs))
-            where = (
-                node.created_at
-                or "<unknown: the op was created outside detect_anomaly; run the forward pass inside it too>"
+            at = (
+                node.created_at or "<unknown: the op was created outside detect_anomaly; run the forward inside it too>"
             )
-            raise AnomalyError(
-                f"backward pass of op {node.name!r} produced {bad} in the gradient for input {i} "
-                f"({summary(gp)})\n  created at {where}\n{inputs}\n  gradient of its output: {summary(g)}",
-                node=node,
-                op=node.name,
-                pass_="backward",
-                created_at=where,
-                input_index=i,
-                value=bad,
+            msg = (
+                f"backward pass of op {node.name!r} produced {bad} in the gradient for input {i} ({summary(gp)})\n"
+                f"  created at {at}\n{_inputs(node.inputs)}\n  gradient of its output: {summary(g)}"
             )
+            raise AnomalyError(msg, node, node.name, "backward", created_at=at, input_index=i, value=bad)

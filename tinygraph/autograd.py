@@ -1,8 +1,6 @@
-"""The backward walk: one topological order and one loop, shared by `backward` and `grad`.
+"""The backward walk, one loop shared by `backward` and `grad`; `topo_order`, the graph in creation order.
 
-`topo_order` lists the tensors that the outputs were made from, each after its inputs;
-`walk` visits them in reverse, runs each node's vjp (`Context.vjp`) and sums the gradients
-each tensor receives. Anomaly mode and the pictures' step-through watch through `observer`.
+Anomaly mode and the pictures' step-through watch the walk through its `observer`.
 """
 
 from __future__ import annotations
@@ -21,10 +19,7 @@ _ndarray = np.ndarray
 
 
 def topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """The tensors made by ops that `roots` depend on, in creation order: each after the inputs it was made from.
-
-    Iterative (no recursion limit). Backward visits them in the reverse of this order.
-    """
+    """The tensors made by ops that `roots` depend on, each after the inputs it was made from (iterative)."""
     found: dict = {}
     stack = [r for r in roots if r._node is not None]
     while stack:
@@ -53,24 +48,20 @@ def walk(
 ) -> tuple[dict, dict]:
     """Send the gradients `seeds` of `roots` back through the graph, each node after all its consumers.
 
-    The order is topological without sorting the graph: a node is created after the nodes of
-    its inputs, so running the newest node that has a gradient waiting (a heap on creation
-    numbers) runs each node after every node that feeds it a gradient. When the node just run
-    hands its gradient to a node newer than all that wait (a chain), that one runs next without
-    the heap (benchmarks/NOTES.md: 780 instructions per op on W4).
+    A node is created after the nodes of its inputs, so running the newest node with a gradient
+    waiting (a heap on creation numbers) is a topological order without sorting; when a node
+    hands its gradient to one newer than all that wait (a chain), that one runs next without the
+    heap (benchmarks/NOTES.md: 780 instructions per op on W4). With `targets`, only nodes that
+    lead to one run. ``observer(node, output, grad, input_grads)`` is called after each vjp.
 
-    Returns (grads, reached): the summed gradient of every leaf reached, of every tensor in
-    `targets` and of every tensor that called ``retain_grad()``, keyed by the tensor, and those
-    tensors. Gradients are ndarrays wrapped in Tensors, or Tensors that record a graph with
-    ``create_graph``. With `targets` only the nodes that lead to one run.
-    ``observer(node, output, grad, input_grads)`` is called after each vjp.
+    Returns (grads, reached): the summed gradients (Tensors) of the leaves reached, the targets
+    and the tensors that called ``retain_grad()``, keyed by tensor, and those tensors.
     """
     wanted = set(targets) if targets is not None else ()
     order = None if targets is None else topo_order(roots)
     needed = None if order is None else _leading_to(order, wanted)
     raw = not create_graph
-    # Tensors are the keys: they hash by identity, and a dict never calls their __eq__ (two
-    # distinct objects never share an identity hash).
+    # Tensors are the keys: they hash by identity, so a dict never calls their __eq__
     grads: dict = {}  # the gradient each tensor has received so far
     reached: dict = {}  # the leaves, targets and retained tensors that received one
     owned: set = set()  # tensors whose gradient is an array this walk made, so it may sum into it
@@ -78,8 +69,8 @@ def walk(
     kept: dict = {}  # gradients of the targets and retained tensors that are not leaves
     for r, s in zip(roots, seeds):
         _send(grads, owned, reached, pending, r, s._data if raw else s)
-    # The walk makes no reference cycles, while the collections its allocations trigger would
-    # traverse the whole graph (a quarter of the backward time on a 200,000-op chain).
+    # The walk makes no reference cycles, but collections its allocations trigger would traverse
+    # the whole graph (a quarter of the backward time on a 200,000-op chain).
     paused = gc.isenabled()
     gc.disable()
     try:
@@ -132,11 +123,10 @@ def walk(
 
 
 def _send(grads: dict, owned: set, reached: dict, pending: list, p: Tensor, g: Any) -> None:
-    """Add gradient `g` to what tensor `p` has received; a node's first gradient puts it in `pending`.
+    """Add gradient `g` to what `p` has received; a node's first gradient puts it in `pending`.
 
-    The first sum makes a new array, which only this walk holds (a vjp may hand the same
-    array to several inputs, so an array it returned is never written to); later sums go into
-    it in place (benchmarks/NOTES.md, sixth round).
+    The first sum makes an array only this walk holds (a vjp may hand one array to several
+    inputs, so one it returned is never written); later sums go into it (NOTES.md, sixth round).
     """
     prev = grads.get(p)
     if prev is None:
@@ -237,8 +227,7 @@ def grad(
 ) -> tuple:
     """Gradients of ``outputs`` with respect to ``inputs``, as a tuple; ``.grad`` is left alone.
 
-    An input the outputs do not depend on is an error, unless ``allow_unused``
-    (then ``None``, or zeros with ``materialize_grads``).
+    An unused input is an error, unless ``allow_unused`` (then None, or zeros with ``materialize_grads``).
 
     >>> import tinygraph as tg
     >>> x = tg.tensor(3.0, requires_grad=True)
@@ -274,10 +263,8 @@ def grad(
 def _tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False):
     """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad.
 
-    A scalar needs no ``gradient``; otherwise pass one of this tensor's shape.
-    ``retain_graph=True`` keeps the graph for another backward;
-    ``create_graph=True`` records the gradient computation so it can itself be
-    differentiated.
+    A scalar needs no ``gradient``, others one of their shape. ``retain_graph=True`` keeps the
+    graph for another backward; ``create_graph=True`` records the gradients' own graph.
     """
     backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 

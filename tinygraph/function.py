@@ -1,13 +1,8 @@
 """`Function`, the base of every op; `Context`, the graph node an op leaves; and `apply`, which records it.
 
 An op is one class: ``forward(ctx, *inputs)`` computes an ndarray and ``backward(ctx, grad)``
-returns one gradient per input, written in tinygraph's functions and operators so that a
-gradient can itself be a graph (``create_graph=True``).
-
-Built-in ops set ``arrays = True``: forward gets plain ndarrays, and backward gets the
-gradient and the inputs as plain ndarrays when no graph of the gradient is wanted (tinygraph's
-functions given ndarrays return ndarrays, so the vjp runs at numpy's speed) and as Tensors
-with ``create_graph=True`` (the same code then records). One vjp, two speeds.
+returns one gradient per input, written in tinygraph's functions so that it runs on plain
+arrays at numpy's speed, or on Tensors, recording, with ``create_graph=True``.
 """
 
 from __future__ import annotations
@@ -46,33 +41,18 @@ NO_GRAD = _NoGrad()
 class Context:
     """The node an op leaves in the graph: which op, its inputs, and what its backward needs.
 
-    Read by backward, the pictures and gradient checking: ``fn`` (the op's class) and
-    ``name``; ``inputs``, the op's arguments as given; ``needs_input_grad[i]``, whether
-    input i wants a gradient; ``saved_tensors``; ``output``, the tensor the op made (set only
-    while its backward runs); ``released``, whether backward has freed what it saved.
+    Public (the pictures and gradient checking read it): ``fn`` (the op's class), ``name``,
+    ``inputs``, ``needs_input_grad``, ``saved_tensors``, ``vjp``; ``output``, the op's output
+    while its backward runs; ``released``, whether backward freed what it saved. The engine's:
+    ``args``, the arguments as recorded (a leaf that requires grad as its `Handle`); ``saved``
+    and ``versions``, what the op saved and each one's `guard.Version`; ``output_version``, for
+    ops that read their output; ``seq``, the creation number; under ``detect_anomaly()``,
+    ``created_at`` (your line that made the op) and ``checksums`` of what it saved.
     A custom op's forward may set other attributes (axes, masks) for its backward.
-
-    The engine's fields: ``args``, the arguments as recorded (each leaf that requires grad as
-    its `tinygraph.tensor.Handle`, so the graph does not keep it alive); ``saved`` and ``versions``, what the op saved and the `guard.Version`
-    of each saved tensor; ``output_version``, its output's version, for ops that read their
-    output; ``seq``, the creation number (a node is made after the nodes of its inputs). Under
-    ``detect_anomaly()``: ``created_at``, the line of user code that made the op, and
-    ``checksums``, of each saved array (and the output) when saved; None otherwise.
     """
 
-    __slots__ = (
-        "fn",
-        "args",
-        "needs_input_grad",
-        "saved",
-        "versions",
-        "output_version",
-        "seq",
-        "output",
-        "released",
-        "created_at",
-        "checksums",
-        "__dict__",
+    __slots__ = tuple(
+        "fn args needs_input_grad saved versions output_version seq output released created_at checksums __dict__".split()
     )
 
     @property
@@ -89,14 +69,12 @@ class Context:
         self.saved = items
         versions = []
         for t in items:
-            if isinstance(t, Tensor):
-                mem = t._mem or t.memory()
-                versions.append(mem.save() if mem.handed else mem.version)
-            else:
-                versions.append(None)
+            mem = (t._mem or t.memory()) if isinstance(t, Tensor) else None
+            versions.append(None if mem is None else mem.save() if mem.handed else mem.version)
         self.versions = tuple(versions)
         if _state.anomaly:
-            self.checksums = [checksum(getattr(t, "_data", t)) if _is_array(t) else None for t in items]
+            arrays = [getattr(t, "_data", t) for t in items]
+            self.checksums = [checksum(a) if isinstance(a, np.ndarray) else None for a in arrays]
 
     @property
     def saved_tensors(self) -> tuple:
@@ -107,9 +85,8 @@ class Context:
     def vjp(self, out: Tensor, g: Any, release: bool = False) -> tuple:
         """The op's gradients, one per input (None where there is none), for gradient `g` of `out`.
 
-        With an ndarray `g` the vjp runs on arrays; with a Tensor `g` on Tensors, recording a
-        graph if grad mode is on. ``release=True`` frees what the node saved afterwards (see
-        `release`). The backward walk and the pictures' step-through call this.
+        On arrays for an ndarray `g`; on Tensors (recording, in grad mode) for a Tensor `g`.
+        ``release=True`` frees what the node saved afterwards. The walk and the step-through call it.
         """
         if self.released:
             raise RuntimeError(released_message(self))
@@ -161,8 +138,8 @@ class Context:
 class CustomContext(Context):
     """The node of an op in the README's style (``arrays = False``): its backward gets Tensors.
 
-    The results are checked (one gradient per input, each of its input's shape), and release
-    also drops the attributes its forward set.
+    Its results are checked (one gradient per input, of the input's shape); release also drops
+    the attributes its forward set.
     """
 
     __slots__ = ()
@@ -193,27 +170,17 @@ class CustomContext(Context):
         self.__dict__.clear()
 
 
-def _is_array(x: Any) -> bool:
-    return isinstance(x, (Tensor, np.ndarray))
-
-
 def _as_gradient(node: Context, p: Any, gp: Any, raw: bool) -> Any:
     """A custom op's gradient for input `p`, converted to the walk's kind and checked against p's shape."""
     if gp is None or not isinstance(p, Tensor):
         return None
-    if raw:
-        gp = gp._data if isinstance(gp, Tensor) else np.asarray(gp, dtype=p.dtype)
-        shape = gp.shape
-    else:
-        if not isinstance(gp, Tensor):
-            gp = Tensor._make(np.asarray(gp, dtype=p.dtype))
-        shape = gp._data.shape
-    if shape != p._data.shape:
+    arr = gp._data if isinstance(gp, Tensor) else np.asarray(gp, dtype=p.dtype)
+    if arr.shape != p._data.shape:
         raise RuntimeError(
-            f"backward of op {node.name!r} returned a gradient of shape {shape} for an input "
+            f"backward of op {node.name!r} returned a gradient of shape {arr.shape} for an input "
             f"of shape {p.shape}; a gradient must have its input's shape (sum out broadcast axes)"
         )
-    return gp
+    return arr if raw else gp if isinstance(gp, Tensor) else Tensor._make(arr)
 
 
 def released_message(node: Context) -> str:
@@ -226,12 +193,10 @@ def released_message(node: Context) -> str:
 class Function:
     """Base class of every op. Subclass it with two static methods and call ``.apply``.
 
-    ``forward(ctx, *inputs)`` receives the inputs as given (Tensors and other
-    values) and returns an ndarray (or a Tensor); ``ctx.save_for_backward(*tensors)``
-    keeps what backward needs. ``backward(ctx, grad)`` receives the gradient of
-    the output as a Tensor and returns one gradient per forward input (``None``
-    where there is none). Write backward in tinygraph ops and the op is twice
-    differentiable.
+    ``forward(ctx, *inputs)`` gets the inputs as given (Tensors and other values) and returns
+    an ndarray; ``ctx.save_for_backward(*tensors)`` keeps what backward needs.
+    ``backward(ctx, grad)`` gets the output's gradient as a Tensor and returns one gradient
+    per input (None where there is none); written in tinygraph ops, it is differentiable too.
 
     >>> import numpy as np, tinygraph as tg
     >>> class Cube(tg.Function):
@@ -248,12 +213,10 @@ class Function:
     >>> g.item(), tg.grad(g, [x])[0].item()
     (12.0, 12.0)
 
-    An op that says ``arrays = True`` (every built-in op does) is written on values
-    instead: ``forward(ctx, *values)`` gets ndarrays in place of Tensors, and
-    ``backward(ctx, grad, *values)`` gets the gradient and the forward's values as
-    ndarrays, or as Tensors when a graph of the gradient is recorded; ``reads`` lists,
-    per input, the inputs its gradient reads (so that writes to them are caught), and
-    ``saves_output = True`` says backward reads ``ctx.output``.
+    An op that says ``arrays = True`` (every built-in op) is written on values: ``forward(ctx,
+    *values)`` gets ndarrays, and ``backward(ctx, grad, *values)`` gets ndarrays, or Tensors
+    when a graph of the gradient is recorded. ``reads`` lists, per input, the inputs its
+    gradient reads (writes to them are caught); ``saves_output`` says backward reads ``ctx.output``.
     """
 
     name: str = ""
@@ -267,8 +230,8 @@ class Function:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
-        # for each needs_input_grad, the inputs to guard: those read by a gradient that is needed
-        cls._guards = {}
+        cls._kind = Context if cls.arrays else CustomContext  # the node it leaves
+        cls._guards = {}  # per needs_input_grad, the inputs to guard (see `_guarded`)
 
     @staticmethod
     def forward(ctx: Any, *inputs: Any) -> Any:
@@ -282,10 +245,8 @@ class Function:
     def apply(cls, *args: Any) -> Any:
         """Run the op on `args`; record a node if grad mode is on and an input requires grad.
 
-        Given no Tensor (an ``arrays`` op on plain ndarrays), it returns a plain ndarray.
+        An ``arrays`` op given no Tensor returns a plain ndarray.
         """
-        if not cls.arrays:
-            return _apply_custom(cls, args)
         # This runs for every op, so it is kept flat: one and two inputs (most ops) are spelled out,
         # and forward is called with them as they are (a call with *values builds another tuple).
         if mode.switches:
@@ -295,7 +256,7 @@ class Function:
             anomalous = False
         needs = None
         plain = False  # no Tensor among the inputs: plain arrays in, a plain array out
-        n = len(args)
+        n = len(args) if cls.arrays else -1  # (a custom op's forward gets the Tensors: the general case)
         x = y = values = None
         leaf = False  # a leaf that requires grad is among the inputs: the node holds its handle
         if n == 2:
@@ -331,7 +292,7 @@ class Function:
                     leaf = x._node is None
                 x = x._data
         else:
-            plain = not any(isinstance(a, Tensor) for a in args)
+            plain = n >= 0 and not any(isinstance(a, Tensor) for a in args)
             values = tuple([a._data if isinstance(a, Tensor) else a for a in args])
             x = values[0] if values else None
             if enabled and not plain:
@@ -343,8 +304,7 @@ class Function:
         else:
             if leaf:
                 args = _handles(args)
-            # the node, as `_node` makes it, spelled out: the call costs 500 instructions per op
-            ctx = Context()
+            ctx = cls._kind()  # the node (its fields: `Context`)
             ctx.fn = cls
             ctx.args = args
             ctx.needs_input_grad = needs
@@ -370,8 +330,10 @@ class Function:
                 out = cls.forward(ctx, x, y)
             elif n == 1:
                 out = cls.forward(ctx, x)
-            else:
+            elif n >= 0:
                 out = cls.forward(ctx, *values)
+            else:
+                out = _custom_forward(cls, ctx, args)
         except (ValueError, IndexError) as e:
             raise _op_error(cls.name, args, e) from None
         if plain:
@@ -398,30 +360,18 @@ class Function:
         return result
 
 
-def _apply_custom(cls: type, args: tuple) -> Tensor:
-    """`Function.apply` for an op in the README's style: forward gets the Tensors, under no_grad."""
-    needs = None
-    if mode.state.grad_enabled and any(isinstance(x, Tensor) and x.requires_grad for x in args):
-        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in args])
-    if needs is None:
-        with mode.set_grad_enabled(False):
-            out = _custom_forward(cls, _NoGradContext(), args)
-        if mode.state.anomaly:
-            anomaly.check_forward(cls.name, args, out, None)
-        return Tensor._make(np.asarray(out))
-    args = _handles(args)
-    ctx = _node(CustomContext, cls, args, needs, mode.state.anomaly)
-    with mode.set_grad_enabled(False):
-        out = np.asarray(_custom_forward(cls, ctx, args))
-    if out.dtype.kind != "f":
-        raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
-    if mode.state.anomaly:
-        anomaly.check_forward(cls.name, args, out, ctx)
-    return Tensor._make(out, ctx)
-
-
 class _NoGradContext(_NoGrad):
     """The throwaway ctx a custom op's forward gets when no graph is recorded: it may set attributes."""
+
+
+def _custom_forward(cls: type, ctx: Any, args: tuple) -> np.ndarray:
+    """A custom op's forward: it gets the Tensors, under no_grad, and must return floats if recorded."""
+    with mode.set_grad_enabled(False):
+        out = cls.forward(_NoGradContext() if ctx is NO_GRAD else ctx, *args)
+    out = np.asarray(out._data if isinstance(out, Tensor) else out)
+    if ctx is not NO_GRAD and out.dtype.kind != "f":
+        raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
+    return out
 
 
 def _guarded(cls: type, needs: tuple) -> tuple:
@@ -434,20 +384,6 @@ def _guarded(cls: type, needs: tuple) -> tuple:
     return guard
 
 
-def _node(kind: type, cls: type, args: tuple, needs: tuple, anomalous: bool) -> Context:
-    """A new graph node (its fields are described in `Context`)."""
-    ctx = kind()
-    ctx.fn = cls
-    ctx.args = args
-    ctx.needs_input_grad = needs
-    ctx.saved = ctx.versions = ()
-    ctx.output_version = ctx.output = ctx.checksums = None
-    ctx.seq = next(_counter)
-    ctx.released = False
-    ctx.created_at = mode.user_frame() if anomalous else None
-    return ctx
-
-
 def _leaf(h: Handle) -> Tensor:
     leaf = h.leaf()
     return h if leaf is None else leaf  # (a leaf nothing else holds is gone: its handle shows its data)
@@ -458,20 +394,9 @@ def _handles(args: tuple) -> tuple:
     return tuple([a.handle() if isinstance(a, Tensor) and a._node is None and a.requires_grad else a for a in args])
 
 
-def _custom_forward(cls: type, ctx: Any, args: tuple) -> Any:
-    try:
-        out = cls.forward(ctx, *args)
-    except (ValueError, IndexError) as e:
-        raise _op_error(cls.name, args, e) from None
-    return out._data if isinstance(out, Tensor) else out
-
-
-def _describe(args: Sequence[Any]) -> str:
-    return " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, np.ndarray)))
-
-
 def _op_error(name: str, args: Sequence[Any], e: Exception) -> Exception:
     msg = str(e)
     if msg.startswith(f"{name}:"):
         return e
-    return type(e)(f"{name}: {_describe(args)}: {msg}")
+    shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, np.ndarray)))
+    return type(e)(f"{name}: {shapes}: {msg}")

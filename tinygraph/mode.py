@@ -1,9 +1,9 @@
 """Grad mode and anomaly mode: per-thread switches that every op reads. No tinygraph imports.
 
-``state.grad_enabled`` says whether ops record a graph in this thread, ``state.anomaly``
-whether they are checked for NaN and infinity. ``switches`` counts the switches active in any
-thread: while it is 0 the defaults hold everywhere, and `Function.apply` (run for every op)
-skips reading the thread-local state (benchmarks/NOTES.md, first round).
+``state.grad_enabled``: ops record a graph in this thread; ``state.anomaly``: they are checked
+for NaN, infinity and writes. ``switches`` counts the switches in force in any thread: while
+it is 0 the defaults hold everywhere and `Function.apply` skips the thread-local read
+(benchmarks/NOTES.md, first round).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import linecache
 import os
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any
 
 
@@ -41,14 +40,12 @@ def is_grad_enabled() -> bool:
 class _Switch:
     """Set one field of this thread's state inside a ``with`` block, or around each call of a function.
 
-    Re-entrant (the values it replaced are stacked); as a decorator it makes a fresh switch per
-    call, so one decorated function can run in several threads at once.
+    Re-entrant (the values it replaced are stacked); as a decorator it makes a fresh switch
+    per call, so one decorated function can run in several threads at once.
     """
 
     def __init__(self, field: str, value: bool) -> None:
-        self._field = field
-        self._value = bool(value)
-        self._prev: list[bool] = []
+        self._field, self._value, self._prev = field, bool(value), []
 
     def __enter__(self) -> None:
         _count(1)
@@ -59,7 +56,7 @@ class _Switch:
         setattr(state, self._field, self._prev.pop())
         _count(-1)
 
-    def __call__(self, func: Callable) -> Callable:
+    def __call__(self, func: Any) -> Any:
         field, value = self._field, self._value
 
         @functools.wraps(func)
@@ -70,60 +67,52 @@ class _Switch:
         return wrapper
 
 
-class set_grad_enabled(_Switch):
-    """Turn graph recording on or off, as a context manager or a decorator.
-
-    Grad mode is per thread: one thread's ``no_grad`` does not affect another's.
-    """
-
-    def __init__(self, mode: bool) -> None:
-        self.mode = bool(mode)
-        super().__init__("grad_enabled", self.mode)
-
-
-class no_grad(set_grad_enabled):
-    """Run without recording a graph (``with tg.no_grad():`` or ``@tg.no_grad()``).
-
-    >>> import tinygraph as tg
-    >>> x = tg.tensor(2.0, requires_grad=True)
-    >>> with tg.no_grad():
-    ...     y = x * x
-    >>> y.requires_grad
-    False
-    """
+class no_grad(_Switch):
+    """Run without recording a graph (``with tg.no_grad():`` or ``@tg.no_grad()``), in this thread."""
 
     def __init__(self) -> None:
-        super().__init__(False)
+        super().__init__("grad_enabled", False)
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_Switch):
     """Record a graph again inside a ``no_grad`` block (context manager or decorator)."""
 
     def __init__(self) -> None:
-        super().__init__(True)
+        super().__init__("grad_enabled", True)
+
+
+class set_grad_enabled(_Switch):
+    """Turn graph recording on or off in this thread, as PyTorch's does.
+
+    Called alone, ``tg.set_grad_enabled(False)`` switches at once and stays; as
+    ``with tg.set_grad_enabled(b):`` it switches back at the end of the block; as a decorator
+    it switches around each call only.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__("grad_enabled", mode)
+        self.__enter__()  # at once; a `with` block's __exit__ (or __call__) switches back
+
+    def __enter__(self) -> None:
+        if not self._prev:  # the switch made by __init__ is this block's
+            super().__enter__()
+
+    def __call__(self, func: Any) -> Any:
+        self.__exit__()  # a decorator switches around each call, not from its definition on
+        return super().__call__(func)
 
 
 class detect_anomaly(_Switch):
-    """Check every op's output and every gradient for NaN or inf, and every saved array for writes.
+    """Check every op's output and gradient for NaN or inf, and every saved array for writes.
 
-    The first NaN or infinity raises `tinygraph.AnomalyError`, naming the op, the pass
-    (forward or backward), the line of your code that created the op, and statistics of
-    the op's inputs. Every array an op saves is checksummed, so backward also catches
-    writes tinygraph cannot see (through an array taken from ``.data`` before the forward,
-    or into a numpy operand). It slows every op down: use it to hunt a bug, not for
-    training. Per thread, like grad mode.
-
-    >>> import tinygraph as tg
-    >>> x = tg.tensor([1.0, 0.0], requires_grad=True)
-    >>> with tg.detect_anomaly():
-    ...     y = tg.log(x)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    tinygraph.anomaly.AnomalyError: forward pass of op 'log' produced -inf ...
+    The first NaN or infinity raises `tinygraph.AnomalyError`, naming the op, the pass, the
+    line of your code that created the op and statistics of its inputs. Every saved array is
+    checksummed, so backward also catches writes tinygraph cannot see (through an array taken
+    from ``.data`` before the forward, or into a numpy operand). It slows every op down: use it
+    to hunt a bug, not for training. Per thread, like grad mode.
     """
 
     def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
         super().__init__("anomaly", enabled)
 
 
