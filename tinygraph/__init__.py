@@ -8,7 +8,8 @@
 Tensor([2., 4., 6.])
 """
 
-from tinygraph.tensor import Tensor, get_default_dtype, set_default_dtype  # noqa: I001 (Tensor first)
+from tinygraph.tensor import Tensor  # noqa: I001 (Tensor first)
+from tinygraph.dtypes import get_default_dtype, set_default_dtype
 from tinygraph.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinygraph.anomaly import AnomalyError
 from tinygraph.function import Context, Function

@@ -1,7 +1,7 @@
 """The `Tensor`: an ndarray plus the record of the op that made it.
 
-Its operators and numpy-style methods are attached by `tinygraph.ops.methods`, next to the
-ops they call; the forward and gradient of every op live in `tinygraph.ops`, one class per op.
+Its operators, numpy-style methods and Python protocols (len, bool, float, repr) are attached
+by `tinygraph.ops.methods`; the forward and gradient of every op live in `tinygraph.ops`.
 """
 
 from __future__ import annotations
@@ -12,41 +12,8 @@ from typing import Any
 import numpy as np
 
 from tinygraph import mode
+from tinygraph.dtypes import check_array, to_array
 from tinygraph.guard import Memory
-
-_default_dtype: np.dtype = np.dtype(np.float64)
-
-
-def set_default_dtype(dtype: Any) -> None:
-    """Set the float dtype that Python numbers and lists become (float64 at start).
-
-    >>> import tinygraph as tg, numpy as np
-    >>> tg.set_default_dtype(np.float32); tg.tensor([1.0]).dtype
-    dtype('float32')
-    >>> tg.set_default_dtype(np.float64)
-    """
-    global _default_dtype
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a floating-point dtype, got {dt}")
-    _default_dtype = dt
-
-
-def get_default_dtype() -> np.dtype:
-    """The float dtype that Python numbers and lists become."""
-    return _default_dtype
-
-
-def _check_array(arr: np.ndarray, where: str) -> np.ndarray:
-    kind = arr.dtype.kind
-    if kind in "fiub":
-        return arr
-    if kind == "c":
-        raise TypeError(f"{where}: complex data is not supported (dtype {arr.dtype}, shape {arr.shape})")
-    raise TypeError(
-        f"{where}: data must be numeric, got dtype {arr.dtype} (shape {arr.shape}); "
-        "object, string and structured arrays are not supported"
-    )
 
 
 def holds_tensor(data: Any) -> bool:
@@ -57,7 +24,7 @@ def holds_tensor(data: Any) -> bool:
 
 
 def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray:
-    """Convert user data to a fresh ndarray (the caller's array is never shared)."""
+    """User data as a fresh, checked ndarray (`dtypes.to_array`); a list holding Tensors is refused."""
     if isinstance(data, Tensor):
         data = data._data
     elif holds_tensor(data):
@@ -65,15 +32,7 @@ def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray
             f"{where}: the list holds Tensors; a new tensor would be a constant cut off from their graph. "
             "Use tg.stack(...) to join tensors into one (it differentiates), or .detach() them first"
         )
-    try:
-        if isinstance(data, (np.ndarray, np.generic)):
-            arr = np.array(data, dtype=dtype, copy=True)
-        else:
-            arr = np.array(data, dtype=_default_dtype if dtype is None else dtype)
-    except (TypeError, ValueError) as e:
-        target = np.dtype(dtype) if dtype is not None else "a numeric array"
-        raise TypeError(f"{where}: cannot convert {type(data).__name__} to {target}: {e}") from None
-    return _check_array(arr, where)
+    return to_array(data, dtype, where)
 
 
 _new = object.__new__
@@ -87,10 +46,9 @@ def _site() -> str | None:
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
-    ``Tensor(data, requires_grad=False, dtype=None, name=None)`` copies ``data``
-    (an ndarray keeps its dtype; Python numbers and lists become the default
-    float dtype). Ops on tensors that require grad build a graph that
-    ``backward()`` walks in reverse.
+    ``Tensor(data, requires_grad=False, dtype=None, name=None)`` copies ``data`` (an ndarray
+    keeps its dtype; Python numbers and lists become the default float dtype). Ops on tensors
+    that require grad build a graph that ``backward()`` walks in reverse.
 
     >>> import tinygraph as tg
     >>> a, b, c = (tg.tensor(v, requires_grad=True) for v in (5.0, 3.0, 2.0))
@@ -100,10 +58,9 @@ class Tensor:
     (33.0, 3.0, 6.0, 9.0)
     """
 
-    # _node: the graph node (a `Context`) of the op that made it; _mem: the version counter
-    # (`tinygraph.guard.Memory`) shared with the tensors that view the same memory, made when
-    # first needed; _retain: keep .grad although not a leaf; _handle: for a leaf that requires
-    # grad, the `Handle` the graph's nodes hold in its place, made when first recorded.
+    # _node: the node (a `Context`) of the op that made it; _mem: the version counter (`guard.Memory`)
+    # shared by the tensors viewing its memory, made when needed; _retain: keep .grad though not a
+    # leaf; _handle: for a leaf that requires grad, the `Handle` graph nodes hold in its place.
     __slots__ = ("_data", "requires_grad", "grad", "_node", "name", "_mem", "_retain", "_handle", "__weakref__")
 
     # numpy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
@@ -134,11 +91,8 @@ class Tensor:
     # ----- data access and the in-place guard (tinygraph.guard) ---------------------------------
     @property
     def data(self) -> np.ndarray:
-        """The underlying ndarray (shared, not copied).
-
-        Writing into it while a pending backward needs this tensor makes that
-        backward raise, rather than return a silently wrong gradient.
-        """
+        """The underlying ndarray (shared, not copied): a write into it that a pending backward
+        would read makes that backward raise instead of returning a wrong gradient."""
         mem = self._waiting()
         if mem is not None:
             mem.hand_out(self._data, _site())
@@ -149,7 +103,7 @@ class Tensor:
         arr = value._data if isinstance(value, Tensor) else value
         if not isinstance(arr, np.ndarray):
             arr = _to_array(arr, self._data.dtype, where="Tensor.data")
-        _check_array(arr, "Tensor.data")
+        check_array(arr, "Tensor.data")
         if self.requires_grad and arr.dtype.kind != "f":
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {arr.dtype}")
         waiting = self._waiting()
@@ -202,104 +156,23 @@ class Tensor:
         return 0 if self._mem is None else int(self._mem.version)
 
     def mark_written(self, how: str = "an in-place write") -> None:
-        """Record that this tensor's data was written in place (optimizers and loaders call this).
-
-        A pending backward that saved this tensor then raises, saying `how` it changed.
-        """
+        """Record an in-place write to the data (optimizers and loaders call it): a pending backward
+        that saved this tensor then raises, saying `how` it changed."""
         mem = self._waiting()
         if mem is not None:
             mem.bump(how, _site())
 
-    def numpy(self) -> np.ndarray:
-        """The data as an ndarray (shared, like `.data`)."""
-        return self.data
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = self.data
-        if dtype is not None and np.dtype(dtype) != arr.dtype:
-            return arr.astype(dtype)
-        return arr.copy() if copy else arr
-
-    def item(self) -> Any:
-        """The value of a one-element tensor as a Python number."""
-        if self._data.size != 1:
-            raise ValueError(f"item: only a one-element tensor converts to a Python number, got shape {self.shape}")
-        return self._data.item()
-
-    def tolist(self) -> Any:
-        return self._data.tolist()
-
     # ----- metadata ---------------------------------------------------------------------------
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._data.shape
-
-    @property
-    def ndim(self) -> int:
-        return self._data.ndim
-
-    @property
-    def size(self) -> int:
-        return self._data.size
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self._data.dtype
-
-    @property
-    def is_leaf(self) -> bool:
-        """True for tensors made by the user rather than by an op."""
-        return self._node is None
-
-    @property
-    def grad_fn(self) -> Any:
-        """The graph node (a `Context`) of the op that made this tensor, or None for a leaf."""
-        return self._node
-
-    @property
-    def op(self) -> str | None:
-        """Name of the op that made this tensor, or None for a leaf."""
-        return None if self._node is None else self._node.name
-
-    def __len__(self) -> int:
-        if self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return len(self._data)
-
-    def __iter__(self):
-        if self._data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        for i in range(len(self._data)):
-            yield self[i]
-
-    def __bool__(self) -> bool:
-        return bool(self._data)
-
-    def __float__(self) -> float:
-        return float(self.item())
-
-    def __int__(self) -> int:
-        return int(self.item())
-
-    def __index__(self) -> int:
-        if self._data.dtype.kind not in "iu":
-            raise TypeError(f"only integer tensors can be used as an index, got {self._data.dtype}")
-        return int(self.item())
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
+    dtype = property(lambda self: self._data.dtype)
+    is_leaf = property(lambda self: self._node is None, doc="True for tensors made by the user, not by an op.")
+    grad_fn = property(lambda self: self._node, doc="The node (a `Context`) of the op that made it; None for a leaf.")
+    op = property(lambda self: None if self._node is None else self._node.name, doc="The name of the op that made it.")
+    retains_grad = property(lambda self: self._retain, doc="Whether a non-leaf keeps its .grad (``retain_grad()``).")
 
     __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="Tensor(", threshold=50)
-        extras = []
-        if self._data.dtype != _default_dtype:
-            extras.append(f"dtype={self._data.dtype}")
-        if self._node is not None:
-            extras.append(f"op={self._node.name!r}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        if self.name:
-            extras.append(f"name={self.name!r}")
-        return "Tensor(" + ", ".join([body, *extras]) + ")"
 
     # ----- autograd ---------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -323,19 +196,14 @@ class Tensor:
         t.name = self.name
         return t
 
-    @property
-    def retains_grad(self) -> bool:
-        """Whether this non-leaf tensor keeps its `.grad` (``retain_grad()`` was called), as in PyTorch."""
-        return self._retain
-
     def retain_grad(self) -> None:
         """Keep `.grad` on this non-leaf tensor after backward (leaves always keep it)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad: tensor does not require grad")
         self._retain = True
 
-    # The operators (arithmetic and comparisons), backward() and the numpy-style methods are
-    # attached by tinygraph.ops.methods and tinygraph.autograd.
+    # The operators, numpy-style methods and Python protocols are attached by tinygraph.ops.methods,
+    # backward() by tinygraph.autograd.
 
 
 class Handle(Tensor):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.dtypes import get_default_dtype
 from tinygraph.mode import no_grad
 from tinygraph.nn import functional as F
 from tinygraph.nn import init
@@ -21,7 +22,7 @@ from tinygraph.nn.module import Module, Parameter
 from tinygraph.ops import reduce as _rd
 from tinygraph.ops import shape as _sh
 from tinygraph.ops._common import as_tensor
-from tinygraph.tensor import Tensor, get_default_dtype
+from tinygraph.tensor import Tensor
 
 __all__ = [
     "MLP",

@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinygraph.tensor import Tensor, _check_array, get_default_dtype
+from tinygraph.dtypes import check_array, get_default_dtype
+from tinygraph.tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -349,7 +350,7 @@ class Module:
             value = given[name]
             raw = value._data if isinstance(value, Tensor) else value
             try:
-                arr = _check_array(np.asarray(raw), where)
+                arr = check_array(np.asarray(raw), where)
             except TypeError as e:
                 problems.append(f"{name}: {e}")
                 continue

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.dtypes import check_array, get_default_dtype, to_array
 from tinygraph.function import Function
-from tinygraph.tensor import Tensor, _check_array, _to_array, get_default_dtype, holds_tensor
+from tinygraph.tensor import Tensor, holds_tensor
 
 
 class Op(Function):
@@ -59,7 +60,7 @@ def operand(x: Any, where: str = "op", like: Any = None) -> Any:
     if isinstance(x, Tensor):
         return x
     if isinstance(x, np.ndarray):
-        return _check_array(x, where)
+        return check_array(x, where)
     if isinstance(x, (bool, int, float)):
         if like is None:
             dtype = get_default_dtype()
@@ -68,12 +69,12 @@ def operand(x: Any, where: str = "op", like: Any = None) -> Any:
             dtype = dt if dt.kind == "f" else np.result_type(dt, x)
         return np.array(x, dtype=dtype)
     if isinstance(x, np.generic):
-        return _check_array(np.asarray(x), where)
+        return check_array(np.asarray(x), where)
     if holds_tensor(x):
         from tinygraph.ops.shape import stack
 
         return stack(x)
-    return _to_array(x, where=where)
+    return to_array(x, where=where)
 
 
 def to_tensor(x: Any, where: str = "op", like: Any = None) -> Any:

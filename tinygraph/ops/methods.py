@@ -1,4 +1,4 @@
-"""Tensor's operators and numpy-style methods, attached to the class: each calls one op.
+"""Tensor's operators, numpy-style methods and Python protocols, attached to the class: each calls one op.
 
 With two Tensors the binary operators go straight to the op class (the checks in the public
 functions only convert non-Tensor operands); these run for every op of a model.
@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from tinygraph.dtypes import get_default_dtype
 from tinygraph.ops import activation as act
 from tinygraph.ops import elementwise as ew
 from tinygraph.ops import linalg as la
@@ -29,6 +32,65 @@ def _shape_args(args: tuple) -> Any:
 class _Methods:
     """The methods copied onto `Tensor` (a class only to write them with ``self``)."""
 
+    # ----- Python's protocols and numpy's conversions -------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as an ndarray (shared, like `.data`)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self.data
+        if dtype is not None and np.dtype(dtype) != arr.dtype:
+            return arr.astype(dtype)
+        return arr.copy() if copy else arr
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a Python number, got shape {self.shape}")
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        return self._data.tolist()
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self._data)
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(len(self._data)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got {self._data.dtype}")
+        return int(self.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(", threshold=50)
+        extras = []
+        if self._data.dtype != get_default_dtype():
+            extras.append(f"dtype={self._data.dtype}")
+        if self._node is not None:
+            extras.append(f"op={self._node.name!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return "Tensor(" + ", ".join([body, *extras]) + ")"
+
+    # ----- operators -------------------------------------------------------------------------
     def __add__(self, other):
         return _add(self, other) if type(other) is Tensor else ew.add(self, other)
 
