@@ -157,12 +157,8 @@ def _leading_to(order: list[Tensor], wanted: set) -> set:
 def _seeds(outputs: Any, gradients: Any, where: str, skip_constants: bool) -> tuple[list, list]:
     """The outputs a walk starts from and their gradients (1 for a scalar), checked."""
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    if gradients is None:
-        gradients = [None] * len(outs)
-    elif isinstance(gradients, (Tensor, np.ndarray)) or np.isscalar(gradients):
-        gradients = [gradients]
-    else:
-        gradients = list(gradients)
+    one = gradients is None or isinstance(gradients, (Tensor, np.ndarray)) or np.isscalar(gradients)
+    gradients = [None] * len(outs) if gradients is None else [gradients] if one else list(gradients)
     if len(gradients) != len(outs):
         raise ValueError(f"{where}: {len(gradients)} gradients for {len(outs)} outputs")
     roots, seeds = [], []
@@ -196,12 +192,7 @@ def _observer() -> Callable | None:
     return anomaly.check_backward if mode.state.anomaly else None
 
 
-def backward(
-    tensors: Tensor | Sequence[Tensor],
-    grad_tensors: Any = None,
-    retain_graph: bool = False,
-    create_graph: bool = False,
-) -> None:
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of every leaf that requires grad."""
     roots, seeds = _seeds(tensors, grad_tensors, "backward", skip_constants=False)
     grads, reached = walk(roots, seeds, create_graph, retain_graph or create_graph, observer=_observer())
@@ -240,9 +231,8 @@ def grad(
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad, so no gradient flows to it")
     roots, seeds = _seeds(outputs, grad_outputs, "grad", skip_constants=True)
-    if retain_graph is None:
-        retain_graph = create_graph
-    grads = walk(roots, seeds, create_graph, retain_graph, ins, _observer())[0] if roots else {}
+    retain = create_graph if retain_graph is None else retain_graph
+    grads = walk(roots, seeds, create_graph, retain, ins, _observer())[0] if roots else {}
     out = []
     for i, t in enumerate(ins):
         g = grads.get(t)
