@@ -116,11 +116,16 @@ def test_pickle_bearing_files_are_refused(tmp_path):
         load(npy)
 
 
-def test_plain_npz_loads_as_dict(tmp_path):
+def test_plain_npz_loads_as_dict_only_when_asked(tmp_path):
     path = tmp_path / "plain.npz"
     np.savez(path, a=np.arange(3), b=np.eye(2))
-    back = load(path)
+    with pytest.raises(tg.CheckpointError, match=r"no tinygraph structure record.*plain_npz=True"):
+        load(path)
+    back = load(path, plain_npz=True)
     assert sorted(back) == ["a", "b"] and np.array_equal(back["b"], np.eye(2))
+    np.savez_compressed(path, a=np.arange(3), b=np.eye(2))
+    back = load(path, plain_npz=True)
+    assert sorted(back) == ["a", "b"] and np.array_equal(back["a"], np.arange(3))
 
 
 def test_manifest_pointing_at_missing_array_is_refused(tmp_path):
