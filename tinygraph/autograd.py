@@ -8,6 +8,7 @@ each tensor receives. Anomaly mode and the pictures' step-through watch through 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -18,6 +19,7 @@ from tinygraph import anomaly, mode
 from tinygraph.tensor import Handle, Tensor
 
 _ndarray = np.ndarray
+_GRAD_LOCK = threading.Lock()  # threads sharing a leaf must not lose each other's gradients
 
 
 def topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -223,7 +225,8 @@ def backward(
             if id(g._data) in handed or g._data.base is not None or not g._data.flags.writeable:
                 g = Tensor._make(g._data.copy())
             handed.add(id(g._data))
-        t.grad = g if t.grad is None else t.grad + g
+        with _GRAD_LOCK:
+            t.grad = g if t.grad is None else t.grad + g
 
 
 def grad(
