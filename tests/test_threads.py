@@ -80,7 +80,7 @@ def test_threads_sharing_a_parameter_lose_no_gradient():
             W.grad = None
             start = threading.Barrier(threads_n)
 
-            def work(k):
+            def work(k, start=start):
                 x = tg.tensor(np.full(4, float(k)))
                 start.wait(5)
                 for _ in range(steps):

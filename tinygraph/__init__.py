@@ -70,4 +70,3 @@ __all__ = [
     *_ops_all,
 ]
 __all__ += ["CheckpointError"]
-

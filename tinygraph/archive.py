@@ -222,7 +222,9 @@ class Archive:
         except Refusal:
             raise
         except Exception as e:  # BadZipFile (CRC), EOFError, zlib.error, OSError, ...
-            raise Refusal(f"is truncated or corrupt: member {name!r} cannot be read ({type(e).__name__}: {e})") from None
+            raise Refusal(
+                f"is truncated or corrupt: member {name!r} cannot be read ({type(e).__name__}: {e})"
+            ) from None
 
     def _read(self, stream: Any, info: zipfile.ZipInfo, name: str, budget: Budget, text: bool) -> tuple:
         digest = hashlib.sha256()
