@@ -23,7 +23,6 @@ import os
 import secrets
 import stat
 import struct
-import time
 import zipfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -283,12 +282,12 @@ def _temp_prefix(base: str) -> str:
     return f".{base[:40]}.{tag}."
 
 
-def sweep(folder: str, base: str, min_age: float = 10.0) -> list[str]:
+def sweep(folder: str, base: str) -> list[str]:
     """Remove the temporary files that killed saves to `base` in `folder` left; returns their names.
 
-    A save holds a lock on its temporary file while it writes, so a file whose lock can be
-    taken belongs to no running save. (An empty file younger than `min_age` seconds is left:
-    a save that has just created it may not have locked it yet.)
+    A save holds a lock on its temporary file from just after creating it until it is renamed,
+    so a file whose lock can be taken belongs to no running save. (`write_atomic` checks, once it
+    holds the lock, that its file was not swept in the moment before.)
     """
     prefix, removed = _temp_prefix(base), []
     try:
@@ -297,26 +296,47 @@ def sweep(folder: str, base: str, min_age: float = 10.0) -> list[str]:
         return removed
     for name in entries:
         full = os.path.join(folder, name)
+        if fcntl is None:  # a file another process has open cannot be removed there
+            try:
+                os.unlink(full)
+                removed.append(name)
+            except OSError:
+                pass
+            continue
         try:
             fd = os.open(full, os.O_RDONLY)
         except OSError:
             continue
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    continue  # a save is writing it
-            st = os.fstat(fd)
-            if st.st_size == 0 and time.time() - st.st_mtime < min_age:
-                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             os.unlink(full)
             removed.append(name)
         except OSError:
-            pass
+            pass  # a save is writing it (or it is gone already)
         finally:
             os.close(fd)
     return removed
+
+
+def _create_locked(folder: str, base: str) -> tuple[int, str]:
+    """A new temporary file next to the target, open and locked: (descriptor, name)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, _temp_prefix(base) + secrets.token_hex(4) + ".tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        if fcntl is None:
+            return fd, tmp
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.stat(tmp).st_ino == os.fstat(fd).st_ino:
+                return fd, tmp
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # another save's sweep took it before the lock: make another
+    raise FileExistsError(f"save: could not create a temporary file in {folder!r}")
 
 
 def write_atomic(path: str, write: Callable[[BinaryIO], None]) -> None:
@@ -330,20 +350,9 @@ def write_atomic(path: str, write: Callable[[BinaryIO], None]) -> None:
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: the folder {folder!r} for {path!r} does not exist")
     sweep(folder, base)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = os.path.join(folder, _temp_prefix(base) + secrets.token_hex(4) + ".tmp")
-        try:
-            fd = os.open(tmp, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-    else:
-        raise FileExistsError(f"save: could not create a temporary file next to {path!r}")
+    fd, tmp = _create_locked(folder, base)
     try:
         with os.fdopen(fd, "wb") as f:
-            if fcntl is not None:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             write(f)
             f.flush()
             os.fsync(f.fileno())

@@ -274,12 +274,17 @@ def _record(text: np.ndarray, structure: _Structure) -> dict:
     else:
         if text.dtype != np.uint8 or text.ndim != 1:
             raise Refusal(f"is corrupt: its structure record has dtype {text.dtype} and shape {text.shape}")
-        raw = text.tobytes()
-        head, body = raw[: len(_DIGEST) + 65], raw[len(_DIGEST) + 65 :]
+        raw = memoryview(text)  # (no copies: a record may be large)
+        n = len(_DIGEST) + 65
+        head, body = bytes(raw[:n]), raw[n:]
         if not head.startswith(_DIGEST) or head[-1:] != b"\n":
             raise Refusal("is corrupt: its structure record does not start with its checksum")
         if hashlib.sha256(body).hexdigest().encode() != head[len(_DIGEST) : -1]:
             raise Refusal("is corrupt: its structure record does not match its SHA-256 checksum")
+        try:
+            body = str(body, "utf-8")
+        except UnicodeDecodeError:
+            raise Refusal("is corrupt: its structure record is not UTF-8 text") from None
         version_wanted = _VERSION
     try:
         record = json.loads(body, object_hook=structure.hook)
@@ -306,6 +311,7 @@ def _load_tinygraph(arc: archive.Archive, budget: Budget) -> Any:
     arc.stored_only()
     text, _ = arc.read(_MANIFEST + ".npy", budget, text=True)
     record = _record(text, structure)
+    del text
     structure.check(record["root"])
     refs = structure.refs
     if record["version"] >= 2:
