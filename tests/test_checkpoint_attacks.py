@@ -18,6 +18,7 @@ import sys
 import time
 import tracemalloc
 import warnings
+import zipfile
 import zlib
 
 import numpy as np
@@ -602,3 +603,52 @@ def test_the_longest_file_names_work(tmp_path):
         save({"v": n, "w": np.ones(2)}, tmp_path / name)  # the temporary file's name stays short
         assert load(tmp_path / name)["v"] == n
     assert all(len(p.name) <= 255 for p in tmp_path.iterdir()) and not _temps(tmp_path)
+
+
+def test_sizes_that_disagree_with_the_file_are_refused(tmp_path):
+    w = _npy(np.ones(3))
+    good = _zip([("w.npy", w)])
+    cd = good.index(b"PK\x01\x02")
+    for field, value, match in (
+        (20, len(w) + 1000, r"stored member 'w\.npy' declares two different sizes"),  # compressed size only
+        (42, 10**6, r"member 'w\.npy' starts outside the file"),  # the local header's offset
+    ):
+        bad = bytearray(good)
+        bad[cd + field : cd + field + 4] = struct.pack("<L", value)
+        _refused(_write(tmp_path / "s.npz", bytes(bad)), match, plain_npz=True)
+    bad = bytearray(good)  # both sizes grown alike: the member would run into the central directory
+    bad[cd + 20 : cd + 28] = struct.pack("<2L", len(w) + 50, len(w) + 50)
+    _refused(_write(tmp_path / "s.npz", bytes(bad)), r"runs past the end of the data", plain_npz=True)
+
+
+def test_the_default_budget_is_sixteen_times_the_file(tmp_path):
+    filler = _npy(np.zeros(17 * MiB // 8))  # a 17 MiB file: 272 MiB allowed
+    fake = _npy(descr="<f8", shape=(10,), data=bytes(80))
+    data = _zip([("a.npy", filler), ("b.npy", fake, {"method": 8, "usize": 270 * MiB})])
+    path = _write(tmp_path / "b.npz", data)
+    _refused(path, r"needs 287\.0 MiB .* more than the 272\.0 MiB", plain_npz=True)
+
+
+def test_what_save_writes_is_uncompressed_npy_members_and_a_checksummed_record(tmp_path):
+    path = tmp_path / "c.npz"
+    save({"a": np.arange(3.0), "b": {"c": tg.tensor([1.0])}}, path)
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == ["__tinygraph__.npy", "a.npy", "b.c.npy"]
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in z.infolist())
+        a_bytes = z.read("a.npy")
+    with np.load(path) as z:
+        raw = bytes(z["__tinygraph__"])
+    head, body = raw[:72], raw[72:]
+    assert head == b"sha256:" + hashlib.sha256(body).hexdigest().encode() + b"\n"
+    rec = json.loads(body)
+    assert rec["version"] == 2 and ["a", "<f8", [3], hashlib.sha256(a_bytes).hexdigest()] in rec["members"]
+
+
+def test_checksums_detect_damage_not_forgery(tmp_path):
+    # the README's limit: a file crafted with valid checksums loads whatever numbers it holds
+    w = _npy(np.full(3, 666.0))
+    rec = _record(
+        {"t": "dict", "items": [[["s", "w"], {"t": "array", "k": "w"}]]}, [_member_entry("w", w, "<f8", (3,))]
+    )
+    back = load(_write(tmp_path / "forged.npz", _zip([("w.npy", w), ("__tinygraph__.npy", rec)])))
+    assert back["w"].tolist() == [666.0] * 3

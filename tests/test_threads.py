@@ -95,3 +95,23 @@ def test_threads_sharing_a_parameter_lose_no_gradient():
             np.testing.assert_array_equal(W.grad.data, np.full(4, float(expected)))
     finally:
         sys.setswitchinterval(old)
+
+
+def test_default_dtype_and_seed_are_process_wide():
+    # the README's limit: these two settings are not per thread
+    seen = {}
+
+    def other():
+        seen["dtype"] = tg.tensor([1.0]).dtype
+        seen["draw"] = tg.random.generator().random()
+
+    tg.set_default_dtype(np.float32)
+    tg.manual_seed(5)
+    try:
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    finally:
+        tg.set_default_dtype(np.float64)
+    tg.manual_seed(5)
+    assert seen == {"dtype": np.float32, "draw": tg.random.generator().random()}
