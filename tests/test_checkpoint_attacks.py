@@ -283,7 +283,8 @@ def test_bad_compression_fields_are_checkpoint_errors(tmp_path):
         ({"method": 99}, r"compression method 99"),
         ({"method": 12}, r"compression method 12"),  # bzip2, which zipfile would try
         ({"flags": 0x1}, r"encrypted member 'w\.npy'"),  # once: RuntimeError "password required"
-        ({"flags": 0x20}, r"flags 0x0020"),  # once: NotImplementedError
+        ({"flags": 0x20}, r"zip features tinygraph does not read .*flags 0x0020"),  # once: NotImplementedError
+        ({"flags": 0x40}, r"strong encryption: flags 0x0040"),
     ):
         path = _write(tmp_path / "bad.npz", _zip([("w.npy", w, opts)]))
         msg = _refused(path, match, plain_npz=True)
@@ -344,6 +345,7 @@ def test_each_kind_of_wrong_file_gets_its_own_message(tmp_path, monkeypatch):
         "obj.npz": _zip([("x.npy", _npy(np.array([{"a": 1}], dtype=object)))]),
         "objfield.npz": _zip([("x.npy", _npy(np.zeros(1, dtype=[("o", "O")])))]),
         "obj.npy": _npy(np.array([None], dtype=object)),
+        "objfield.npy": _npy(np.zeros(1, dtype=[("a", "<f8"), ("o", "O")])),
     }
     for name, data in pickles.items():
         _refused(_write(tmp_path / name, data), r"holds pickled Python objects; tinygraph never unpickles")
@@ -514,14 +516,14 @@ def test_single_bit_flips_of_a_training_checkpoint_deep(tmp_path, deep):
     from tinygraph import nn, optim
 
     tg.manual_seed(0)
-    net = nn.MLP([3, 8, 2])
+    net = nn.MLP([3, 4, 2])
     opt = optim.Adam(net.parameters(), lr=1e-3)
     net(tg.tensor(np.ones((4, 3)))).sum().backward()
     opt.step()
     path = tmp_path / "full.npz"
     save({"model": net.state_dict(), "opt": opt.state_dict(), "epoch": 3, "history": [0.5, 0.25]}, path)
     raw = path.read_bytes()
-    _sweep(path, raw, range(len(raw) * 8))
+    _sweep(path, raw, range(0, len(raw) * 8, 3))  # (every third bit: all of them take minutes)
 
 
 # ----- the save side ---------------------------------------------------------------------------------

@@ -131,6 +131,25 @@ def check_dtype(dtype: np.dtype, shape: tuple, name: str, text: bool = False) ->
         )
 
 
+def npy_pickles(fh: BinaryIO, size: int) -> bool:
+    """Whether the .npy file open as `fh` declares a dtype that holds Python objects (reads its header only)."""
+    fh.seek(0)
+    prefix = fh.read(12)
+    if prefix[6:8] == b"\x01\x00":
+        prefix, hlen = prefix[:10], struct.unpack("<H", prefix[8:10])[0]
+    elif prefix[6:8] == b"\x02\x00" and len(prefix) == 12:
+        hlen = struct.unpack("<I", prefix[8:12])[0]
+    else:
+        return False
+    if hlen > MAX_HEADER or len(prefix) + hlen > size:
+        return False
+    fh.seek(len(prefix))
+    try:
+        return _parse_npy_header(prefix, fh.read(hlen), "")[2].hasobject
+    except Refusal:
+        return False
+
+
 class Archive:
     """A zip archive open for reading, its entries checked (`Refusal` if they are not sound).
 
@@ -154,10 +173,15 @@ class Archive:
                 raise Refusal(
                     f"holds an encrypted member {name!r}; tinygraph reads no encrypted archives", kind="format"
                 )
-            if info.flag_bits & 0x60 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            if info.flag_bits & 0x60:
                 raise Refusal(
-                    f"is corrupt or unsupported: member {name!r} uses compression method {info.compress_type} "
-                    f"(flags {info.flag_bits:#06x}); tinygraph reads stored or deflated members only"
+                    f"is corrupt or unsupported: member {name!r} uses zip features tinygraph does not read "
+                    f"(patched data or strong encryption: flags {info.flag_bits:#06x})"
+                )
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise Refusal(
+                    f"is corrupt or unsupported: member {name!r} uses compression method {info.compress_type}; "
+                    "tinygraph reads stored or deflated members only"
                 )
             if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
                 raise Refusal(f"is corrupt: stored member {name!r} declares two different sizes")

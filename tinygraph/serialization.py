@@ -411,30 +411,30 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = None, plain_npz: bo
                     "Read it with numpy.load(path, allow_pickle=False)",
                     kind="format",
                 )
-                if b"'descr': '|O'" in head or b"'descr': 'O'" in head:
-                    why = archive.pickled("holds pickled Python objects (a .npy file of dtype object)")
+                if archive.npy_pickles(fh, size):
+                    why = archive.pickled("holds pickled Python objects (a .npy file whose dtype holds objects)")
             if why is not None:
                 raise why
             arc = archive.Archive(fh, size)
             try:
                 if _MANIFEST + ".npy" in arc.infos:
                     return _load_tinygraph(arc, budget)
-                for name in arc.names:
+                if plain_npz:
+                    return _load_plain(arc, budget)
+                for name in arc.names:  # (only to say why it is refused: pickles, if there are any)
                     found = arc.peek_pickle(name)
                     if found is not None:
                         raise found
-                if not plain_npz:
-                    raise Refusal(
-                        "has no tinygraph structure record (__tinygraph__.npy): it was not written by tg.save, "
-                        "or its record is lost",
-                        kind="plain",
-                    )
-                return _load_plain(arc, budget)
+                raise Refusal(
+                    "has no tinygraph structure record (__tinygraph__.npy): it was not written by tg.save, "
+                    "or its record is lost",
+                    kind="plain",
+                )
             finally:
                 arc.close()
         except Refusal as r:
             raise _error(path, r) from None
-        except CheckpointError:
+        except (CheckpointError, MemoryError):
             raise
         except Exception as e:  # anything the checks did not foresee is still a refusal, never a crash
             raise _error(path, Refusal(f"is truncated or corrupt ({type(e).__name__}: {e})")) from None
