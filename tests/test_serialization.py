@@ -138,3 +138,26 @@ def test_manifest_pointing_at_missing_array_is_refused(tmp_path):
         zout.writestr("__tinygraph__.npy", manifest)
     with pytest.raises(ValueError, match="missing array 'w'"):
         load(hacked)
+
+
+def test_layouts_and_dtypes_round_trip_exactly(tmp_path):
+    a = np.arange(12.0).reshape(3, 4)
+    obj = {
+        "T": a.T,  # Fortran order
+        "strided": a[:, ::2],
+        "empty": np.zeros((0, 5)),
+        "bool": np.array([True, False]),
+        "half": np.float16([1.5]),
+        "u64": np.array([2**64 - 1], np.uint64),
+        "big_endian": np.arange(3, dtype=">f8"),
+        "zero_d": np.zeros(()),
+        "tensor_T": tg.tensor(a.T),
+    }
+    save(obj, tmp_path / "l.npz")
+    back = load(tmp_path / "l.npz")
+    for k, v in obj.items():
+        v, b = np.asarray(v), np.asarray(back[k])
+        assert b.dtype == v.dtype and b.shape == v.shape and np.array_equal(b, v), k
+        assert b.flags.writeable, k
+    with pytest.raises(TypeError, match=r"save: the array at 'c' has dtype complex128"):
+        save({"c": np.array([1j])}, tmp_path / "c.npz")
