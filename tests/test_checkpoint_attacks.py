@@ -658,3 +658,32 @@ def test_checksums_detect_damage_not_forgery(tmp_path):
     )
     back = load(_write(tmp_path / "forged.npz", _zip([("w.npy", w), ("__tinygraph__.npy", rec)])))
     assert back["w"].tolist() == [666.0] * 3
+
+
+def test_malformed_structure_entries_are_refused(tmp_path):
+    w = _npy(np.arange(3))  # int64
+    members = [_member_entry("w", w, np.int64, (3,))]
+    cases = {
+        "int not a string": (
+            {"t": "list", "items": [{"t": "int", "v": 5}, {"t": "array", "k": "w"}]},
+            r"malformed int",
+        ),
+        "unknown type": ({"t": "list", "items": [{"t": "set"}, {"t": "array", "k": "w"}]}, r"unknown structure entry"),
+        "duplicate key": (
+            {"t": "dict", "items": [[["s", "a"], {"t": "none"}], [["s", "a"], {"t": "array", "k": "w"}]]},
+            r"holds the key 'a' twice",
+        ),
+        "scalar of shape (3,)": ({"t": "scalar", "k": "w"}, r"the scalar 'w' has shape \(3,\)"),
+        "int tensor requiring grad": (
+            {"t": "tensor", "k": "w", "rg": True},
+            r"of dtype int64 is marked as requiring grad",
+        ),
+        "huge list in an entry": (
+            {"t": "list", "items": [{"t": "array", "k": "w"}, {"t": "dict", "items": [[["x"]] * 10**5]}]},
+            r"malformed dict item",
+        ),
+    }
+    for name, (root, match) in cases.items():
+        rec = _record(root, members)
+        msg = _refused(_write(tmp_path / "m.npz", _zip([("w.npy", w), ("__tinygraph__.npy", rec)])), match)
+        assert len(msg) < 600, name  # an entry is quoted briefly, however large

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import reprlib
 import zipfile
 from typing import Any
 
@@ -183,7 +184,7 @@ class _Structure:
         if depth > MAX_DEPTH:
             raise Refusal(f"is corrupt or crafted: its structure nests more than {MAX_DEPTH} levels deep")
         if not isinstance(node, dict) or not isinstance(node.get("t"), str):
-            raise Refusal(f"is corrupt: malformed structure entry {str(node)[:80]!r}")
+            raise Refusal(f"is corrupt: malformed structure entry {_brief(node)}")
         t, v = node["t"], node.get("v")
         ok = {
             "none": True,
@@ -197,16 +198,16 @@ class _Structure:
         }.get(t)
         if ok is not None:
             if not ok:
-                raise Refusal(f"is corrupt: malformed {t} entry {str(node)[:80]!r}")
+                raise Refusal(f"is corrupt: malformed {t} entry {_brief(node)}")
             return
         items = node.get("items")
         if t not in ("dict", "list", "tuple") or not isinstance(items, list):
-            raise Refusal(f"is corrupt: unknown structure entry {str(node)[:80]!r}")
+            raise Refusal(f"is corrupt: unknown structure entry {_brief(node)}")
         if t == "dict":
             keys = set()
             for item in items:
                 if not (isinstance(item, list) and len(item) == 2 and _is_key(item[0])):
-                    raise Refusal(f"is corrupt: malformed dict item {str(item)[:80]!r}")
+                    raise Refusal(f"is corrupt: malformed dict item {_brief(item)}")
                 key = int(item[0][1]) if item[0][0] == "i" else item[0][1]
                 if key in keys:
                     raise Refusal(f"is corrupt: a dict in its structure holds the key {key!r} twice")
@@ -215,6 +216,11 @@ class _Structure:
         else:
             for item in items:
                 self.check(item, depth + 1)
+
+
+def _brief(node: Any) -> str:
+    """A short repr of a structure entry for a message (an entry may hold millions of items)."""
+    return reprlib.repr(node)
 
 
 def _is_hex_float(v: str) -> bool:
