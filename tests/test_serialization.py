@@ -116,11 +116,16 @@ def test_pickle_bearing_files_are_refused(tmp_path):
         load(npy)
 
 
-def test_plain_npz_loads_as_dict(tmp_path):
+def test_plain_npz_loads_as_dict_only_when_asked(tmp_path):
     path = tmp_path / "plain.npz"
     np.savez(path, a=np.arange(3), b=np.eye(2))
-    back = load(path)
+    with pytest.raises(tg.CheckpointError, match=r"no tinygraph structure record.*plain_npz=True"):
+        load(path)
+    back = load(path, plain_npz=True)
     assert sorted(back) == ["a", "b"] and np.array_equal(back["b"], np.eye(2))
+    np.savez_compressed(path, a=np.arange(3), b=np.eye(2))
+    back = load(path, plain_npz=True)
+    assert sorted(back) == ["a", "b"] and np.array_equal(back["a"], np.arange(3))
 
 
 def test_manifest_pointing_at_missing_array_is_refused(tmp_path):
@@ -133,3 +138,26 @@ def test_manifest_pointing_at_missing_array_is_refused(tmp_path):
         zout.writestr("__tinygraph__.npy", manifest)
     with pytest.raises(ValueError, match="missing array 'w'"):
         load(hacked)
+
+
+def test_layouts_and_dtypes_round_trip_exactly(tmp_path):
+    a = np.arange(12.0).reshape(3, 4)
+    obj = {
+        "T": a.T,  # Fortran order
+        "strided": a[:, ::2],
+        "empty": np.zeros((0, 5)),
+        "bool": np.array([True, False]),
+        "half": np.float16([1.5]),
+        "u64": np.array([2**64 - 1], np.uint64),
+        "big_endian": np.arange(3, dtype=">f8"),
+        "zero_d": np.zeros(()),
+        "tensor_T": tg.tensor(a.T),
+    }
+    save(obj, tmp_path / "l.npz")
+    back = load(tmp_path / "l.npz")
+    for k, v in obj.items():
+        v, b = np.asarray(v), np.asarray(back[k])
+        assert b.dtype == v.dtype and b.shape == v.shape and np.array_equal(b, v), k
+        assert b.flags.writeable, k
+    with pytest.raises(TypeError, match=r"save: the array at 'c' has dtype complex128"):
+        save({"c": np.array([1j])}, tmp_path / "c.npz")

@@ -64,3 +64,54 @@ def test_two_threads_training_at_once_match_sequential_training():
         np.testing.assert_array_equal(results[s][1], sequential[s][1])
         np.testing.assert_array_equal(results[s][2], sequential[s][2])
     assert sequential[0][0][-1] < 0.8 * sequential[0][0][0]  # and it did train
+
+
+def test_threads_sharing_a_parameter_lose_no_gradient():
+    # Each backward adds exactly k (an integer, so float sums are exact) into the shared weight's
+    # .grad; a lost update shows as a total below the exact sum.
+    import sys
+
+    W = tg.tensor(np.zeros(4), requires_grad=True)
+    threads_n, steps = 4, 300
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: a race shows in every run
+    try:
+        for _ in range(3):
+            W.grad = None
+            start = threading.Barrier(threads_n)
+
+            def work(k, start=start):
+                x = tg.tensor(np.full(4, float(k)))
+                start.wait(5)
+                for _ in range(steps):
+                    (W * x).sum().backward()
+
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(1, threads_n + 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            expected = steps * sum(range(1, threads_n + 1))
+            np.testing.assert_array_equal(W.grad.data, np.full(4, float(expected)))
+    finally:
+        sys.setswitchinterval(old)
+
+
+def test_default_dtype_and_seed_are_process_wide():
+    # the README's limit: these two settings are not per thread
+    seen = {}
+
+    def other():
+        seen["dtype"] = tg.tensor([1.0]).dtype
+        seen["draw"] = tg.random.generator().random()
+
+    tg.set_default_dtype(np.float32)
+    tg.manual_seed(5)
+    try:
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    finally:
+        tg.set_default_dtype(np.float64)
+    tg.manual_seed(5)
+    assert seen == {"dtype": np.float32, "draw": tg.random.generator().random()}

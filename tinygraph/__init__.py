@@ -27,6 +27,7 @@ from tinygraph.gradcheck import (
 )
 from tinygraph.random import manual_seed
 from tinygraph.serialization import load, save
+from tinygraph.serialization import CheckpointError
 from tinygraph import data, nn, optim  # noqa: E402 - built on everything above
 
 __version__ = "0.1.0"
@@ -69,3 +70,4 @@ __all__ = [
     "topo_order",
     *_ops_all,
 ]
+__all__ += ["CheckpointError"]

@@ -6,6 +6,7 @@ Anomaly mode and the pictures' step-through watch the walk through its `observer
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -16,6 +17,7 @@ from tinygraph import anomaly, mode
 from tinygraph.tensor import Handle, Tensor
 
 _ndarray = np.ndarray
+_GRAD_LOCK = threading.Lock()  # threads sharing a leaf must not lose each other's gradients
 
 
 def topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -204,7 +206,8 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool = False,
             if id(g._data) in handed or g._data.base is not None or not g._data.flags.writeable:
                 g = Tensor._make(g._data.copy())
             handed.add(id(g._data))
-        t.grad = g if t.grad is None else t.grad + g
+        with _GRAD_LOCK:
+            t.grad = g if t.grad is None else t.grad + g
 
 
 def grad(

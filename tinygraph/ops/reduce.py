@@ -104,9 +104,17 @@ class Min(_Extreme):
 def _reduce(cls: type, name: str, x: Any, axis: Any, keepdims: bool) -> Any:
     x = to_tensor(x, name)
     axes = norm_axis(axis, x.ndim, name, x.shape)
-    if cls is not Sum and x.size == 0:
-        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+    if cls is not Sum and _count(x.shape, axes) == 0:  # numpy's rule: an empty result is fine, no values are not
+        raise ValueError(_no_values(name, x.shape, axes))
     return cls.apply(x, axes, bool(keepdims))
+
+
+def _no_values(name: str, shape: tuple, axes: tuple | None) -> str:
+    where = "all axes" if axes is None else f"axis {axes[0] if len(axes) == 1 else axes}"
+    return (
+        f"{name}: cannot reduce a tensor of shape {shape} over {where}: an axis of length 0 leaves no values, "
+        "and the result is undefined (numpy raises too)"
+    )
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 - numpy's name
@@ -147,11 +155,21 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     return sum(x, axes, keepdims) * (1.0 / n)
 
 
-@describes(
-    Description(
-        "var",
+@described
+class Var(Op):
+    """Variance, two-pass: the mean first, then the centred squares (as numpy).
+
+    Its gradient is 2 (x - mean(x)) / (n - ddof), with the mean recomputed: the chain rule
+    through the mean adds a term that is zero exactly but not in rounding, where a large
+    element's rounding swamps a small one's gradient ([1e4, -1e4, 0.5] in float32).
+    """
+
+    name = "var"
+    reads = ((0,),)
+    description = Description(
         args=("axis", "keepdims", "ddof"),
         params=samplers.variance_axes,
+        call=lambda a, **p: var(a, **p),
         numpy=lambda a, axis, keepdims, ddof: np.var(a, axis=axis, keepdims=keepdims, ddof=ddof),
         torch=lambda t, a, axis, keepdims, ddof: (
             a * 0.0
@@ -159,20 +177,34 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
             else t.var(a, dim=samplers.norm_axes(axis, a.ndim), correction=ddof, keepdim=keepdims)
         ),
     )
-)
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdims, ddof):
+        d = a - a.mean(axis=axes, keepdims=True)
+        return (d * d).sum(axis=axes, keepdims=keepdims) / (_count(a.shape, axes) - ddof)
+
+    @staticmethod
+    def backward(ctx, g, a, axes, keepdims, ddof):
+        if not keepdims:
+            g = g.reshape(_keepdims_shape(a.shape, axes))
+        d = a - mean(a, axes, keepdims=True)
+        return g * d * (2.0 / (_count(a.shape, axes) - ddof)), None, None, None
+
+
 def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
-    """Variance over `axis`, as ``np.var`` (divides by n - ddof)."""
+    """Variance over `axis`, as ``np.var`` (divides by n - ddof); two-pass, and so is its gradient."""
     x = to_tensor(x, "var")
     axes = norm_axis(axis, x.ndim, "var", x.shape)
     n = _count(x.shape, axes)
     if n - ddof <= 0:
         raise ValueError(f"var: {n} values with ddof={ddof} leave no degrees of freedom (shape {x.shape})")
-    d = x - mean(x, axes, keepdims=True)
-    return sum(d * d, axes, keepdims) * (1.0 / (n - ddof))
+    return Var.apply(x, axes, bool(keepdims), int(ddof))
 
 
 def _shift(x: np.ndarray, axes: tuple | None) -> np.ndarray:
     """The max over `axes` as a constant, so exp never overflows; infinities become 0."""
+    if x.size == 0:  # (an empty axis, or an empty tensor: nothing to shift)
+        return np.zeros(_keepdims_shape(x.shape, axes), x.dtype)
     m = x.max(axis=axes, keepdims=True)
     return np.where(np.isfinite(m), m, 0)
 
@@ -190,8 +222,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """log(sum(exp(x))) over `axis`, finite for inputs as large as +-1e4 (and beyond)."""
     x = to_tensor(x, "logsumexp")
     axes = norm_axis(axis, x.ndim, "logsumexp", x.shape)
-    if x.size == 0:
-        raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {x.shape}")
+    if _count(x.shape, axes) == 0:  # the log of an empty sum: -inf, as numpy's formula and PyTorch give
+        return sum(x, axes, keepdims) + np.array(-np.inf, np.result_type(x.dtype, 1.0))
     m = _shift(value(x), axes).astype(x.dtype, copy=False)
     out = log(sum(exp(x - m), axes, keepdims=True)) + m
     return out if keepdims else reshape(out, np.squeeze(m, axis=axes).shape)
@@ -237,6 +269,8 @@ class LogSoftmax(Op):
     @staticmethod
     def forward(ctx, a, axes):
         s = a - _shift(a, axes)
+        if s.size == 0:
+            return s
         return s - np.log(np.exp(s).sum(axis=axes, keepdims=True))
 
     @staticmethod

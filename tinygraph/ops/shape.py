@@ -6,6 +6,7 @@ to call, sample and cross-check it (`tinygraph.ops.describe`).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -209,6 +210,24 @@ class IndexAdd(Op):
 # ----- public functions --------------------------------------------------------------------
 
 
+@functools.cache
+def _max_ndim() -> int:
+    """The most dimensions an ndarray may have (64 in numpy 2, 32 before)."""
+    try:
+        np.empty((1,) * 64)
+    except ValueError:
+        return 32
+    return 64
+
+
+def _check_ndim(op: str, shape: tuple, ndim: int) -> None:
+    if ndim > 32 and ndim > _max_ndim():
+        raise ValueError(
+            f"{op}: a tensor of shape {shape} would become {ndim}-dimensional; "
+            f"numpy allows at most {_max_ndim()} dimensions"
+        )
+
+
 def reshape(a: Any, shape: Any) -> Any:
     """A tensor with the same data and a new shape (one dimension may be -1), as ``np.reshape``."""
     a = to_tensor(a, "reshape")
@@ -223,6 +242,7 @@ def reshape(a: Any, shape: Any) -> Any:
         or (known != size if -1 not in shape else (known == 0 or size % known))
     ):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} ({size} elements) into {shape}")
+    _check_ndim("reshape", a.shape, len(shape))
     return Reshape.apply(a, shape)
 
 
@@ -254,6 +274,7 @@ def expand_dims(a: Any, axis: Any) -> Any:
     a = to_tensor(a, "expand_dims")
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out_ndim = a.ndim + len(axes)
+    _check_ndim("expand_dims", a.shape, out_ndim)
     axes = norm_axis(axes, out_ndim, "expand_dims", a.shape)
     dims = iter(a.shape)
     return reshape(a, tuple(1 if i in axes else next(dims) for i in range(out_ndim)))
