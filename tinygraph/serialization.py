@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 import zipfile
 from typing import Any
@@ -91,7 +92,10 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     ``obj`` may nest dicts (str or int keys), lists and tuples of Tensors,
     ndarrays, numbers, strings and None. The path is used exactly as given
     (no suffix is added). The data goes to a temporary file in the same folder
-    first, then replaces ``path`` in one step.
+    first, then replaces ``path`` in one step. Under `tinygraph.distributed`
+    (after ``dist.init()`` in a world of several processes) only rank 0
+    writes; the other ranks return at once (``dist.barrier()`` before they
+    read the file).
 
     >>> import os, tempfile, tinygraph as tg
     >>> from tinygraph import nn
@@ -103,6 +107,9 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     >>> ckpt["epoch"], bool((ckpt["model"]["weight"] == net.weight.data).all())
     (7, True)
     """
+    dist = sys.modules.get("tinygraph.distributed")  # imported only by a distributed run
+    if dist is not None and not dist.is_writer():
+        return
     arrays: dict = {}
     manifest = {"format": _FORMAT, "version": _VERSION, "root": _encode(obj, "", arrays)}
     arrays[_MANIFEST] = np.array(json.dumps(manifest))

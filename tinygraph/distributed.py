@@ -1,0 +1,650 @@
+"""Data-parallel training over MPI (mpi4py): each process computes the gradient of its share of a batch.
+
+Every process ("rank") holds the whole model. Each step, a global mini-batch is
+cut into one share per rank; each rank runs forward and backward on its share;
+`all_reduce_gradients` replaces every ``.grad`` by the mean over the whole
+global batch (each rank's gradient weighted by its share's size); every rank
+then takes the same optimizer step, so the parameters stay identical, bit for
+bit. Launch a script on N processes with ``mpiexec -n N python script.py``
+(or ``python -m tinygraph.distributed -n N script.py``, which finds the
+``mpiexec`` installed next to Python)::
+
+    from tinygraph import distributed as dist
+    dist.init()                          # a world of one when not started by mpiexec
+    dist.broadcast_parameters(model)     # everyone starts from rank 0's parameters and buffers
+    for epoch in range(epochs):
+        for xb, yb in dist.minibatches(X, Y, 64, seed=epoch):   # this rank's share of each batch
+            opt.zero_grad()
+            if len(yb):
+                loss_fn(model(tg.tensor(xb)), yb).backward()
+            dist.all_reduce_gradients(model, weight=len(yb))      # the whole batch's mean gradient
+            opt.step()
+
+`tinygraph.train.fit(..., distributed=True)` does all of this, with the
+metrics averaged over ranks and the progress bar printed by rank 0 only;
+`tinygraph.save` writes from rank 0 only.
+
+Faults: a rank whose script raises tells the others, which raise
+`DistributedError` naming it (through ``sys.excepthook``, installed by
+`init`); a rank that dies is noticed by its peers on the same machine (its
+process is gone) or, by MPICH's launcher, which ends the job; and every wait
+has a deadline (``timeout``), after which the waiting rank asks the others
+where they are and raises, naming the ones that did not answer.
+
+Install: ``pip install tinygraph[distributed]`` (mpi4py and the ``mpich``
+wheel: no system MPI needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tinygraph.tensor import Tensor
+
+if importlib.util.find_spec("mpi4py") is None:
+    raise ImportError(
+        "tinygraph.distributed needs mpi4py and an MPI library: pip install tinygraph[distributed] "
+        "(it brings mpi4py and the mpich wheel)"
+    )
+
+__all__ = [
+    "DistributedError",
+    "World",
+    "all_reduce_gradients",
+    "average",
+    "barrier",
+    "broadcast_parameters",
+    "init",
+    "is_initialized",
+    "launch",
+    "minibatches",
+    "mpiexec",
+    "rank",
+    "share",
+    "world_size",
+]
+
+_FAIL, _QUERY, _REPLY, _ACK = 11, 12, 13, 14  # tags on the control communicator
+_NOTE = 512  # bytes of a control message
+_BUCKET_BYTES = 16 * 2**20
+
+
+class DistributedError(RuntimeError):
+    """Another rank failed, died or stopped answering, or the ranks' models differ."""
+
+
+class World:
+    """The MPI world tinygraph uses: two duplicates of ``COMM_WORLD`` (data and control) and what a fault needs.
+
+    Made once by `init`; ``dist.world()`` returns it. ``timeout`` bounds every
+    wait in seconds (``TINYGRAPH_DIST_TIMEOUT`` sets the default, 600).
+    """
+
+    def __init__(self, timeout: float) -> None:
+        from mpi4py import MPI
+
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD.Dup()
+        self.ctrl = MPI.COMM_WORLD.Dup()
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        self.timeout = float(timeout)
+        self.calls = 0  # collectives entered, the same count on every rank in step
+        self.failed_rank: int | None = None
+        self.notified = False
+        host = socket.gethostname().encode()[:64].ljust(64)
+        me = np.frombuffer(host + int(os.getpid()).to_bytes(8, "little"), dtype=np.uint8).copy()
+        table = np.empty((self.size, 72), dtype=np.uint8)
+        self.comm.Allgather(me, table)
+        self.hosts = [bytes(row[:64]).rstrip().decode() for row in table]
+        self.pids = [int.from_bytes(bytes(row[64:]), "little") for row in table]
+
+    # ----- waiting with a deadline -------------------------------------------------------------
+    def wait(self, request: Any, what: str) -> None:
+        """Complete a nonblocking MPI request; on the way, watch for failed, dead or silent peers."""
+        start = time.monotonic()
+        next_check = start + 0.02
+        spins = 0
+        while not request.Test():
+            spins += 1
+            if spins > 2000:  # first spin (the all-reduce's rounds need progress), then yield the core
+                time.sleep(0.0002)
+            now = time.monotonic()
+            if now >= next_check:
+                next_check = now + 0.02
+                self._check(what)
+                if now - start > self.timeout:
+                    self._timed_out(what, now - start)
+
+    def _check(self, what: str) -> None:
+        MPI = self.MPI
+        status = MPI.Status()
+        while self.ctrl.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
+            src, tag = status.Get_source(), status.Get_tag()
+            buf = np.empty(_NOTE, dtype=np.uint8)
+            self.ctrl.Recv(buf, source=src, tag=tag)
+            text = bytes(buf).rstrip(b"\0").decode(errors="replace")
+            if tag == _FAIL:
+                self.failed_rank = src
+                raise DistributedError(
+                    f"rank {src} failed ({text}); rank {self.rank} stopped while waiting in {what}"
+                )
+            if tag == _QUERY:
+                self._send(src, _REPLY, f"waiting in {what}")
+        here = socket.gethostname()
+        for r, (host, pid) in enumerate(zip(self.hosts, self.pids)):
+            if r != self.rank and host == here and not _alive(pid):
+                self.failed_rank = r
+                raise DistributedError(
+                    f"rank {r} (pid {pid} on {host}) died; rank {self.rank} stopped while waiting in {what}"
+                )
+
+    def _timed_out(self, what: str, waited: float) -> None:
+        for r in range(self.size):
+            if r != self.rank:
+                self._send(r, _QUERY, "where are you?")
+        answers: dict = {}
+        deadline = time.monotonic() + 2.0
+        MPI, status = self.MPI, self.MPI.Status()
+        while time.monotonic() < deadline and len(answers) < self.size - 1:
+            if self.ctrl.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
+                buf = np.empty(_NOTE, dtype=np.uint8)
+                src, tag = status.Get_source(), status.Get_tag()
+                self.ctrl.Recv(buf, source=src, tag=tag)
+                text = bytes(buf).rstrip(b"\0").decode(errors="replace")
+                if tag == _REPLY:
+                    answers[src] = text
+                elif tag == _QUERY:
+                    self._send(src, _REPLY, f"waiting in {what}")
+                elif tag == _FAIL:
+                    self.failed_rank = src
+                    raise DistributedError(f"rank {src} failed ({text}); rank {self.rank} stopped in {what}")
+            else:
+                time.sleep(0.005)
+        silent = [r for r in range(self.size) if r != self.rank and r not in answers]
+        who = ", ".join(f"rank {r}" for r in silent) or "no rank"
+        seen = "; ".join(f"rank {r} is {t}" for r, t in sorted(answers.items()))
+        raise DistributedError(
+            f"rank {self.rank}: {what} did not complete within {waited:.0f} s (timeout {self.timeout:g} s); "
+            f"{who} did not answer (stuck, in a long computation, or gone)" + (f"; {seen}" if seen else "")
+        )
+
+    def _send(self, dest: int, tag: int, text: str) -> None:
+        data = text.encode()[: _NOTE - 1]
+        buf = np.zeros(_NOTE, dtype=np.uint8)
+        buf[: len(data)] = np.frombuffer(data, dtype=np.uint8)
+        self.ctrl.Isend(buf, dest=dest, tag=tag).Free()  # small: sent eagerly, nothing to wait for
+
+    # ----- failure notices ------------------------------------------------------------------------
+    def notify_failure(self, exc: BaseException) -> None:
+        """Tell every other rank that this one failed with ``exc`` (once)."""
+        if self.notified or self.size == 1 or isinstance(exc, DistributedError):
+            return
+        self.notified = True
+        text = f"{type(exc).__name__}: {exc}"
+        for r in range(self.size):
+            if r != self.rank:
+                self._send(r, _FAIL, text)
+
+    def await_acks(self, grace: float) -> None:
+        """Give the other ranks up to ``grace`` seconds to report the failure before the job is ended."""
+        MPI, status = self.MPI, self.MPI.Status()
+        acked: set = set()
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and len(acked) < self.size - 1:
+            if self.ctrl.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
+                buf = np.empty(_NOTE, dtype=np.uint8)
+                self.ctrl.Recv(buf, source=status.Get_source(), tag=status.Get_tag())
+                if status.Get_tag() == _ACK:
+                    acked.add(status.Get_source())
+            else:
+                time.sleep(0.005)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` (on this machine) still runs; a zombie has died."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+_world: World | None = None
+
+
+def init(timeout: float | None = None) -> World:
+    """Join the MPI world (once; later calls return the same world) and install the fault handling.
+
+    Started by ``mpiexec -n N``, this process becomes one of N ranks; started
+    plainly, it is a world of one and everything here still works (the
+    reductions return their input). ``timeout`` (seconds; default
+    ``TINYGRAPH_DIST_TIMEOUT`` or 600) bounds every wait for the other ranks.
+
+    An uncaught exception on a rank prints its traceback headed by the rank,
+    tells the other ranks (they raise `DistributedError` naming it), and ends
+    the job with ``MPI_Abort``, so no rank waits forever.
+
+    >>> from tinygraph import distributed as dist
+    >>> world = dist.init()
+    >>> dist.rank() < dist.world_size()
+    True
+    """
+    global _world
+    if _world is not None:
+        return _world
+    if timeout is None:
+        timeout = float(os.environ.get("TINYGRAPH_DIST_TIMEOUT", "600"))
+    if not timeout > 0:
+        raise ValueError(f"init: timeout must be positive, got {timeout!r}")
+    try:
+        from mpi4py import MPI  # noqa: F401 - initializes MPI
+    except (ImportError, RuntimeError) as e:
+        raise ImportError(
+            f"tinygraph.distributed: mpi4py could not load an MPI library ({e}); "
+            "pip install tinygraph[distributed] brings the mpich wheel"
+        ) from None
+    _world = World(timeout)
+    if _world.size > 1:
+        previous = sys.excepthook
+
+        def hook(kind, value, tb):
+            _excepthook(previous, kind, value, tb)
+
+        sys.excepthook = hook
+    return _world
+
+
+def _excepthook(previous, kind, value, tb) -> None:
+    w = _world
+    print(f"tinygraph.distributed: rank {w.rank} of {w.size} stopped with {kind.__name__}:", file=sys.stderr)
+    previous(kind, value, tb)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if isinstance(value, DistributedError):
+        if w.failed_rank is not None:
+            w._send(w.failed_rank, _ACK, "reported")
+    else:
+        w.notify_failure(value)
+        w.await_acks(grace=3.0)
+    w.MPI.COMM_WORLD.Abort(1)
+
+
+def world() -> World:
+    """The world `init` made (calls `init` first if needed)."""
+    return _world if _world is not None else init()
+
+
+def is_initialized() -> bool:
+    """Whether `init` has run in this process."""
+    return _world is not None
+
+
+def rank() -> int:
+    """This process's index in the world, 0 .. world_size() - 1."""
+    return world().rank
+
+
+def world_size() -> int:
+    """The number of processes training together."""
+    return world().size
+
+
+def is_writer() -> bool:
+    """True unless this is a rank other than 0 of an initialized world: who writes files (`tinygraph.save`)."""
+    return _world is None or _world.rank == 0
+
+
+def barrier() -> None:
+    """Wait until every rank gets here (with the deadline and fault checks of every wait)."""
+    w = world()
+    w.calls += 1
+    if w.size > 1:
+        w.wait(w.comm.Ibarrier(), f"barrier #{w.calls}")
+
+
+# ----- the model's state ---------------------------------------------------------------------------
+
+
+def _named(model: Any) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Tensor]]]:
+    """(name, tensor) of the parameters and of the buffers of a Module, an object with parameters(), or a list."""
+    if hasattr(model, "named_parameters"):
+        params = list(model.named_parameters())
+        buffers = list(model.named_buffers()) if hasattr(model, "named_buffers") else []
+    elif hasattr(model, "parameters"):
+        params, buffers = [(f"parameter {i}", p) for i, p in enumerate(model.parameters())], []
+    elif isinstance(model, Iterable) and not isinstance(model, Tensor):
+        params, buffers = [(f"parameter {i}", p) for i, p in enumerate(model)], []
+    else:
+        raise TypeError(f"a model (parameters() or named_parameters()) or a list of Tensors, got {type(model).__name__}")
+    for name, t in params + buffers:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} is a {type(t).__name__}, not a Tensor")
+    return params, buffers
+
+
+def _signature(params, buffers) -> list:
+    return [["parameter", n, list(t.shape), str(t.dtype), bool(t.requires_grad)] for n, t in params] + [
+        ["buffer", n, list(t.shape), str(t.dtype), False] for n, t in buffers
+    ]
+
+
+def _first_difference(sigs: list[list]) -> str:
+    """The first entry on which some rank's model differs from rank 0's, in words."""
+    ref = {(k, n): e for k, n, *e in sigs[0]}
+    for r, sig in enumerate(sigs[1:], start=1):
+        mine = {(k, n): e for k, n, *e in sig}
+        for (k, n), e in ref.items():
+            if (k, n) not in mine:
+                return f"rank {r} has no {k} {n!r} (rank 0 has one of shape {tuple(e[0])})"
+            o = mine[(k, n)]
+            if o[0] != e[0]:
+                return f"{k} {n!r} has shape {tuple(e[0])} on rank 0 and {tuple(o[0])} on rank {r}"
+            if o[1] != e[1]:
+                return f"{k} {n!r} has dtype {e[1]} on rank 0 and {o[1]} on rank {r}"
+            if o[2] != e[2]:
+                return f"{k} {n!r} has requires_grad={e[2]} on rank 0 and {o[2]} on rank {r}"
+        for k, n in mine:
+            if (k, n) not in ref:
+                return f"rank {r} has a {k} {n!r} that rank 0 lacks"
+        if [(k, n) for k, n, *_ in sig] != [(k, n) for k, n, *_ in sigs[0]]:
+            return f"rank {r} lists its parameters in another order than rank 0"
+    return "the models' descriptions differ"
+
+
+def _check_same_model(w: World, params, buffers) -> None:
+    """Every rank compares a digest of its model's names, shapes and dtypes; on a difference, the details."""
+    text = json.dumps(_signature(params, buffers)).encode()
+    digest = np.frombuffer(hashlib.sha256(text).digest(), dtype=np.uint8).copy()
+    digests = np.empty((w.size, 32), dtype=np.uint8)
+    w.calls += 1
+    w.wait(w.comm.Iallgather(digest, digests), f"broadcast_parameters #{w.calls} (comparing models)")
+    if (digests == digests[0]).all():
+        return
+    lengths = np.empty(w.size, dtype=np.int64)
+    w.wait(w.comm.Iallgather(np.array([len(text)], dtype=np.int64), lengths), "broadcast_parameters (lengths)")
+    everything = np.empty(int(lengths.sum()), dtype=np.uint8)
+    mine = np.frombuffer(text, dtype=np.uint8).copy()
+    w.wait(w.comm.Iallgatherv(mine, [everything, lengths]), "broadcast_parameters (descriptions)")
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    sigs = [json.loads(bytes(everything[a:b]).decode()) for a, b in zip(bounds[:-1], bounds[1:])]
+    raise DistributedError(f"broadcast_parameters: the models differ between ranks: {_first_difference(sigs)}")
+
+
+def _buckets(tensors: list, bucket_bytes: int) -> list[list[int]]:
+    """Indices of ``tensors`` grouped by dtype, in order, cut into buckets of at most ``bucket_bytes``."""
+    by_dtype: dict = {}
+    for i, t in enumerate(tensors):
+        by_dtype.setdefault(t.dtype, []).append(i)
+    out = []
+    for idx in by_dtype.values():
+        cur, size = [], 0
+        for i in idx:
+            nbytes = tensors[i].size * tensors[i].dtype.itemsize
+            if cur and size + nbytes > bucket_bytes:
+                out.append(cur)
+                cur, size = [], 0
+            cur.append(i)
+            size += nbytes
+        out.append(cur)
+    return out
+
+
+def broadcast_parameters(model: Any, root: int = 0) -> None:
+    """Every rank takes rank ``root``'s parameters and buffers (batch norm's statistics), in place.
+
+    Call it once after building the model (and before making the optimizer's
+    state, which starts at zeros on every rank). The ranks first compare their
+    models (names, shapes, dtypes, requires_grad) and all raise
+    `DistributedError` naming the first parameter that differs. One broadcast
+    per dtype (float32 stays float32).
+
+    >>> import tinygraph as tg
+    >>> from tinygraph import distributed as dist, nn
+    >>> net = nn.Linear(3, 2)
+    >>> before = net.weight.data.copy()
+    >>> dist.broadcast_parameters(net)     # a world of one: nothing to take
+    >>> bool((net.weight.data == before).all())
+    True
+    """
+    w = world()
+    params, buffers = _named(model)
+    if w.size == 1:
+        return
+    _check_same_model(w, params, buffers)
+    tensors = [t for _, t in params + buffers]
+    for bucket in _buckets(tensors, 2**62):
+        flat = np.concatenate([tensors[i].data.reshape(-1) for i in bucket])
+        w.calls += 1
+        w.wait(w.comm.Ibcast(flat, root=root), f"broadcast_parameters #{w.calls}")
+        at = 0
+        for i in bucket:
+            t = tensors[i]
+            t.data[...] = flat[at : at + t.size].reshape(t.shape)
+            t.mark_written("broadcast_parameters")
+            at += t.size
+
+
+def all_reduce_gradients(model: Any, weight: float | None = None, bucket_bytes: int = _BUCKET_BYTES) -> None:
+    """Replace every parameter's ``.grad`` by its mean over the ranks, in place; the same on every rank.
+
+    ``weight`` is the number of examples this rank's gradient is the mean over
+    (its share of the global batch): the result is Σ_r weight_r·grad_r / Σ_r
+    weight_r, the gradient of the whole batch's mean cost even when the
+    shares differ in size; ``None`` weighs every rank alike (a plain average).
+    A rank with an empty share passes ``weight=0``.
+
+    The gradients are packed, by dtype, into flat buffers of at most
+    ``bucket_bytes`` (16 MiB; one buffer for most models), each reduced with
+    one MPI call and unpacked into the ``.grad`` arrays (float32 stays
+    float32). A parameter without a gradient on a rank counts as zeros there;
+    one without a gradient on every rank keeps ``.grad = None`` everywhere.
+    Parameters with ``requires_grad=False`` are skipped.
+
+    >>> import tinygraph as tg
+    >>> from tinygraph import distributed as dist
+    >>> w = tg.tensor([1.0, 2.0], requires_grad=True)
+    >>> (w * w).sum().backward()
+    >>> dist.all_reduce_gradients([w], weight=10)   # a world of one: the mean of one gradient
+    >>> w.grad
+    Tensor([2., 4.])
+    """
+    w = world()
+    params = [p for _, p in _named(model)[0] if p.requires_grad]
+    if weight is None:
+        weight = 1.0
+    weight = float(weight)
+    if not (weight >= 0 and np.isfinite(weight)):
+        raise ValueError(f"all_reduce_gradients: weight must be a finite number >= 0, got {weight!r}")
+    for bucket in _buckets(params, bucket_bytes):
+        dtype = params[bucket[0]].dtype
+        n = sum(params[i].size for i in bucket)
+        flat = np.empty(n + 1 + len(bucket), dtype=dtype)  # gradients, then the weight, then has-grad flags
+        at = 0
+        for k, i in enumerate(bucket):
+            p = params[i]
+            part = flat[at : at + p.size]
+            if p.grad is None:
+                part[...] = 0
+                flat[n + 1 + k] = 0
+            else:
+                np.multiply(np.asarray(p.grad._data, dtype=dtype).reshape(-1), weight, out=part)
+                flat[n + 1 + k] = 1
+            at += p.size
+        flat[n] = weight
+        if w.size > 1:
+            w.calls += 1
+            w.wait(w.comm.Iallreduce(w.MPI.IN_PLACE, flat, op=w.MPI.SUM), f"all_reduce_gradients #{w.calls}")
+        total = flat[n]
+        if total == 0:
+            raise ValueError("all_reduce_gradients: every rank passed weight=0 (no examples anywhere)")
+        np.divide(flat[:n], total, out=flat[:n])
+        at = 0
+        for k, i in enumerate(bucket):
+            p = params[i]
+            part = flat[at : at + p.size].reshape(p.shape)
+            at += p.size
+            if flat[n + 1 + k] == 0:
+                p.grad = None
+            elif _writable(p.grad, p):
+                p.grad._data[...] = part
+            else:
+                p.grad = Tensor._make(part.copy())
+
+
+def _writable(g: Tensor | None, p: Tensor) -> bool:
+    """Whether the gradient's own array can take the mean in place (not shared, not part of a graph)."""
+    if g is None or g.requires_grad or g.shape != p.shape or g.dtype != p.dtype:
+        return False
+    a = g._data
+    return a.base is None and a.flags.writeable and a.flags.c_contiguous
+
+
+# ----- the data ---------------------------------------------------------------------------------
+
+
+def share(m: int, rank_: int | None = None, size: int | None = None) -> slice:
+    """This rank's contiguous share of ``m`` items: sizes differ by at most one, together they cover all once.
+
+    >>> from tinygraph.distributed import share
+    >>> [share(10, r, 3) for r in range(3)]
+    [slice(0, 4, None), slice(4, 7, None), slice(7, 10, None)]
+    """
+    r = rank() if rank_ is None else int(rank_)
+    n = world_size() if size is None else int(size)
+    if not 0 <= r < n:
+        raise ValueError(f"share: rank {r} is outside a world of {n}")
+    base, extra = divmod(int(m), n)
+    start = r * base + min(r, extra)
+    return slice(start, start + base + (1 if r < extra else 0))
+
+
+def minibatches(
+    X: Any,
+    Y: Any,
+    batch_size: int = 64,
+    *,
+    seed: Any = None,
+    shuffle: bool = True,
+    layout: str = "rows",
+    drop_last: bool = False,
+    augment: Any = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """This rank's share of each mini-batch of `tinygraph.data.minibatches` (same arguments).
+
+    Every rank draws the same permutation (pass the same ``seed`` everywhere:
+    an int, not None), cuts the same global batches of ``batch_size``, and
+    keeps its `share` of each: the list has the same length on every rank, a
+    share may be empty (fewer examples than ranks), and over the ranks every
+    example is used once per epoch. With ``augment``, every rank augments the
+    whole batch with the shared seed and keeps its share, so the run equals
+    the one-process run.
+
+    >>> import numpy as np
+    >>> from tinygraph import distributed as dist
+    >>> X, Y = np.arange(20).reshape(10, 2), np.arange(10)
+    >>> [len(y) for _, y in dist.minibatches(X, Y, 4, seed=0)]   # a world of one: whole batches
+    [4, 4, 2]
+    """
+    from tinygraph.data import _check_pair, _take
+    from tinygraph.data import minibatches as whole
+
+    if seed is None and shuffle and world_size() > 1:
+        raise ValueError("minibatches: pass the same int seed on every rank (None would shuffle differently)")
+    X, Y, m = _check_pair(X, Y, layout, "distributed.minibatches")
+    if augment is not None:
+        batches = whole(X, Y, batch_size, seed=seed, shuffle=shuffle, layout=layout, drop_last=drop_last, augment=augment)
+        out = []
+        for xb, yb in batches:
+            b = yb.shape[0] if (layout == "rows" or yb.ndim == 1) else yb.shape[-1]
+            idx = np.arange(b)[share(b)]
+            out.append((_take(xb, idx, layout), _take(yb, idx, layout)))
+        return out
+    index = np.arange(m)
+    parts = whole(index, index, batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
+    return [(_take(X, idx[share(len(idx))], layout), _take(Y, idx[share(len(idx))], layout)) for _, idx in parts]
+
+
+def average(value: float, weight: float = 1.0) -> float:
+    """The mean of ``value`` over the ranks, each weighted by ``weight`` (its share size); the same on every rank.
+
+    A metric that is a mean over examples (cost, accuracy) computed on each
+    rank's share, weighted by the share's size, gives the metric of the whole
+    set. A rank with weight 0 contributes nothing.
+
+    >>> from tinygraph import distributed as dist
+    >>> dist.average(0.25, weight=4)
+    0.25
+    """
+    w = world()
+    buf = np.array([float(value) * float(weight) if weight else 0.0, float(weight)], dtype=np.float64)
+    if w.size > 1:
+        w.calls += 1
+        w.wait(w.comm.Iallreduce(w.MPI.IN_PLACE, buf, op=w.MPI.SUM), f"average #{w.calls}")
+    if buf[1] == 0:
+        raise ValueError("average: every rank passed weight 0")
+    return float(buf[0] / buf[1])
+
+
+# ----- launching ---------------------------------------------------------------------------------
+
+
+def mpiexec() -> str:
+    """The ``mpiexec`` to use: the one installed next to this Python (the mpich wheel's), else the one on PATH."""
+    import shutil
+
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    if os.path.exists(here):
+        return here
+    found = shutil.which("mpiexec")
+    if found is None:
+        raise FileNotFoundError("no mpiexec next to Python or on PATH: pip install tinygraph[distributed]")
+    return found
+
+
+def launch(n: int, args: list[str], timeout: float | None = None, **kwargs: Any) -> subprocess.CompletedProcess:
+    """Run ``python args...`` on ``n`` ranks with `mpiexec` and wait (at most ``timeout`` s); output captured.
+
+    >>> import sys
+    >>> from tinygraph.distributed import launch
+    >>> launch(2, ["-c", "print('hi')"], timeout=60).stdout.split()
+    ['hi', 'hi']
+    """
+    cmd = [mpiexec(), "-n", str(int(n)), sys.executable, *args]
+    if "openmpi" in subprocess.run([mpiexec(), "--version"], capture_output=True, text=True).stdout.lower():
+        cmd[1:1] = ["--oversubscribe", "--allow-run-as-root"]  # more ranks than cores; containers run as root
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m tinygraph.distributed", description="Run a Python script on N ranks with mpiexec."
+    )
+    parser.add_argument("-n", type=int, default=2, help="number of ranks (processes)")
+    parser.add_argument("script", help="the Python script")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    a = parser.parse_args(argv)
+    return subprocess.call([mpiexec(), "-n", str(a.n), sys.executable, a.script, *a.args])
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
