@@ -61,7 +61,9 @@ def local_grads(model, X, y, weight_examples: bool = True):
     model.zero_grad()
     if part.stop > part.start:
         loss_fn(model, X[part], y[part]).backward()
+    before = [id(p.grad._data) if p.grad is not None else None for p in model.parameters()]
     dist.all_reduce_gradients(model, weight=(part.stop - part.start) if weight_examples else None)
+    local_grads.in_place = all(b is None or b == id(p.grad._data) for b, p in zip(before, model.parameters()))
     return [p.grad.data.copy() for p in model.parameters()]
 
 
@@ -78,6 +80,7 @@ def check_gradients() -> dict:
         out[f"grad_scale_{m}"] = max(float(np.abs(b).max()) for b in want)
         out[f"grad_digest_{m}"] = hashlib.sha256(b"".join(g.tobytes() for g in got)).hexdigest()
         out[f"share_{m}"] = dist.share(m).stop - dist.share(m).start
+        out[f"in_place_{m}"] = local_grads.in_place  # the mean went into the .grad arrays backward made
     # a plain average (weight None) of unequal shares is not the whole batch's gradient
     X, y = data(13)
     model = net(1)
@@ -104,7 +107,9 @@ def check_steps() -> dict:
             opt.step()
             ds = gather(digest(model))
             mismatched_steps += len(set(ds)) != 1
-        out[f"{name}_err"] = max(float(np.abs(a.data - b.data).max()) for a, b in zip(ref.parameters(), model.parameters()))
+        out[f"{name}_err"] = max(
+            float(np.abs(a.data - b.data).max()) for a, b in zip(ref.parameters(), model.parameters())
+        )
         out[f"{name}_moved"] = max(
             float(np.abs(a.data - b.data).max()) for a, b in zip(net(2).parameters(), model.parameters())
         )
@@ -230,7 +235,9 @@ def check_fit() -> dict:
         "fit_param_err": max(float(np.abs(a - b).max()) for a, b in zip(p1, p2)),
         "fit_cost_err": max(abs(a - b) for a, b in zip(h1.train_cost + h1.dev_cost, h2.train_cost + h2.dev_cost)),
         "fit_batch_cost_err": max(abs(a - b) for a, b in zip(h1.batch_cost, h2.batch_cost)),
-        "fit_metric_err": max(abs(a - b) for a, b in zip(h1.train_metric + h1.dev_metric, h2.train_metric + h2.dev_metric)),
+        "fit_metric_err": max(
+            abs(a - b) for a, b in zip(h1.train_metric + h1.dev_metric, h2.train_metric + h2.dev_metric)
+        ),
         "fit_diagnosis_same": h1.diagnosis == h2.diagnosis,
         "fit_digest_same": len(set(gather(hashlib.sha256(b"".join(p.tobytes() for p in p2)).hexdigest()))) == 1,
     }

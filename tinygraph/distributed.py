@@ -37,6 +37,8 @@ wheel: no system MPI needed).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import importlib.util
 import json
@@ -65,6 +67,7 @@ __all__ = [
     "average",
     "barrier",
     "broadcast_parameters",
+    "command",
     "init",
     "is_initialized",
     "launch",
@@ -75,7 +78,8 @@ __all__ = [
     "world_size",
 ]
 
-_FAIL, _QUERY, _REPLY, _ACK = 11, 12, 13, 14  # tags on the control communicator
+_FAIL, _QUERY, _REPLY, _ACK, _EXIT = 11, 12, 13, 14, 15  # tags on the control communicator
+_GRACE = 1.0  # seconds a wait goes on after a peer is gone (its last messages may be in flight)
 _NOTE = 512  # bytes of a control message
 _BUCKET_BYTES = 16 * 2**20
 
@@ -103,6 +107,7 @@ class World:
         self.calls = 0  # collectives entered, the same count on every rank in step
         self.failed_rank: int | None = None
         self.notified = False
+        self.gone: dict = {}  # rank -> (monotonic time it was found gone, how)
         host = socket.gethostname().encode()[:64].ljust(64)
         me = np.frombuffer(host + int(os.getpid()).to_bytes(8, "little"), dtype=np.uint8).copy()
         table = np.empty((self.size, 72), dtype=np.uint8)
@@ -128,6 +133,11 @@ class World:
                     self._timed_out(what, now - start)
 
     def _check(self, what: str) -> None:
+        now = time.monotonic()
+        for r, (since, how) in self.gone.items():
+            if now - since > _GRACE:
+                self.failed_rank = r
+                raise DistributedError(f"rank {r} {how}; rank {self.rank} stopped while waiting in {what}")
         MPI = self.MPI
         status = MPI.Status()
         while self.ctrl.Iprobe(source=MPI.ANY_SOURCE, tag=MPI.ANY_TAG, status=status):
@@ -137,18 +147,15 @@ class World:
             text = bytes(buf).rstrip(b"\0").decode(errors="replace")
             if tag == _FAIL:
                 self.failed_rank = src
-                raise DistributedError(
-                    f"rank {src} failed ({text}); rank {self.rank} stopped while waiting in {what}"
-                )
+                raise DistributedError(f"rank {src} failed ({text}); rank {self.rank} stopped while waiting in {what}")
             if tag == _QUERY:
                 self._send(src, _REPLY, f"waiting in {what}")
+            if tag == _EXIT:
+                self.gone.setdefault(src, (now, f"exited ({text})"))
         here = socket.gethostname()
         for r, (host, pid) in enumerate(zip(self.hosts, self.pids)):
-            if r != self.rank and host == here and not _alive(pid):
-                self.failed_rank = r
-                raise DistributedError(
-                    f"rank {r} (pid {pid} on {host}) died; rank {self.rank} stopped while waiting in {what}"
-                )
+            if r != self.rank and r not in self.gone and host == here and not _alive(pid):
+                self.gone[r] = (now, f"(pid {pid} on {host}) died")
 
     def _timed_out(self, what: str, waited: float) -> None:
         for r in range(self.size):
@@ -196,6 +203,13 @@ class World:
         for r in range(self.size):
             if r != self.rank:
                 self._send(r, _FAIL, text)
+
+    def notify_exit(self) -> None:
+        """At interpreter exit: tell the other ranks, so one still waiting for this one stops (after a grace)."""
+        if self.size > 1 and not self.notified:
+            for r in range(self.size):
+                if r != self.rank:
+                    self._send(r, _EXIT, f"its interpreter is shutting down after {self.calls} collective calls")
 
     def await_acks(self, grace: float) -> None:
         """Give the other ranks up to ``grace`` seconds to report the failure before the job is ended."""
@@ -269,6 +283,7 @@ def init(timeout: float | None = None) -> World:
             _excepthook(previous, kind, value, tb)
 
         sys.excepthook = hook
+        atexit.register(_world.notify_exit)  # runs before mpi4py's MPI_Finalize (registered earlier)
     return _world
 
 
@@ -333,7 +348,9 @@ def _named(model: Any) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Tensor
     elif isinstance(model, Iterable) and not isinstance(model, Tensor):
         params, buffers = [(f"parameter {i}", p) for i, p in enumerate(model)], []
     else:
-        raise TypeError(f"a model (parameters() or named_parameters()) or a list of Tensors, got {type(model).__name__}")
+        raise TypeError(
+            f"a model (parameters() or named_parameters()) or a list of Tensors, got {type(model).__name__}"
+        )
     for name, t in params + buffers:
         if not isinstance(t, Tensor):
             raise TypeError(f"{name} is a {type(t).__name__}, not a Tensor")
@@ -570,7 +587,9 @@ def minibatches(
         raise ValueError("minibatches: pass the same int seed on every rank (None would shuffle differently)")
     X, Y, m = _check_pair(X, Y, layout, "distributed.minibatches")
     if augment is not None:
-        batches = whole(X, Y, batch_size, seed=seed, shuffle=shuffle, layout=layout, drop_last=drop_last, augment=augment)
+        batches = whole(
+            X, Y, batch_size, seed=seed, shuffle=shuffle, layout=layout, drop_last=drop_last, augment=augment
+        )
         out = []
         for xb, yb in batches:
             b = yb.shape[0] if (layout == "rows" or yb.ndim == 1) else yb.shape[-1]
@@ -619,7 +638,27 @@ def mpiexec() -> str:
     return found
 
 
-def launch(n: int, args: list[str], timeout: float | None = None, **kwargs: Any) -> subprocess.CompletedProcess:
+@functools.lru_cache(maxsize=None)
+def _launcher_flags(exe: str, label: bool) -> tuple[str, ...]:
+    """mpiexec flags: MPICH's hydra leaves the survivors of a dead rank alive so they name it (then abort);
+    Open MPI needs flags to run more ranks than cores and to run as root (containers)."""
+    text = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.lower()
+    if "hydra" in text:
+        return ("-disable-auto-cleanup",) + (("-l",) if label else ())
+    if "open mpi" in text or "openrte" in text:
+        return ("--oversubscribe", "--allow-run-as-root") + (("--tag-output",) if label else ())
+    return ()
+
+
+def command(n: int, args: list[str], label: bool = False) -> list[str]:
+    """The command line that runs ``python args...`` on ``n`` ranks (``label``: each output line led by its rank)."""
+    exe = mpiexec()
+    return [exe, *_launcher_flags(exe, label), "-n", str(int(n)), sys.executable, *args]
+
+
+def launch(
+    n: int, args: list[str], timeout: float | None = None, label: bool = False, **kwargs: Any
+) -> subprocess.CompletedProcess:
     """Run ``python args...`` on ``n`` ranks with `mpiexec` and wait (at most ``timeout`` s); output captured.
 
     >>> import sys
@@ -627,10 +666,7 @@ def launch(n: int, args: list[str], timeout: float | None = None, **kwargs: Any)
     >>> launch(2, ["-c", "print('hi')"], timeout=60).stdout.split()
     ['hi', 'hi']
     """
-    cmd = [mpiexec(), "-n", str(int(n)), sys.executable, *args]
-    if "openmpi" in subprocess.run([mpiexec(), "--version"], capture_output=True, text=True).stdout.lower():
-        cmd[1:1] = ["--oversubscribe", "--allow-run-as-root"]  # more ranks than cores; containers run as root
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
+    return subprocess.run(command(n, args, label), capture_output=True, text=True, timeout=timeout, **kwargs)
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -643,7 +679,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("script", help="the Python script")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     a = parser.parse_args(argv)
-    return subprocess.call([mpiexec(), "-n", str(a.n), sys.executable, a.script, *a.args])
+    return subprocess.call(command(a.n, [a.script, *a.args]))
 
 
 if __name__ == "__main__":

@@ -243,7 +243,9 @@ def _evaluate_share(dist, model, loss_fn, X, Y, metric_fn, layout, batch_size) -
     m = X.shape[0] if layout == "rows" else X.shape[-1]
     idx = np.arange(m)[dist.share(m)]
     if len(idx):
-        cost, value = _evaluate(model, loss_fn, _take(X, idx, layout), _take(Y, idx, layout), metric_fn, layout, batch_size)
+        cost, value = _evaluate(
+            model, loss_fn, _take(X, idx, layout), _take(Y, idx, layout), metric_fn, layout, batch_size
+        )
     else:
         cost, value = 0.0, (None if metric_fn is None else 0.0)
     return dist.average(cost, len(idx)), (None if value is None else dist.average(value, len(idx)))

@@ -1,0 +1,140 @@
+"""tinygraph.distributed under mpiexec: 2 and 3 ranks, each launch running many checks (tests/mpi_checks.py)."""
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKS = str(ROOT / "tests" / "mpi_checks.py")
+ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def test_without_mpi4py_import_tinygraph_works_and_distributed_names_the_extra():
+    script = (
+        "import sys; sys.modules['mpi4py'] = None\n"  # as if mpi4py were not installed
+        "import importlib.util as u; u.find_spec = (lambda f: lambda n, *a: None if n == 'mpi4py' else f(n, *a))(u.find_spec)\n"
+        "import tinygraph\n"
+        "try:\n    from tinygraph import distributed\nexcept ImportError as e:\n    print('IMPORTERROR', e)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENV, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "IMPORTERROR" in r.stdout and "pip install tinygraph[distributed]" in r.stdout
+
+
+pytest.importorskip("mpi4py")
+from tinygraph import distributed as dist  # noqa: E402
+
+
+def run(n: int, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return dist.launch(n, [CHECKS, *args], timeout=timeout, label=True, env=ENV, cwd=str(ROOT))
+
+
+def results(proc: subprocess.CompletedProcess) -> list[dict]:
+    found = [json.loads(m) for m in re.findall(r"RESULT (\{.*\})", proc.stdout)]
+    assert proc.returncode == 0 and len(found) >= 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return sorted(found, key=lambda d: d["rank"])
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=["2 ranks", "3 ranks"])
+def world(request):
+    proc = run(request.param, "all")
+    res = results(proc)
+    assert [d["rank"] for d in res] == list(range(request.param))
+    return request.param, res, proc
+
+
+def test_averaged_gradients_equal_the_whole_batch_gradient(world):
+    n, res, _ = world
+    for d in res:
+        for m in (12, 13):  # 12: equal shares; 13: 7/6 on 2 ranks, 5/4/4 on 3
+            assert d[f"grad_err_{m}"] < 1e-12 and d[f"grad_scale_{m}"] > 0.1
+            assert d[f"in_place_{m}"]
+        # a plain average of unequal shares is wrong: weighting by share size matters
+        assert d["plain_avg_err_13"] > 1e-3
+    assert [d["share_13"] for d in res] == ([7, 6] if n == 2 else [5, 4, 4])
+    for m in (12, 13):
+        assert len({d[f"grad_digest_{m}"] for d in res}) == 1  # bit for bit the same on every rank
+
+
+def test_twenty_sgd_and_adam_steps_equal_the_one_process_steps(world):
+    _, res, _ = world
+    for d in res:
+        for opt in ("sgd", "adam"):
+            assert d[f"{opt}_err"] < 1e-10 and d[f"{opt}_moved"] > 0.05
+            assert d[f"{opt}_mismatched_steps"] == 0  # identical parameters after every step
+        assert d["f32_grad_dtype"] == d["f32_param_dtype"] == "float32"
+        assert d["f32_mismatched_steps"] == 0
+
+
+def test_broadcast_fixes_different_initializations_and_buffers(world):
+    n, res, _ = world
+    for d in res:
+        assert d["distinct_before"] == n and d["distinct_after"] == 1
+        assert d["equals_rank0_init"] and d["running_mean"] == 1.0  # rank 0's batch-norm statistics
+
+
+def test_mismatched_models_are_reported_naming_the_parameter(world):
+    _, res, _ = world
+    for d in res:  # every rank raises the same error
+        assert d["shape_error"] == (
+            "broadcast_parameters: the models differ between ranks: parameter '2.weight' has shape (3, 8) on "
+            "rank 0 and (4, 8) on rank 1"
+        )
+        assert "rank 1 has a parameter '1.weight' that rank 0 lacks" in d["missing_error"]
+
+
+def test_parameters_without_gradient(world):
+    _, res, _ = world
+    for d in res:
+        assert d["head_err"] < 1e-15  # rank 0's gradient averaged with zeros from the others
+        assert d["spare_is_none"]  # no gradient anywhere: None everywhere
+
+
+def test_data_shares_cover_every_example_once(world):
+    _, res, _ = world
+    for d in res:
+        assert d["batches_equal_whole"] and d["covers_once"] and d["rows_paired"]
+        assert d["max_size_gap"] == 1 and d["n_batches"] == 5
+
+
+def test_fit_distributed_equals_one_process_and_prints_on_rank_0_only(world):
+    _, res, proc = world
+    for d in res:
+        assert d["fit_param_err"] < 1e-10 and d["fit_cost_err"] < 1e-10 and d["fit_batch_cost_err"] < 1e-10
+        assert d["fit_metric_err"] < 1e-12 and d["fit_diagnosis_same"] and d["fit_digest_same"]
+    said = {}  # rank -> what it printed (mpiexec's labels "[r] " lead each piece of output)
+    for stream in (proc.stdout, proc.stderr):
+        parts = re.split(r"\[(\d+)\] ", stream)
+        for r, text in zip(parts[1::2], parts[2::2]):
+            said[int(r)] = said.get(int(r), "") + text
+    assert len(re.findall(r"train error \d", said[0])) == 1 and "fit: 100%" in said[0]  # the diagnosis, the bar
+    assert all("fit:" not in said.get(r, "") and "train error" not in said.get(r, "") for r in range(1, len(res)))
+
+
+def test_save_writes_from_rank_0_only(world):
+    _, res, _ = world
+    for d in res:
+        assert d["saved"] == ["from_rank_0.npz"] and d["no_temp_left"]
+
+
+@pytest.mark.parametrize(
+    "kind, said",
+    [
+        ("raise", r"rank 1 failed \(ValueError: boom at step 3\); rank [02] stopped while waiting in all_reduce"),
+        ("die", r"rank 1 \(pid \d+ on .*\) died; rank [02] stopped while waiting in all_reduce"),
+        ("exit", r"rank 1 exited \(its interpreter is shutting down .*\); rank [02] stopped"),
+        ("hang", r"rank [02]: all_reduce_gradients #\d+ did not complete within \d+ s .*rank 1 did not answer"),
+    ],
+)
+def test_a_rank_that_fails_stops_the_others_naming_it(kind, said):
+    proc = run(3, "fault", kind, "3", timeout=40)  # a 3 s deadline for the hang; each case ends in a few s
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "finished" not in out
+    assert re.search(said, out), out[-3000:]
