@@ -1,6 +1,5 @@
 """tinygraph.distributed under mpiexec: 2 and 3 ranks, each launch running many checks (tests/mpi_checks.py)."""
 
-import importlib.util
 import json
 import os
 import re

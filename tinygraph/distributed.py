@@ -638,7 +638,7 @@ def mpiexec() -> str:
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _launcher_flags(exe: str, label: bool) -> tuple[str, ...]:
     """mpiexec flags: MPICH's hydra leaves the survivors of a dead rank alive so they name it (then abort);
     Open MPI needs flags to run more ranks than cores and to run as root (containers)."""
