@@ -40,10 +40,11 @@ BATCH = 1024
 
 
 def worker(steps: int) -> None:
+    from workloads import LR, mlp_data
+
     import tinygraph as tg
     from tinygraph import distributed as dist
     from tinygraph.nn import functional as F  # noqa: N812
-    from workloads import LR, mlp_data
 
     dist.init()
     data = mlp_data(m=BATCH)
@@ -123,7 +124,9 @@ def main() -> None:
         rows.append(json.loads(line[7:]))
     t1 = next((r["step"] for r in rows if r["ranks"] == 1), None)
     print(f"W2 MLP 784-256-128-10, batch {BATCH}, float32, SGD; {os.cpu_count()} CPUs; medians of {a.steps} steps")
-    print("| ranks | examples per rank | time per step | in all_reduce_gradients | all-reduce alone | scaling efficiency |")
+    print(
+        "| ranks | examples per rank | time per step | in all_reduce_gradients | all-reduce alone | scaling efficiency |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
         n = r["ranks"]

@@ -1,6 +1,6 @@
-"""Run under mpiexec by tests/test_distributed.py: many checks in one launch, one JSON line per rank.
+"""Run under mpiexec by tests/test_distributed.py: many checks in one launch, one JSON file per rank.
 
-``python tests/mpi_checks.py all``: the exactness checks; ``python tests/mpi_checks.py fault KIND``: rank 1
+``python tests/mpi_checks.py all DIR``: the exactness checks, each rank's results in DIR/rank_R.json; ``python tests/mpi_checks.py fault KIND``: rank 1
 misbehaves (raises, dies, hangs, exits early) in the middle of training.
 """
 
@@ -281,7 +281,8 @@ def main() -> None:
     for check in (check_gradients, check_steps, check_broadcast, check_mismatch, check_unused, check_data, check_save):
         result.update(check())
     result.update(check_fit())
-    print("RESULT " + json.dumps(result), flush=True)
+    with open(os.path.join(sys.argv[2], f"rank_{dist.rank()}.json"), "w") as f:  # (mpiexec may mix long lines)
+        json.dump(result, f)
 
 
 if __name__ == "__main__":

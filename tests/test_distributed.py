@@ -34,16 +34,12 @@ def run(n: int, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return dist.launch(n, [CHECKS, *args], timeout=timeout, label=True, env=ENV, cwd=str(ROOT))
 
 
-def results(proc: subprocess.CompletedProcess) -> list[dict]:
-    found = [json.loads(m) for m in re.findall(r"RESULT (\{.*\})", proc.stdout)]
-    assert proc.returncode == 0 and len(found) >= 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return sorted(found, key=lambda d: d["rank"])
-
-
 @pytest.fixture(scope="module", params=[2, 3], ids=["2 ranks", "3 ranks"])
-def world(request):
-    proc = run(request.param, "all")
-    res = results(proc)
+def world(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"ranks{request.param}")
+    proc = run(request.param, "all", str(folder))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = [json.loads(f.read_text()) for f in sorted(folder.glob("rank_*.json"))]
     assert [d["rank"] for d in res] == list(range(request.param))
     return request.param, res, proc
 

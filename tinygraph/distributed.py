@@ -75,6 +75,7 @@ __all__ = [
     "mpiexec",
     "rank",
     "share",
+    "world",
     "world_size",
 ]
 
@@ -298,7 +299,8 @@ def _excepthook(previous, kind, value, tb) -> None:
             w._send(w.failed_rank, _ACK, "reported")
     else:
         w.notify_failure(value)
-        w.await_acks(grace=3.0)
+        if not isinstance(value, KeyboardInterrupt):  # (Ctrl-C reaches every rank at once)
+            w.await_acks(grace=3.0)
     w.MPI.COMM_WORLD.Abort(1)
 
 
@@ -490,6 +492,10 @@ def all_reduce_gradients(model: Any, weight: float | None = None, bucket_bytes: 
     weight = float(weight)
     if not (weight >= 0 and np.isfinite(weight)):
         raise ValueError(f"all_reduce_gradients: weight must be a finite number >= 0, got {weight!r}")
+    if w.size == 1:
+        if weight == 0:
+            raise ValueError("all_reduce_gradients: every rank passed weight=0 (no examples anywhere)")
+        return  # the mean of one gradient is itself (no rounding through weight·grad/weight)
     for bucket in _buckets(params, bucket_bytes):
         dtype = params[bucket[0]].dtype
         n = sum(params[i].size for i in bucket)
@@ -537,15 +543,17 @@ def _writable(g: Tensor | None, p: Tensor) -> bool:
 # ----- the data ---------------------------------------------------------------------------------
 
 
-def share(m: int, rank_: int | None = None, size: int | None = None) -> slice:
-    """This rank's contiguous share of ``m`` items: sizes differ by at most one, together they cover all once.
+def share(m: int, rank: int | None = None, size: int | None = None) -> slice:  # noqa: A002 - the rank asked about
+    """This rank's (or ``rank``'s, in a world of ``size``) contiguous share of ``m`` items.
+
+    The shares' sizes differ by at most one; together they cover the items once.
 
     >>> from tinygraph.distributed import share
     >>> [share(10, r, 3) for r in range(3)]
     [slice(0, 4, None), slice(4, 7, None), slice(7, 10, None)]
     """
-    r = rank() if rank_ is None else int(rank_)
-    n = world_size() if size is None else int(size)
+    r = world().rank if rank is None else int(rank)
+    n = world().size if size is None else int(size)
     if not 0 <= r < n:
         raise ValueError(f"share: rank {r} is outside a world of {n}")
     base, extra = divmod(int(m), n)
