@@ -133,3 +133,20 @@ def test_a_rank_that_fails_stops_the_others_naming_it(kind, said):
     assert proc.returncode != 0
     assert "finished" not in out
     assert re.search(said, out), out[-3000:]
+
+
+def test_python_m_tinygraph_distributed_runs_a_script_on_n_ranks(tmp_path):
+    script = tmp_path / "hello.py"
+    script.write_text(
+        "import sys\nfrom tinygraph import distributed as dist\ndist.init()\n"
+        "print(f'rank {dist.rank()} of {dist.world_size()} says {sys.argv[1]}', flush=True)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "tinygraph.distributed", "-n", "3", str(script), "hi"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert sorted(r.stdout.split("\n")[:3]) == [f"rank {i} of 3 says hi" for i in range(3)]
