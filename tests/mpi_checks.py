@@ -243,6 +243,19 @@ def check_fit() -> dict:
     }
 
 
+def check_in_step() -> dict:
+    model = net(9)
+    dist.broadcast_parameters(model)
+    dist.check_in_step(model)  # in step: no error
+    if dist.rank() == dist.world_size() - 1:
+        model[2].bias.data[1] += 1e-12  # one rank drifts by one rounding
+    try:
+        dist.check_in_step(model)
+        return {"drift_error": None}
+    except dist.DistributedError as e:
+        return {"drift_error": str(e)}
+
+
 def check_save() -> dict:
     folder = gather(tempfile.mkdtemp() if dist.rank() == 0 else None)[0]
     tg.save({"rank": dist.rank()}, os.path.join(folder, f"from_rank_{dist.rank()}.npz"))
@@ -278,7 +291,16 @@ def main() -> None:
         return
     dist.init(timeout=60)
     result = {"rank": dist.rank(), "size": dist.world_size()}
-    for check in (check_gradients, check_steps, check_broadcast, check_mismatch, check_unused, check_data, check_save):
+    for check in (
+        check_gradients,
+        check_steps,
+        check_broadcast,
+        check_mismatch,
+        check_unused,
+        check_data,
+        check_save,
+        check_in_step,
+    ):
         result.update(check())
     result.update(check_fit())
     with open(os.path.join(sys.argv[2], f"rank_{dist.rank()}.json"), "w") as f:  # (mpiexec may mix long lines)

@@ -84,6 +84,15 @@ def test_mismatched_models_are_reported_naming_the_parameter(world):
         assert "rank 1 has a parameter '1.weight' that rank 0 lacks" in d["missing_error"]
 
 
+def test_check_in_step_names_a_parameter_that_drifted(world):
+    n, res, _ = world
+    for d in res:
+        assert d["drift_error"] == (
+            f"check_in_step: the ranks are out of step: '2.bias' differs between rank 0 and rank {n - 1} "
+            "(1 of 4 tensors differ)"
+        )
+
+
 def test_parameters_without_gradient(world):
     _, res, _ = world
     for d in res:

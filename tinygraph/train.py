@@ -428,6 +428,8 @@ def fit(
                     history.dev_metric.append(dm)
                 monitored = dc
             _set_mode(model, True)
+            if dist is not None:
+                dist.check_in_step(state)  # the ranks hold the same parameters, bit for bit
             if monitored < best_cost:
                 best_cost, history.best_epoch, since_best = monitored, epoch, 0
                 if patience is not None and restore_best:
