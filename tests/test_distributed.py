@@ -159,3 +159,28 @@ def test_python_m_tinygraph_distributed_runs_a_script_on_n_ranks(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.split("\n")[:3]) == [f"rank {i} of 3 says hi" for i in range(3)]
+
+
+def test_bad_input_names_the_function_and_leaves_the_gradients_alone():
+    import numpy as np
+
+    import tinygraph as tg
+    from tinygraph import nn
+
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    w.grad = tg.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(
+        ValueError, match=r"all_reduce_gradients: parameter 0 has shape \(2,\) but its .grad has shape \(3,\)"
+    ):
+        dist.all_reduce_gradients([w])
+    w.grad = tg.tensor([1.0, 2.0])
+    with pytest.raises(ValueError, match="all_reduce_gradients: weight must be a finite number >= 0, got -1.0"):
+        dist.all_reduce_gradients([w], weight=-1)
+    assert np.array_equal(w.grad.data, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"broadcast_parameters: root must be a rank in 0\.\.0, got 3"):
+        dist.broadcast_parameters(nn.Linear(2, 2), root=3)
+    with pytest.raises(TypeError, match="broadcast_parameters: expected a model"):
+        dist.broadcast_parameters(3)
+    with pytest.raises(ValueError, match="share: rank 4 is outside a world of 3"):
+        dist.share(5, 4, 3)
+    assert [dist.share(10, r, 4) for r in range(4)] == [slice(0, 3), slice(3, 6), slice(6, 8), slice(8, 10)]

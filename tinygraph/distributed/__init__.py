@@ -164,7 +164,7 @@ def barrier() -> None:
 # ----- the model's state ---------------------------------------------------------------------------
 
 
-def _named(model: Any) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Tensor]]]:
+def _named(model: Any, where: str) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Tensor]]]:
     """(name, tensor) of the parameters and of the buffers of a Module, an object with parameters(), or a list."""
     if hasattr(model, "named_parameters"):
         params = list(model.named_parameters())
@@ -175,11 +175,12 @@ def _named(model: Any) -> tuple[list[tuple[str, Tensor]], list[tuple[str, Tensor
         params, buffers = [(f"parameter {i}", p) for i, p in enumerate(model)], []
     else:
         raise TypeError(
-            f"a model (parameters() or named_parameters()) or a list of Tensors, got {type(model).__name__}"
+            f"{where}: expected a model (parameters() or named_parameters()) or a list of Tensors, "
+            f"got {type(model).__name__}"
         )
     for name, t in params + buffers:
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name} is a {type(t).__name__}, not a Tensor")
+            raise TypeError(f"{where}: {name} is a {type(t).__name__}, not a Tensor")
     return params, buffers
 
 
@@ -268,7 +269,9 @@ def broadcast_parameters(model: Any, root: int = 0) -> None:
     True
     """
     w = world()
-    params, buffers = _named(model)
+    params, buffers = _named(model, "broadcast_parameters")
+    if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < w.size:
+        raise ValueError(f"broadcast_parameters: root must be a rank in 0..{w.size - 1}, got {root!r}")
     if w.size == 1:
         return
     _check_same_model(w, params, buffers)
@@ -310,7 +313,11 @@ def all_reduce_gradients(model: Any, weight: float | None = None, bucket_bytes: 
     Tensor([2., 4.])
     """
     w = world()
-    params = [p for _, p in _named(model)[0] if p.requires_grad]
+    named = [(name, p) for name, p in _named(model, "all_reduce_gradients")[0] if p.requires_grad]
+    for name, p in named:
+        if p.grad is not None and p.grad.shape != p.shape:
+            raise ValueError(f"all_reduce_gradients: {name} has shape {p.shape} but its .grad has shape {p.grad.shape}")
+    params = [p for _, p in named]
     if weight is None:
         weight = 1.0
     weight = float(weight)
@@ -445,7 +452,7 @@ def check_in_step(model: Any) -> None:
     >>> dist.check_in_step(nn.Linear(2, 2))     # a world of one is always in step
     """
     w = world()
-    params, buffers = _named(model)
+    params, buffers = _named(model, "check_in_step")
     if w.size == 1:
         return
     items = params + buffers
