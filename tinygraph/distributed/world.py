@@ -45,10 +45,16 @@ class World:
         self.failed_rank: int | None = None
         self.notified = False
         self.gone: dict = {}  # rank -> (monotonic time it was found gone, how)
+        self.sends: list = []  # (request, buffer) of control messages not yet known to be sent
+        self.hosts: list = []
+        self.pids: list = []
         host = socket.gethostname().encode()[:64].ljust(64)
         me = np.frombuffer(host + int(os.getpid()).to_bytes(8, "little"), dtype=np.uint8).copy()
         table = np.empty((self.size, 72), dtype=np.uint8)
-        self.comm.Allgather(me, table)
+        if self.size > 1:
+            self.wait(self.comm.Iallgather(me, table), "init (the ranks' hosts and process ids)")
+        else:
+            table[0] = me
         self.hosts = [bytes(row[:64]).rstrip().decode() for row in table]
         self.pids = [int.from_bytes(bytes(row[64:]), "little") for row in table]
 
@@ -128,7 +134,8 @@ class World:
         data = text.encode()[: _NOTE - 1]
         buf = np.zeros(_NOTE, dtype=np.uint8)
         buf[: len(data)] = np.frombuffer(data, dtype=np.uint8)
-        self.ctrl.Isend(buf, dest=dest, tag=tag).Free()  # small: sent eagerly, nothing to wait for
+        self.sends = [(q, b) for q, b in self.sends if not q.Test()]
+        self.sends.append((self.ctrl.Isend(buf, dest=dest, tag=tag), buf))  # the buffer lives until sent
 
     # ----- failure notices ------------------------------------------------------------------------
     def notify_failure(self, exc: BaseException) -> None:
