@@ -17,7 +17,7 @@ demo: $(BIN)/activate graphviz
 	$(BIN)/tinygraph demo
 
 test: $(BIN)/activate graphviz
-	$(BIN)/pip install -q -e '.[test,train,examples,notebook,digits]'
+	$(BIN)/pip install -q -e '.[test,train,examples,notebook,digits,distributed]'
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/activate

@@ -127,3 +127,14 @@ def test_tour_notebook_runs(tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) == 3  # the three pictures inline
     assert any("gradcheck FAILED" in o.get("text", "") for o in outputs)
+
+
+def test_09_data_parallel_gives_the_same_result_on_1_and_3_ranks(tmp_path, capsys):
+    pytest.importorskip("mpi4py")
+    r = load("09").main(small=True, out=tmp_path, ranks=(1, 3))
+    one, three = r[1], r[3]
+    assert one["ranks"] == 1 and three["ranks"] == 3
+    assert one["train_accuracy"] == three["train_accuracy"] > 50.0  # 3 epochs learn something
+    assert one["test_accuracy"] == three["test_accuracy"]
+    assert abs(one["train_cost"] - three["train_cost"]) < 1e-9 and abs(one["test_cost"] - three["test_cost"]) < 1e-9
+    assert "3 ranks:" in capsys.readouterr().out

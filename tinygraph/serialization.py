@@ -24,6 +24,7 @@ import json
 import os
 import re
 import reprlib
+import sys
 import zipfile
 from typing import Any
 
@@ -141,7 +142,9 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     exactly as given (no suffix is added). The data goes to a temporary file in the same folder
     first, then replaces ``path`` in one step; if the save fails the temporary file is removed,
     and if the process is killed the next save to ``path`` removes it. A new file's mode follows
-    the umask; an existing file keeps its mode.
+    the umask; an existing file keeps its mode. Under `tinygraph.distributed` (after
+    ``dist.init()`` in a world of several processes) only rank 0 writes; the other ranks return
+    at once (``dist.barrier()`` before they read the file).
 
     >>> import os, tempfile, tinygraph as tg
     >>> from tinygraph import nn
@@ -152,6 +155,9 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     >>> ckpt["epoch"], bool((ckpt["model"]["weight"] == net.weight.data).all())
     (7, True)
     """
+    dist = sys.modules.get("tinygraph.distributed")  # imported only by a distributed run
+    if dist is not None and not dist.is_writer():
+        return
     arrays: dict = {}
     root = _encode(obj, "", arrays)
     archive.write_atomic(os.fspath(path), lambda f: _write(f, root, arrays))

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.data import _check_pair, minibatches
+from tinygraph.data import _check_pair, _take, minibatches
 from tinygraph.mode import no_grad
 from tinygraph.tensor import Tensor
 
@@ -238,6 +238,19 @@ def _evaluate(model, loss_fn, X, Y, metric_fn, layout, batch_size) -> tuple[floa
     return total / m, value
 
 
+def _evaluate_share(dist, model, loss_fn, X, Y, metric_fn, layout, batch_size) -> tuple[float, float | None]:
+    """`_evaluate` on this rank's share of the set, averaged over the ranks (weighted by the shares' sizes)."""
+    m = X.shape[0] if layout == "rows" else X.shape[-1]
+    idx = np.arange(m)[dist.share(m)]
+    if len(idx):
+        cost, value = _evaluate(
+            model, loss_fn, _take(X, idx, layout), _take(Y, idx, layout), metric_fn, layout, batch_size
+        )
+    else:
+        cost, value = 0.0, (None if metric_fn is None else 0.0)
+    return dist.average(cost, len(idx)), (None if value is None else dist.average(value, len(idx)))
+
+
 def fit(
     model: Any,
     loss_fn: Callable[[Tensor, Tensor], Tensor],
@@ -257,6 +270,7 @@ def fit(
     layout: str = "rows",
     augment: Any = None,
     bayes_error: float = 0.0,
+    distributed: bool = False,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent and return a `History`.
 
@@ -283,6 +297,18 @@ def fit(
     ``progress`` shows a tqdm bar when tqdm is installed (``pip install
     tinygraph[train]``), one line per epoch otherwise; ``verbose`` prints the
     closing bias/variance line (also in ``history.diagnosis``).
+
+    ``distributed=True`` trains data-parallel over the processes started by
+    ``mpiexec`` (`tinygraph.distributed`, ``pip install tinygraph[distributed]``):
+    rank 0's parameters and buffers are broadcast first; each mini-batch is
+    the one the one-process run would use, split into one share per rank;
+    each rank's gradient is averaged with its share's size as weight, so
+    every step is the whole batch's step (``loss_fn`` must be a mean over
+    the examples, as the losses in `tinygraph.nn.functional` are); the costs
+    and the metric (a mean over examples, such as accuracy) are each rank's
+    share of the sets, averaged over the ranks. The bar and the printed lines
+    come from rank 0 only; callbacks run on every rank. In a world of one it
+    is the ordinary run.
 
     >>> import numpy as np, tinygraph as tg
     >>> from tinygraph.optim import SGD
@@ -330,6 +356,17 @@ def fit(
     else:
         raise ValueError(f"fit: metric must be 'accuracy', 'accuracy_logits', a function or None, got {metric!r}")
     callbacks = list(callbacks)
+    dist = None
+    if distributed:
+        from tinygraph import distributed as dist  # without mpi4py: ImportError naming the extra to install
+
+        dist.init()
+        dist.broadcast_parameters(model if hasattr(model, "named_parameters") else params)
+        if dist.rank() != 0:
+            progress = verbose = False
+    batcher = minibatches if dist is None else dist.minibatches
+    evaluate = _evaluate if dist is None else (lambda *a: _evaluate_share(dist, *a))
+    state = model if hasattr(model, "named_parameters") else params
 
     history = History(metric_name=metric_name)
     n_batches = len(range(0, m, batch_size))
@@ -351,41 +388,48 @@ def fit(
                 else getattr(optimizer, "lr", None)
             )
             history.lr.append(lr_now)
-            total = 0.0
-            for xb, yb in minibatches(X, Y, batch_size, seed=seed + epoch, layout=layout, augment=augment):
+            total, seen = 0.0, 0
+            for xb, yb in batcher(X, Y, batch_size, seed=seed + epoch, layout=layout, augment=augment):
                 optimizer.zero_grad()
-                out = model(Tensor(xb))
-                yb = _match_target(out, yb, layout)
-                loss = loss_fn(out, Tensor(yb))
-                if not isinstance(loss, Tensor) or loss.size != 1:
-                    raise ValueError(
-                        f"fit: loss_fn must return a one-element Tensor, got {type(loss).__name__} {getattr(loss, 'shape', '')}"
-                    )
-                loss.backward()
+                n = yb.shape[0] if (layout == "rows" or yb.ndim == 1) else yb.shape[-1]
+                if n:  # (a rank's share of a batch smaller than the world is empty)
+                    out = model(Tensor(xb))
+                    yb = _match_target(out, yb, layout)
+                    loss = loss_fn(out, Tensor(yb))
+                    if not isinstance(loss, Tensor) or loss.size != 1:
+                        raise ValueError(
+                            f"fit: loss_fn must return a one-element Tensor, got {type(loss).__name__} {getattr(loss, 'shape', '')}"
+                        )
+                    loss.backward()
+                if dist is not None:
+                    dist.all_reduce_gradients(state, weight=n)
                 optimizer.step()
-                value = loss.item()
+                value = loss.item() if n else 0.0
                 if not np.isfinite(value):
                     raise FloatingPointError(
                         f"fit: the cost became {value} in epoch {epoch + 1}; lower the learning rate "
                         "(tg.detect_anomaly() finds the op that made it)"
                     )
-                total += value * (yb.shape[0] if (layout == "rows" or yb.ndim == 1) else yb.shape[-1])
+                total += value * n
+                seen += n
                 if bar is not None:
                     bar.update(1)
-            history.batch_cost.append(total / m)
+            history.batch_cost.append(total / m if dist is None else dist.average(total / max(seen, 1), seen))
             _set_mode(model, False)
-            tc, tm = _evaluate(model, loss_fn, X, Y, metric_fn, layout, batch_size)
+            tc, tm = evaluate(model, loss_fn, X, Y, metric_fn, layout, batch_size)
             history.train_cost.append(tc)
             if tm is not None:
                 history.train_metric.append(tm)
             monitored = tc
             if dev_data is not None:
-                dc, dm = _evaluate(model, loss_fn, Xd, Yd, metric_fn, layout, batch_size)
+                dc, dm = evaluate(model, loss_fn, Xd, Yd, metric_fn, layout, batch_size)
                 history.dev_cost.append(dc)
                 if dm is not None:
                     history.dev_metric.append(dm)
                 monitored = dc
             _set_mode(model, True)
+            if dist is not None:
+                dist.check_in_step(state)  # the ranks hold the same parameters, bit for bit
             if monitored < best_cost:
                 best_cost, history.best_epoch, since_best = monitored, epoch, 0
                 if patience is not None and restore_best:
@@ -405,6 +449,10 @@ def fit(
                 stop = True
             if stop:
                 break
+    except BaseException as e:
+        if dist is not None:
+            dist.world().notify_failure(e)  # the other ranks stop with an error naming this one
+        raise
     finally:
         if bar is not None:
             bar.close()
