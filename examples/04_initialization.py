@@ -23,7 +23,6 @@ generator (``manual_seed(3)`` and ``nn.init.normal_(W, std=10)``) ends at 74.7% 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ import numpy as np
 import tinygraph as tg
 from tinygraph import nn
 from tinygraph.datasets import make_circles
-from tinygraph.demo import accuracy, save_cost_curve, save_decision_boundary
+from tinygraph.demo import accuracy, example_main, save_cost_curve, save_decision_boundary
 from tinygraph.nn import functional as F
 from tinygraph.optim import SGD
 
@@ -109,7 +108,4 @@ def main(small: bool = False, out: str | Path = "examples-output", plots: bool =
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a quick run with few steps")
-    parser.add_argument("--out", default="examples-output", help="folder for the plots")
-    main(**vars(parser.parse_args()))
+    example_main(main, __doc__)

@@ -8,13 +8,39 @@ import sys
 import tinygraph as tg
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (``--steps 0`` and ``--steps -5`` are usage errors).
+
+    >>> positive_int("200")
+    200
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a whole number of at least 1, got '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tinygraph", description="A small autodiff engine on numpy.")
     parser.add_argument("--version", action="version", version=f"tinygraph {tg.__version__}")
     sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="run the main demonstration")
-    demo.add_argument("--out", default="tinygraph-demo", help="folder for the pictures it writes")
-    demo.add_argument("--steps", type=int, default=10000, help="training steps of the hidden-layer network")
+    demo = sub.add_parser(
+        "demo",
+        help="run the main demonstration",
+        description="The course's planar-data exercise end to end: train, check the gradients, draw the graphs.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    demo.add_argument("--out", metavar="DIR", default="tinygraph-demo", help="folder for the pictures it writes")
+    demo.add_argument(
+        "--steps", type=positive_int, default=10000, help="training steps of the hidden-layer network (at least 1)"
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     from tinygraph import opcheck
 
