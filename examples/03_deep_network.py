@@ -7,7 +7,7 @@ in one line: ``nn.MLP(layer_sizes)``. ``cost.backward()`` is the course's L_mode
   ships, 80% to train and 20% to test, a [64, 32, 16, 10] network with softmax cross-entropy
   and Adam on mini-batches of 64, 30 epochs: 100% train, 98.3% test (measured).
 - Without it (or with ``--flower``): the flower with a [2, 20, 7, 5, 1] network and full-batch
-  Adam, 3,000 steps: 93.25% (measured), above the 4-tanh-unit network's 90.5%.
+  Adam, 3,000 steps: 93.0% (measured), above the 4-tanh-unit network's 90.5%.
 
     python examples/03_deep_network.py [--small] [--out DIR] [--flower]
 """

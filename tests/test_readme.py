@@ -20,7 +20,9 @@ import ast
 import contextlib
 import importlib.util
 import io
+import os
 import re
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -94,13 +96,28 @@ class Claims:
             print(*args, sep=sep, end=end, **kw)
 
         out = io.StringIO()
-        namespace = {"__name__": "__readme__", "__claimed_print__": claimed_print}
+        self.namespace = {"__name__": "__readme__", "__claimed_print__": claimed_print}
         with contextlib.redirect_stdout(out):
-            exec(compile(self.tree, "README.md block", "exec"), namespace)
+            exec(compile(self.tree, "README.md block", "exec"), self.namespace)
         return out.getvalue()
 
 
 BLOCKS = python_blocks()
+_RAN: dict = {}
+
+
+def ran(line: int, source: str) -> tuple[Claims, str]:
+    """The block run once (in a temporary folder: blocks may write files such as model.npz) and its output."""
+    if line not in _RAN:
+        block = Claims(source)
+        here = os.getcwd()
+        with tempfile.TemporaryDirectory() as folder:
+            os.chdir(folder)
+            try:
+                _RAN[line] = block, block.run()
+            finally:
+                os.chdir(here)
+    return _RAN[line]
 
 
 def test_the_readme_has_its_blocks():
@@ -109,16 +126,27 @@ def test_the_readme_has_its_blocks():
 
 
 @pytest.mark.parametrize("line,source", BLOCKS, ids=[f"line{n}" for n, _ in BLOCKS])
-def test_block_runs_alone_and_prints_what_it_claims(line, source, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # blocks may write files (model.npz)
-    block = Claims(source)
-    out = block.run()
+def test_block_runs_alone_and_prints_what_it_claims(line, source):
+    block, out = ran(line, source)
     for lineno, claim in block.claims.items():
         assert lineno in block.printed, f"README line {line + lineno}: the claimed print never ran"
         printed = block.printed[lineno]
         assert same(printed, claim), f"README line {line + lineno}: prints {printed!r}, the comment says {claim!r}"
     if block.last_line is not None:
         assert out.strip().splitlines()[-1] == block.last_line
+
+
+def test_the_quick_start_reports_the_accuracy_of_the_trained_weights():
+    """Its accuracy is that of the final weights (0.905, the demo's 90.5%), not of the forward pass before the
+    last update (0.9075)."""
+    block, _ = ran(*BLOCKS[0])
+    ns = block.namespace
+    tg, np = ns["tg"], ns["np"]
+    with tg.no_grad():
+        A2 = tg.sigmoid(ns["W2"] @ tg.tanh(ns["W1"] @ ns["Xt"] + ns["b1"]) + ns["b2"])
+    trained = float(np.mean((A2.data > 0.5) == ns["Y"]))
+    [printed] = block.printed.values()
+    assert float(printed) == trained == 0.905
 
 
 def test_claims_are_read_at_the_precision_written():
@@ -227,6 +255,35 @@ def test_the_readme_table_shows_the_examples_figures(key):
         assert figure in cell, f"README row {first_cell!r} should show {figure!r}: {cell}"
 
 
+# the same figures in the examples' own docstrings (checked by the --deep runs through EXPECTED)
+DOCSTRINGS = {
+    "01": ["about 47%"],
+    "03": ["30 epochs: 100% train, 98.3% test (measured)"],
+    "04": [
+        "50% train, 50% test, the cost stays at 0.693147",
+        "(1773.59;",
+        "83.0% train, 86.0% test",
+        "the cost starts at 0.883054",
+        "99.3% train, 96.0% test",
+    ],
+    "05": ["100% on the training set, 83.6% on the test set", "85.8% train, 87.9% test", "99.2% train, 84.6% test"],
+    "06": [
+        "the course's 0.702405",
+        "71.7% and 71.7%",
+        "measured: 94.3%",
+        "gradient descent 94.3%, momentum 95.3%, Adam 94.0%",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DOCSTRINGS))
+def test_the_examples_docstrings_show_the_same_figures(name):
+    path = next(ROOT.glob(f"examples/{name}_*.py"))
+    doc = " ".join(ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))).split())
+    for figure in DOCSTRINGS[name]:
+        assert figure in doc, f"{path.name}'s docstring should say {figure!r}"
+
+
 _RUNS: dict = {}
 
 
@@ -243,3 +300,38 @@ def test_the_examples_print_the_readme_figures(key, deep):
         pytest.skip("a full run of the example: pytest --deep")
     name = key.split()[0]
     assert FIGURES[key][1](full_run(name)) == EXPECTED[key]
+
+
+# ----- the figures and messages its prose quotes ---------------------------------------------------------
+
+
+def test_the_quoted_error_and_culprit_lines_are_what_tinygraph_prints():
+    import numpy as np
+
+    import tinygraph as tg
+
+    text = README.read_text(encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        tg.tensor(np.ones((3, 4))) @ tg.tensor(np.ones((5, 2)))
+    assert f"`{e.value}`" in text.replace("\n", " ")
+    spec = importlib.util.spec_from_file_location("readme_gradcheck_tests", ROOT / "tests" / "test_gradcheck.py")
+    tests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tests)
+    report = tests.gradcheck(tests.network(matmul=tests.MatMulDoubledA.apply), tests.PARAMS)
+    [line] = [s.strip() for s in str(report).splitlines() if s.strip().startswith("culprit:")]
+    assert f"\n    {line}\n" in text
+
+
+def test_the_demo_prints_the_readme_figures(tmp_path, capsys, deep):
+    if not deep:
+        pytest.skip("the full demo (10,000 steps): pytest --deep")
+    from tinygraph import cli
+
+    assert cli.main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    paragraph = re.search(r"`tinygraph demo` builds.*?\n\n", README.read_text(encoding="utf-8"), re.S).group(0)
+    lr = float(re.search(r"accuracy of logistic regression: ([\d.]+)%", out).group(1))
+    net = float(re.search(r"accuracy of the network: ([\d.]+)%", out).group(1))
+    diff = float(re.search(r"difference ([\d.e+-]+): passed", out).group(1))
+    assert f"logistic regression ({lr:.0f}%)" in paragraph and f"4 tanh units ({net:g}%)" in paragraph
+    assert "difference ~1e-10" in paragraph and 1e-11 < diff < 1e-9  # 7.34e-11 measured
