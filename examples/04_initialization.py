@@ -15,8 +15,10 @@ weights from ``numpy.random.RandomState(3).randn(n[l], n[l-1])``, layer by layer
 - He (randn x sqrt(2 / n[l-1])): the cost starts at 0.883054, as in the course, and falls
   quickly: 99.3% train, 96.0% test (measured; the course: 99.3% / 96%).
 
-Large random initialization is a lottery: the same x10 recipe drawn from tinygraph's own
-generator (``manual_seed(3)`` and ``nn.init.normal_(W, std=10)``) ends at 74.7% / 69.0%.
+Large random initialization is a lottery: the same x10 recipe with other draws ends elsewhere
+(measured, train / test): ``manual_seed(3)`` and then ``nn.init.normal_(W, std=10)`` on each
+weight of ``nn.MLP(LAYERS, activation="relu", init="zeros")`` gives 91.0% / 86.0%, and the same
+drawn after the default ``init="he"`` has drawn its own weights (biases set to zero) 74.0% / 72.0%.
 
     python examples/04_initialization.py [--small] [--out DIR]
 """

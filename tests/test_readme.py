@@ -5,7 +5,7 @@ Claims in a block are comments, checked against what the code prints:
 
 - ``print(x)  # 0.905, the course's ~90%``: the text before the first ", " or ": " of the comment
   is what that print shows (numbers at the precision written: "0.905" matches 0.905 but not
-  0.9075); several numbers may stand in a row (``# 12.0 12.0``);
+  0.9075; a number in e-notation, within 5%); several numbers may stand in a row (``# 12.0 12.0``);
 - ``# last line: "..."``: the block's output ends with that line.
 
 A block that should not run (a session showing an error, a fragment) is fenced as ``pycon`` or
