@@ -144,3 +144,14 @@ def test_demo_run_refuses_bad_steps_when_called_directly(tmp_path):
     for bad in (0, -5, 2.5, True):
         with pytest.raises(ValueError, match="steps must be a whole number of at least 1"):
             run(argparse.Namespace(out=tmp_path, steps=bad, quiet=True))
+
+
+def test_gradcheck_command_rejects_a_negative_seed_and_shows_defaults(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["gradcheck", "--seed", "-1"])
+    assert e.value.code == 2
+    assert "argument --seed: must be a whole number of at least 0, got '-1'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli.main(["gradcheck", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0 and "(default: 0)" in out and "default: every op" in out and "None" not in out
