@@ -24,7 +24,12 @@ def execute(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
     with tempfile.TemporaryDirectory() as folder:
         client = nbclient.NotebookClient(
-            nb, timeout=120, kernel_name="python3", record_timing=False, resources={"metadata": {"path": folder}}
+            nb,
+            timeout=120,
+            kernel_name="python3",
+            record_timing=False,
+            coalesce_streams=True,  # one output per print, however the kernel sent it
+            resources={"metadata": {"path": folder}},
         )
         client.execute()
     return nb
