@@ -12,14 +12,13 @@ course derives by hand. A straight line cannot separate the flower's petals: abo
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 import tinygraph as tg
 from tinygraph.datasets import make_flower
-from tinygraph.demo import accuracy, save_cost_curve, save_decision_boundary
+from tinygraph.demo import accuracy, example_main, save_cost_curve, save_decision_boundary
 
 
 def model(X: np.ndarray, Y: np.ndarray, num_iterations: int = 2000, learning_rate: float = 0.5, print_cost=True):
@@ -72,7 +71,4 @@ def main(small: bool = False, out: str | Path = "examples-output", plots: bool =
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a quick run with few steps")
-    parser.add_argument("--out", default="examples-output", help="folder for the plots")
-    main(**vars(parser.parse_args()))
+    example_main(main, __doc__)

@@ -16,14 +16,13 @@ against 47% for logistic regression; then the sweep over hidden sizes 1, 2, 3, 4
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 import tinygraph as tg
 from tinygraph.datasets import make_flower
-from tinygraph.demo import accuracy, save_cost_curve, save_decision_boundary
+from tinygraph.demo import accuracy, example_main, save_cost_curve, save_decision_boundary
 
 HIDDEN_SIZES = (1, 2, 3, 4, 5, 20, 50)
 
@@ -104,7 +103,4 @@ def main(small: bool = False, out: str | Path = "examples-output", plots: bool =
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a quick run with few steps")
-    parser.add_argument("--out", default="examples-output", help="folder for the plots")
-    main(**vars(parser.parse_args()))
+    example_main(main, __doc__)

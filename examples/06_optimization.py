@@ -28,7 +28,6 @@ weights and the shuffles drawn from tinygraph's own generators (``manual_seed(2)
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +36,7 @@ import tinygraph as tg
 from tinygraph import nn
 from tinygraph.data import minibatches
 from tinygraph.datasets import make_moons
-from tinygraph.demo import accuracy, save_cost_curve, save_decision_boundary
+from tinygraph.demo import accuracy, example_main, save_cost_curve, save_decision_boundary
 from tinygraph.nn import functional as F
 from tinygraph.optim import SGD, Adam, InverseTimeDecay, Momentum
 
@@ -119,7 +118,4 @@ def main(small: bool = False, out: str | Path = "examples-output", plots: bool =
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a quick run with few epochs")
-    parser.add_argument("--out", default="examples-output", help="folder for the plots")
-    main(**vars(parser.parse_args()))
+    example_main(main, __doc__, small_help="a quick run with few epochs")

@@ -11,17 +11,17 @@ and compare with the gradient from backpropagation by the relative difference
    planted bug (it uses s (1 + s) instead of s (1 - s)): the check fails, and tinygraph checks
    every node of the graph on its own and names the wrong op.
 
-    python examples/07_gradient_checking.py
+    python examples/07_gradient_checking.py [--small] [--out DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 import tinygraph as tg
+from tinygraph.demo import example_main
 
 
 class MySigmoid(tg.Function):
@@ -103,7 +103,9 @@ def main(small: bool = False, out: str | Path = "examples-output", plots: bool =
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="accepted for symmetry with the other examples")
-    parser.add_argument("--out", default="examples-output", help="unused: this example draws nothing")
-    main(**vars(parser.parse_args()))
+    example_main(
+        main,
+        __doc__,
+        small_help="accepted like the other examples' (the checks are quick)",
+        out_help="accepted like the other examples' (this example draws nothing)",
+    )

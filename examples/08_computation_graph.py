@@ -12,16 +12,18 @@ Writes the SVGs the README shows into docs/images/:
   box, where the first layers' gradients are visibly smaller (vanishing);
 - backward_steps_J.html: the backward pass of J one step at a time.
 
-Run: python examples/08_computation_graph.py [output directory]  (default: docs/images)
+    python examples/08_computation_graph.py [--small] [--out DIR]    (default DIR: docs/images)
 """
 
-import sys
+from __future__ import annotations
+
 from pathlib import Path
 
 import numpy as np
 
 import tinygraph as tg
 from tinygraph import viz
+from tinygraph.demo import example_main
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 
@@ -45,8 +47,11 @@ def linear_params(rng, prefix, n_in, n_out, scale):
     return {f"{prefix}.weight": W, f"{prefix}.bias": b}
 
 
-def main(out: str | Path = DEFAULT_OUT) -> dict:
-    """Write the pictures into `out`; return J's value and gradients and the files written."""
+def main(out: str | Path = DEFAULT_OUT, small: bool = False) -> dict:
+    """Write the pictures into `out`; return J's value and gradients and the files written.
+
+    (``small`` changes nothing: drawing is quick.)
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -104,4 +109,12 @@ def main(out: str | Path = DEFAULT_OUT) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUT)
+    here = Path.cwd()
+    shown = DEFAULT_OUT.relative_to(here) if DEFAULT_OUT.is_relative_to(here) else DEFAULT_OUT
+    example_main(
+        main,
+        __doc__,
+        out=shown,
+        small_help="accepted like the other examples' (drawing is quick)",
+        out_help="folder for the pictures",
+    )

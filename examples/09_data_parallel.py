@@ -25,14 +25,14 @@ for a batch large enough to scale).
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from tinygraph.demo import example_main
 
 
 def load_data() -> dict:
@@ -48,7 +48,7 @@ def load_data() -> dict:
     return {"X": X, "y": y[:, None].astype(float), "sizes": [2, 20, 7, 5, 1], "name": "flower"}
 
 
-def worker(small: bool, out: Path, data: str | None = None) -> dict:
+def run_worker(small: bool, out: Path, data: str | None = None) -> dict:
     """One rank's part: build, broadcast, fit(distributed=True); rank 0 writes the result to ``out``.
 
     ``data``: an .npz the launcher wrote (so the ranks need not each import scikit-learn), else loaded here.
@@ -108,9 +108,21 @@ def worker(small: bool, out: Path, data: str | None = None) -> dict:
     return result
 
 
-def main(small: bool = False, out: str | Path = "examples-output", ranks: tuple = (1, 2, 3)) -> dict:
-    """Launch the worker on each world size in ``ranks``; print and return {ranks: result}."""
+def main(
+    small: bool = False,
+    out: str | Path = "examples-output",
+    ranks: tuple = (1, 2, 3),
+    worker: bool = False,
+    data: str | None = None,
+) -> dict:
+    """Launch the worker on each world size in ``ranks``; print and return {ranks: result}.
+
+    With ``worker=True`` (``--worker``, as mpiexec starts it) be one rank of a run instead.
+    """
     from tinygraph.distributed import launch
+
+    if worker:
+        return run_worker(small, Path(out), data)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -134,15 +146,14 @@ def main(small: bool = False, out: str | Path = "examples-output", ranks: tuple 
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="a quick run with few epochs")
-    parser.add_argument("--out", default="examples-output", help="folder for the results")
-    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3], help="the world sizes to run")
-    parser.add_argument("--worker", action="store_true", help="be one rank (when started by mpiexec)")
-    parser.add_argument("--data", default=None, help="(worker) the .npz of the data the launcher wrote")
-    a = parser.parse_args()
-    if a.worker:
-        worker(a.small, Path(a.out), a.data)
-    else:
-        main(a.small, a.out, tuple(a.ranks))
-    sys.exit(0)
+    example_main(
+        main,
+        __doc__,
+        small_help="a quick run with few epochs",
+        out_help="folder for the results",
+        options=[
+            (("--ranks",), {"type": int, "nargs": "+", "default": [1, 2, 3], "help": "the world sizes to run"}),
+            (("--worker",), {"action": "store_true", "help": "be one rank (when started by mpiexec)"}),
+            (("--data",), {"default": None, "help": "(worker) the .npz of the data the launcher wrote"}),
+        ],
+    )

@@ -258,3 +258,21 @@ def test_augment_errors():
         Augment(flip=2.0)
     with pytest.raises(ValueError, match="layout='rows'"):
         minibatches(np.zeros((4, 4, 3)), np.zeros((1, 3)), layout="columns", augment=Augment())
+
+
+def test_minibatches_on_the_flower_names_layout_columns():
+    """make_flower() gives the course's columns while the other generators give rows: the error says what to pass."""
+    from tinygraph.datasets import make_flower, make_moons
+
+    X, Y = make_flower()
+    for call in (lambda: minibatches(X, Y, 64), lambda: train_dev_test_split(X, Y, (0.8, 0.1, 0.1))):
+        with pytest.raises(ValueError, match=r"X has shape \(2, 400\) and Y has shape \(1, 400\)") as e:
+            call()
+        assert "pass layout='columns'" in str(e.value) and "make_flower" in str(e.value)
+    assert [xb.shape for xb, _ in minibatches(X, Y, 256, layout="columns")] == [(2, 256), (2, 144)]
+    Xr, yr = make_moons()
+    with pytest.raises(ValueError, match="pass layout='rows'"):
+        minibatches(Xr, yr, 64, layout="columns")
+    with pytest.raises(ValueError) as e:  # shapes that fit neither layout: no hint to follow
+        minibatches(Xr, yr[:5], 64)
+    assert "pass layout" not in str(e.value)

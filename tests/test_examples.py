@@ -1,6 +1,13 @@
 """Every example runs small through its main() and reproduces the course's qualitative results."""
 
+import ast
 import importlib.util
+import inspect
+import json
+import re
+import runpy
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,18 +122,138 @@ def test_06_first_epoch_is_the_courses():
     assert costs[0] == pytest.approx(0.702405, abs=5e-7)
 
 
-def test_tour_notebook_runs(tmp_path):
+def coalesce_streams(nb) -> None:
+    """Join each cell's stream outputs of one name into one, as they read (a busy kernel may send a print in two)."""
+    for cell in nb["cells"]:
+        outputs, streams = [], {}
+        for o in cell.get("outputs", []):
+            if o["output_type"] == "stream" and o["name"] in streams:
+                streams[o["name"]]["text"] = "".join(streams[o["name"]]["text"]) + "".join(o["text"])
+                continue
+            if o["output_type"] == "stream":
+                streams[o["name"]] = o
+            outputs.append(o)
+        if cell["cell_type"] == "code":
+            cell["outputs"] = outputs
+
+
+def output_kinds(nb) -> list[list[tuple]]:
+    """Per code cell, its outputs' kinds: ("stream", "stdout"), ("display_data", ("image/png", ...)), ..."""
+    kinds = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        row = []
+        for o in cell.get("outputs", []):
+            detail = o.get("name") if o["output_type"] == "stream" else tuple(sorted(o.get("data", {})))
+            row.append((o["output_type"], detail))
+        kinds.append(row)
+    return kinds
+
+
+def test_committed_tour_has_its_outputs():
+    """The notebook is committed executed (scripts/execute-notebook.py), so its pictures show where it is viewed."""
+    nb = json.loads((EXAMPLES / "tour.ipynb").read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(isinstance(c.get("execution_count"), int) for c in code), "run scripts/execute-notebook.py"
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))  # in order, each once
+    kinds = output_kinds(nb)
+    assert not any(kind == "error" for row in kinds for kind, _ in row)
+    pictures = [c for c in code if "".join(c["source"]).startswith("viz.draw")]
+    assert len(pictures) == 3
+    for cell in pictures:  # each picture cell displays an SVG
+        assert [o["output_type"] for o in cell["outputs"]] == ["execute_result"]
+        svg = "".join(cell["outputs"][0]["data"]["image/svg+xml"])
+        assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "J" in svg
+    plots = [c for c in code if "plt.show()" in "".join(c["source"])]
+    assert len(plots) == 1 and any("image/png" in o.get("data", {}) for o in plots[0]["outputs"])
+    text = "".join("".join(o.get("text", "")) for c in code for o in c["outputs"])
+    assert "33.0 3.0 6.0 9.0" in text and "gradcheck FAILED" in text
+
+
+def test_tour_notebook_runs_and_gives_the_committed_outputs_kinds(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
+    committed = json.loads((EXAMPLES / "tour.ipynb").read_text(encoding="utf-8"))
     nb = nbformat.read(EXAMPLES / "tour.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()  # every cell asserts what it shows; an error fails here
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    fresh = json.loads(nbformat.writes(nb))
+    coalesce_streams(fresh)
+    outputs = [o for c in fresh["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
     assert sum("image/svg+xml" in o.get("data", {}) for o in outputs) == 3  # the three pictures inline
-    assert any("gradcheck FAILED" in o.get("text", "") for o in outputs)
+    assert any("gradcheck FAILED" in "".join(o.get("text", "")) for o in outputs)
+    assert len(fresh["cells"]) == len(committed["cells"])
+    assert output_kinds(fresh) == output_kinds(committed), "re-run scripts/execute-notebook.py and commit"
+
+
+# ----- one command line for every example: --small, --out DIR, --help -----------------------------------
+
+SCRIPTS = sorted(EXAMPLES.glob("0*.py"))
+
+
+def run_script(path: Path, argv: list[str], monkeypatch) -> dict:
+    """Run an example as `python path argv...` does, in this process; returns its globals."""
+    monkeypatch.setattr(sys, "argv", [str(path), *argv])
+    return runpy.run_path(str(path), run_name="__main__")
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem[:2] for p in SCRIPTS])
+def test_every_example_has_the_same_help(path, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as e:
+        run_script(path, ["--help"], monkeypatch)
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {path.name} [-h] [--small] [--out DIR]")
+    flat = " ".join(out.split())
+    assert "--small" in flat and "--out DIR" in flat and "(default: False)" in flat
+    assert re.search(r"--out DIR .*\(default: [^)]+\)", flat)
+    first_line = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))).splitlines()[0]
+    assert " ".join(first_line.split()) in flat  # the docstring is the description
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem[:2] for p in SCRIPTS])
+def test_every_example_passes_small_and_out_to_its_main(path, monkeypatch, tmp_path):
+    from tinygraph import demo
+
+    calls = []
+    real = demo.example_main
+    monkeypatch.setattr(
+        demo, "example_main", lambda main, doc, argv=None, **kw: real(lambda **a: calls.append(a), doc, argv, **kw)
+    )
+    names = run_script(path, ["--small", "--out", str(tmp_path / "pics")], monkeypatch)
+    assert len(calls) == 1 and calls[0]["small"] is True and calls[0]["out"] == str(tmp_path / "pics")
+    inspect.signature(names["main"]).bind(**calls[0])  # the example's main takes what the command line gives
+
+
+@pytest.mark.parametrize("argv", [["--steps", "3"], ["--out"], ["extra"]])
+def test_an_unknown_or_incomplete_argument_is_a_usage_error(argv, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as e:
+        run_script(SCRIPTS[0], argv, monkeypatch)
+    assert e.value.code == 2 and "usage: 01_logistic_regression.py" in capsys.readouterr().err
+
+
+def test_08_out_writes_into_the_folder_named(tmp_path, monkeypatch):
+    """`--out DIR` used to make a folder literally called `--out`."""
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    monkeypatch.chdir(tmp_path)
+    run_script(EXAMPLES / "08_computation_graph.py", ["--out", "pics"], monkeypatch)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pics"]
+    assert {"computation_graph_J.svg", "backward_steps_J.html"} <= {p.name for p in (tmp_path / "pics").iterdir()}
+
+
+def test_07_runs_from_the_command_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    run_script(EXAMPLES / "07_gradient_checking.py", ["--small", "--out", "pics"], monkeypatch)
+    assert "culprit: op 'BuggySigmoid'" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())  # it draws nothing
 
 
 def test_09_data_parallel_gives_the_same_result_on_1_and_3_ranks(tmp_path, capsys):

@@ -263,6 +263,32 @@ def test_kinks_are_counted_and_reported():
     assert report.culprit is None and "no single op is wrong" in str(report)
 
 
+def test_the_kink_line_names_only_the_kinks_the_graph_has():
+    from tinygraph import nn
+
+    # a ReLU network at a kink: every hidden pre-activation is exactly 0
+    relu_net = nn.Sequential(nn.Linear(1, 3), nn.ReLU(), nn.Linear(3, 1))
+    with tg.no_grad():
+        relu_net[0].bias.data = np.zeros(3)
+    report = gradcheck_module(relu_net, lambda m: m(tg.tensor(np.zeros((4, 1)))).sum())
+    assert report.kinks == 3 and report.kink_ops == ["relu at 0"]
+    assert "3 checked number(s) sit at a kink (relu at 0)" in str(report)
+    # no ReLU (nor max, abs, clip): tanh bending sharply within ±eps of its input 0.5 (x = 1e4)
+    tanh_net = nn.Sequential(nn.Linear(1, 1), nn.Tanh())
+    with tg.no_grad():
+        tanh_net[0].weight.data, tanh_net[0].bias.data = np.array([[5e-5]]), np.zeros(1)
+    report = gradcheck_module(tanh_net, lambda m: m(tg.tensor([[1e4]])).sum())
+    assert report.kinks == 1 and report.kink_ops == []
+    text = str(report)
+    assert "relu" not in text and "kink (" not in text and "suspect a kink" not in text
+    assert "bends sharply within ±eps (eps 1e-06; no op of the graph has a kink)" in text
+    # each op with a kink is named once, with where its kink is
+    x = tg.tensor([0.0, 1.0, 2.0])
+    report = gradcheck(lambda x: (tg.relu(x) + tg.relu(-x) + tg.abs(x) + tg.maximum(x, 2.0)).sum(), [x])
+    assert report.kink_ops == ["relu at 0", "abs at 0", "maximum where a == b"]  # in the graph's order
+    assert report.kinks == 2  # x[0] = 0 (relu, abs) and x[2] = 2 (maximum)
+
+
 def test_bad_arguments():
     with pytest.raises(TypeError, match="gradcheck: fn must return a Tensor"):
         gradcheck(lambda x: 1.0, [tg.tensor([1.0])])

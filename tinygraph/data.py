@@ -69,9 +69,16 @@ def _check_pair(X: Any, Y: Any, layout: str, where: str) -> tuple[np.ndarray, np
     mx, my = _n_examples(X, layout), _n_examples(Y, layout)
     if mx != my:
         axis_name = "rows (axis 0)" if layout == "rows" else "columns (last axis)"
+        other = "columns" if layout == "rows" else "rows"
+        fits = _n_examples(X, other) == _n_examples(Y, other)
+        hint = {
+            "columns": "; they fit the course's layout (examples are columns, as make_flower() gives): "
+            "pass layout='columns'",
+            "rows": "; they fit the batch-first layout (examples are rows): pass layout='rows'",
+        }
         raise ValueError(
             f"{where}: X has shape {X.shape} and Y has shape {Y.shape}: with layout={layout!r} examples are "
-            f"{axis_name}, so X has {mx} examples and Y has {my}"
+            f"{axis_name}, so X has {mx} examples and Y has {my}" + (hint[other] if fits else "")
         )
     return X, Y, mx
 

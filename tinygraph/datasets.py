@@ -7,6 +7,12 @@ Every function returns ``(X, y)`` as ndarrays in one of two layouts:
 - ``layout="columns"`` (the course's notation, examples are columns): ``X`` is
   ``(n_features, m)``, ``Y`` is ``(1, m)``.
 
+The defaults differ on purpose: ``make_flower`` gives the course's columns, because the
+course's planar exercise (and tinygraph's quick start, demo and examples 01-02) writes
+``W @ X`` on it; every other generator gives rows, as its scikit-learn namesake does. Pass
+``layout=`` to get the other one; `tinygraph.data`'s functions take the same ``layout=``, and
+their error names it when the shapes fit the other layout.
+
 Features are float64; labels are int64 class indices ``0 .. k-1``. The same ``seed``
 always gives the same arrays; ``seed=None`` draws fresh randomness.
 

@@ -2,13 +2,14 @@
 
 ``run(args)`` builds the flower data, trains logistic regression (one neuron) and a network
 with one hidden layer of 4 tanh units, prints both accuracies, checks the network's gradients
-against finite differences, and writes pictures into ``args.out``: the forward, backward and
-combined graphs (SVG, via `tinygraph.viz` and Graphviz's ``dot``), the cost curve and the
+against finite differences, and writes pictures into ``args.out``: the course's first graph,
+J = 3(a + b·c), and the network's forward, backward and combined graphs (SVG, via
+`tinygraph.viz` and Graphviz's ``dot``), the cost curve and the
 decision boundary (PNG, via matplotlib). What cannot be drawn is skipped with a message naming
 what to install.
 
 The helpers ``progress``, ``save_cost_curve`` and ``save_decision_boundary`` are used by the
-scripts in ``examples/`` too.
+scripts in ``examples/`` too, and ``example_main`` is their shared command line.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tinygraph.datasets import make_flower
 
 __all__ = [
     "accuracy",
+    "example_main",
     "have_matplotlib",
     "progress",
     "run",
@@ -191,6 +193,38 @@ def save_decision_boundary(
     return path
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help keeps the description's line breaks and shows every option's default."""
+
+
+def example_main(
+    main: Callable[..., object],
+    doc: str | None,
+    argv: Sequence[str] | None = None,
+    *,
+    out: str | os.PathLike = "examples-output",
+    small_help: str = "a quick run with few steps",
+    out_help: str = "folder for the plots",
+    options: Sequence[tuple[tuple[str, ...], dict]] = (),
+) -> object:
+    """The command line every script in ``examples/`` shares: ``--small``, ``--out DIR``, ``--help``.
+
+    Parses ``argv`` (default: ``sys.argv[1:]``) and returns ``main(small=..., out=..., ...)``.
+    ``doc`` (the script's docstring) is the help text; ``options`` adds ``(flags, kwargs)``
+    pairs for ``add_argument``, passed on to ``main`` under their ``dest``. Bad arguments end
+    with argparse's usage message and exit code 2; ``--help`` shows the defaults.
+
+    >>> example_main(lambda small, out: (small, out), "An example.", ["--small", "--out", "plots"])
+    (True, 'plots')
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=_HelpFormatter)
+    parser.add_argument("--small", action="store_true", help=small_help)
+    parser.add_argument("--out", metavar="DIR", default=str(out), help=out_help)
+    for flags, kwargs in options:
+        parser.add_argument(*flags, **kwargs)
+    return main(**vars(parser.parse_args(argv)))
+
+
 def train_logistic_regression(
     X: np.ndarray, Y: np.ndarray, steps: int = 2000, lr: float = 0.5, print_every: int = 0, bar: bool = False
 ) -> tuple[tg.Tensor, tg.Tensor, list[float]]:
@@ -280,7 +314,8 @@ def train_shallow_net(
 
 
 def _write_graphs(out: Path, params: list[tg.Tensor], X: np.ndarray, Y: np.ndarray) -> list[Path]:
-    """Forward, backward and combined pictures of the network's cost on 5 examples (SVG, or .dot without dot)."""
+    """The course's J = 3(a + b·c), and the forward, backward and combined pictures of the network's cost on
+    5 examples (SVG, or .dot without dot)."""
     try:
         from tinygraph import viz
 
@@ -288,6 +323,15 @@ def _write_graphs(out: Path, params: list[tg.Tensor], X: np.ndarray, Y: np.ndarr
     except (ImportError, AttributeError) as e:
         print(f"  (no graph pictures: tinygraph.viz is not usable here: {e})")
         return []
+    a, b, c = (tg.tensor(v, requires_grad=True, name=n) for n, v in (("a", 5.0), ("b", 3.0), ("c", 2.0)))
+    u = b * c
+    v = a + u
+    J = 3 * v
+    u.name, v.name, J.name = "u", "v", "J"
+    course = viz.draw(J, title="the course's J = 3(a + b·c): forward in blue, backward in red")
+    J.backward()
+    print(f"   the course's J = 3(a + b·c) at a = 5, b = 3, c = 2: J = {J.item():g}, dJ/da, dJ/db, dJ/dc = "
+          f"{a.grad.item():g}, {b.grad.item():g}, {c.grad.item():g}")  # fmt: skip
     leaves = [tg.tensor(p.data, requires_grad=True, name=p.name) for p in params]
     Xs = tg.tensor(X[:, :5], name="X")
     Ys = tg.tensor(np.asarray(Y[:, :5], dtype=np.float64), name="Y")
@@ -301,12 +345,13 @@ def _write_graphs(out: Path, params: list[tg.Tensor], X: np.ndarray, Y: np.ndarr
     }
     have_dot = shutil.which("dot") is not None
     written: list[Path] = []
-    for kind, draw in drawers.items():
-        picture = draw(cost, title=titles[kind])
+    pictures = {"computation_graph_J": course}
+    pictures.update({f"graph_{kind}": draw(cost, title=titles[kind]) for kind, draw in drawers.items()})
+    for name, picture in pictures.items():
         if have_dot:
-            written.append(viz.render(picture, out / f"graph_{kind}.svg"))
+            written.append(viz.render(picture, out / f"{name}.svg"))
         else:
-            path = out / f"graph_{kind}.dot"
+            path = out / f"{name}.dot"
             path.write_text(picture.source)
             written.append(path)
     if not have_dot:
@@ -327,8 +372,10 @@ def run(args: argparse.Namespace) -> int:
     (0, True)
     """
     out = Path(getattr(args, "out", "tinygraph-demo"))
-    steps = int(getattr(args, "steps", None) or 10000)
-    lr_steps = int(getattr(args, "lr_steps", None) or 1000)
+    steps, lr_steps = getattr(args, "steps", 10000), getattr(args, "lr_steps", 1000)
+    for name, n in (("steps", steps), ("lr_steps", lr_steps)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"tinygraph demo: {name} must be a whole number of at least 1, got {n!r}")
     bar = not getattr(args, "quiet", False)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -147,6 +147,7 @@ class GradcheckReport:
     culprit_check: NodeCheck | None = None
     nodes: list = field(default_factory=list)
     random_ops: list = field(default_factory=list)
+    kink_ops: list = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -191,10 +192,15 @@ class GradcheckReport:
             lines.append(f"  {'element':<{width}}  {'numeric':>15}  {'analytic':>15}")
             for s, w in zip(labels, self.worst):
                 lines.append(f"  {s:<{width}}  {w.numeric:>15.8e}  {w.analytic:>15.8e}")
-        if self.kinks:
+        if self.kinks and self.kink_ops:
             lines.append(
-                f"  {self.kinks} checked number(s) sit at a kink (relu at 0, max with a tie, ...): "
+                f"  {self.kinks} checked number(s) sit at a kink (" + ", ".join(self.kink_ops) + "): "
                 "finite differences are not meaningful there"
+            )
+        elif self.kinks:
+            lines.append(
+                f"  {self.kinks} checked number(s) sit where the function bends sharply within ±eps "
+                f"(eps {self.eps:.0e}; no op of the graph has a kink): finite differences are less accurate there"
             )
         if self.nodes:
             wrong = [c for c in self.nodes if c.status == "WRONG"]
@@ -208,8 +214,9 @@ class GradcheckReport:
                     lines.append(f"  also wrong: {c.describe()}")
             elif not self.passed:
                 lines.append(
-                    "  no single op is wrong at the inputs it saw: suspect a kink, random ops, "
-                    "a too large or too small eps, or code outside tinygraph ops (numpy on .data)"
+                    "  no single op is wrong at the inputs it saw: suspect "
+                    + ("a kink, " if self.kink_ops else "")
+                    + "random ops, a too large or too small eps, or code outside tinygraph ops (numpy on .data)"
                 )
         return "\n".join(lines)
 
@@ -374,6 +381,16 @@ def _random_ops(out: Tensor) -> list[str]:
     return found
 
 
+def _kink_ops(out: Tensor) -> list[str]:
+    """The graph's ops that have a kink, each once, with where it is: ``["relu at 0"]``."""
+    found = []
+    for t in topo_order([out]):
+        kink = getattr(getattr(t.grad_fn.fn, "description", None), "kink", "")
+        if kink and f"{t.grad_fn.name} {kink}" not in found:
+            found.append(f"{t.grad_fn.name} {kink}")
+    return found
+
+
 def _warn_random(found: list[str], who: str) -> None:
     if found:
         warnings.warn(
@@ -396,6 +413,7 @@ def _first_order(
         raise TypeError(f"{who}: fn must return a Tensor, got {type(out).__name__}")
     v = None if out.size == 1 else np.random.default_rng(seed).standard_normal(out.shape)
     random_ops = _random_ops(out) if out.grad_fn is not None else []
+    kink_ops = _kink_ops(out) if out.grad_fn is not None else []
     f = _project(out, v, who)
     error = None
     analytic: list | None
@@ -417,6 +435,7 @@ def _first_order(
     result = _compare(analytic, numeric, kinks, rtol, atol, **kw)
     result["error"] = error
     result["random_ops"] = random_ops
+    result["kink_ops"] = kink_ops
     return result
 
 
@@ -581,6 +600,7 @@ def _run_check(fn, inputs, order, eps, rtol, atol, raise_exception, seed, who) -
         upcast=_is_upcast(originals), rtol=rtol, atol=atol, eps=eps, order=order, input_names=names,
         input_shapes=[tuple(a.shape) if isinstance(a, Tensor) else "" for a in args],
         max_abs_error=r["max_abs_error"], kinks=r["kinks"], error=r["error"], random_ops=random_ops,
+        kink_ops=r["kink_ops"],
     )  # fmt: skip
     loc = {"order": order, "eps": eps, "rtol": rtol, "atol": atol, "seed": seed}
     return _finish(report, lambda: fn(*args), raise_exception, loc)
@@ -735,6 +755,7 @@ def gradcheck_module(
             upcast=upcast, rtol=rtol, atol=atol, eps=eps, order=1, input_names=names,
             input_shapes=[tuple(p.shape) for p in params],
             max_abs_error=r["max_abs_error"], kinks=r["kinks"], error=r["error"], random_ops=random_ops,
+            kink_ops=r["kink_ops"],
         )  # fmt: skip
         loc = {"order": 1, "eps": eps, "rtol": rtol, "atol": atol, "seed": 0}
         return _finish(report, cost, raise_exception, loc)

@@ -165,6 +165,13 @@ def run(args: argparse.Namespace | None = None, out: TextIO | None = None) -> in
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygraph gradcheck`."""
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    parser.add_argument("--op", action="append", help="check only ops whose name starts with this (repeatable)")
+    from tinygraph.cli import whole_number
+
+    parser.add_argument("--seed", type=whole_number(0), default=0, help="seed of the random inputs")
+    parser.add_argument(
+        "--op",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="check only ops whose name starts with this (repeatable; default: every op)",
+    )
     parser.add_argument("--failures-only", action="store_true", help="print only the failing rows")

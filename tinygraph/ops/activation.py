@@ -61,7 +61,8 @@ class Tanh(Op):
 class Relu(Op):
     name = "relu"
     reads = ((0,),)
-    description = Description(  # a kink at 0
+    description = Description(
+        kink="at 0",
         draw=away_from_zero,
         params=samplers.kink_at_zero,
         call=lambda a: relu(a),
@@ -83,7 +84,8 @@ class Relu(Op):
 class LeakyRelu(Op):
     name = "leaky_relu"
     reads = ((0,),)
-    description = Description(  # a kink at 0
+    description = Description(
+        kink="at 0",
         args=("slope",),
         draw=away_from_zero,
         params=samplers.leaky_slope,

@@ -104,6 +104,8 @@ class Description:
       these inputs (axes, a new shape, clip bounds), or None where the op is undefined or has a
       kink within `margin` of a value (tinygraph.ops.samplers has the built-in ones).
     - ``smooth``: twice differentiable wherever it is sampled, so second-order checks apply.
+    - ``kink``: where the op is not differentiable ("at 0" for relu), or "" for none; a
+      gradient check that sees a kink names the graph's ops that have one.
     - ``call``: ``call(*tensors, **params)``, the op through its public function or operator;
       None for an internal op users never call (such an op is described by its `args` only).
     - ``numpy``: ``numpy(*arrays, **params)``, its forward on plain arrays.
@@ -135,6 +137,7 @@ class Description:
     shapes: tuple | None = None
     fits: Callable = broadcastable
     partner: Callable = broadcast_partner
+    kink: str = ""
 
     @property
     def case_shapes(self) -> tuple:

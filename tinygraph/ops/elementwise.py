@@ -193,7 +193,8 @@ class Sqrt(Op):
 class Abs(Op):
     name = "abs"
     reads = ((0,),)
-    description = Description(  # a kink at 0
+    description = Description(
+        kink="at 0",
         draw=away_from_zero,
         params=samplers.kink_at_zero,
         call=lambda a: abs(a),
@@ -223,7 +224,8 @@ class Maximum(Op):
 
     name = "maximum"
     reads = ((0, 1), (0, 1))
-    description = Description(  # a kink where a == b
+    description = Description(
+        kink="where a == b",
         inputs=2,
         params=samplers.apart,
         call=lambda a, b: maximum(a, b),
@@ -247,6 +249,7 @@ class Minimum(Op):
     name = "minimum"
     reads = ((0, 1), (0, 1))
     description = Description(
+        kink="where a == b",
         inputs=2,
         params=samplers.apart,
         call=lambda a, b: minimum(a, b),
@@ -274,7 +277,8 @@ class Clip(Op):
 
     name = "clip"
     reads = ((0,),)
-    description = Description(  # kinks at the bounds
+    description = Description(
+        kink="at the bounds",
         args=("min", "max"),
         params=samplers.clip_bounds,
         call=lambda a, **p: clip(a, **p),

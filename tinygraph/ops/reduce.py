@@ -72,7 +72,8 @@ class _Extreme(Op):
 @described
 class Max(_Extreme):
     name = "max"
-    description = Description(  # kinks where the maximum is tied
+    description = Description(
+        kink="where the maximum is tied",
         args=("axis", "keepdims"),
         params=samplers.extreme_axes(largest=True),
         call=lambda a, **p: max(a, **p),
@@ -88,7 +89,8 @@ class Max(_Extreme):
 @described
 class Min(_Extreme):
     name = "min"
-    description = Description(  # kinks where the minimum is tied
+    description = Description(
+        kink="where the minimum is tied",
         args=("axis", "keepdims"),
         params=samplers.extreme_axes(largest=False),
         call=lambda a, **p: min(a, **p),
