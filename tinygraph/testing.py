@@ -50,7 +50,8 @@ _SEED_ORDER = tuple(
 
 
 def _ops() -> dict[str, Description]:
-    callable_ops = {d.name: d for d in described_ops() if d.call is not None}
+    # (ops with integer or boolean results, argmax or any, have no gradient: programs leave them out)
+    callable_ops = {d.name: d for d in described_ops() if d.call is not None and d.differentiable}
     names = [n for n in _SEED_ORDER if n in callable_ops] + sorted(set(callable_ops) - set(_SEED_ORDER))
     return {n: callable_ops[n] for n in names}
 
