@@ -12,6 +12,8 @@ import tinygraph as tg
 import tinygraph.ops
 from tinygraph.nn import functional as F
 from tinygraph.ops import activation, elementwise, linalg, reduce, shape
+
+# isort: split
 from tinygraph.ops import explog, order, rounding, scan, stats, trig  # the numpy vocabulary (issue 20)
 from tinygraph.ops._common import Op
 from tinygraph.ops.describe import Description, described_ops, describes, find

@@ -50,6 +50,7 @@ from tinygraph.ops.shape import (
 )
 
 # ----- the numpy vocabulary (issue 20): elementwise, reductions and scans -----
+# isort: split
 from tinygraph.ops.explog import (
     cbrt,
     exp2,

@@ -11,9 +11,9 @@ from typing import Any
 from tinygraph.ops import activation as act
 from tinygraph.ops import elementwise as ew
 from tinygraph.ops import linalg as la
+from tinygraph.ops import order, rounding, scan, stats  # the numpy vocabulary (issue 20)
 from tinygraph.ops import reduce as rd
 from tinygraph.ops import shape as sh
-from tinygraph.ops import order, rounding, scan, stats  # the numpy vocabulary (issue 20)
 from tinygraph.ops._common import value
 from tinygraph.tensor import Tensor
 
