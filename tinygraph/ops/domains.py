@@ -113,9 +113,15 @@ def mod_domain(rng, arrays, margin):
 
 
 def away_from_integers(rng, arrays, margin):
-    """floor, ceil, trunc, rint: no value within `margin` of an integer (where they jump)."""
+    """floor, ceil, trunc: no value within `margin` of an integer (where they jump)."""
     x = arrays[0]
     return _all(x, np.abs(x - np.round(x)) > margin)
+
+
+def away_from_halves(rng, arrays, margin):
+    """rint: no value within `margin` of a half-integer (where it jumps)."""
+    x = arrays[0]
+    return _all(x, np.abs(x - np.floor(x) - 0.5) > margin)
 
 
 def round_decimals(rng, arrays, margin):

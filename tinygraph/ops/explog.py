@@ -146,7 +146,7 @@ class Cbrt(Op):
         params=domains.cbrt_domain,
         call=lambda a: cbrt(a),
         numpy=np.cbrt,
-        torch=lambda t, a: t.sign(a) * t.abs(a) ** (1 / 3),
+        torch=lambda t, a: t.sign(a) * t.exp(t.log(t.abs(a)) / 3),  # (PyTorch has no cbrt)
     )
 
     @staticmethod

@@ -268,7 +268,7 @@ def round(x: Any, decimals: int = 0) -> Any:  # noqa: A001 - numpy's name
     Description(
         "rint",
         draw=domains.between_integers,
-        params=domains.away_from_integers,
+        params=domains.away_from_halves,
         numpy=np.rint,
         torch=lambda t, a: t.round(a),
     )

@@ -1,8 +1,8 @@
 """Products, running sums and products, differences and traces: prod, cumsum, cumprod, diff, trace.
 
 prod's and cumprod's gradients are products of the *other* factors, computed without dividing
-by a factor that is 0: they are exact at zeros. Second derivatives are exact too, except that
-cumprod's between two zeros of one slice are 0 (prod's are exact with any number of zeros).
+by a factor that is 0: they are exact at zeros, and so are their second derivatives, with any
+number of zeros in a slice (third derivatives at three or more zeros are not).
 
 >>> import numpy as np, tinygraph as tg
 >>> x = tg.tensor([2.0, 0.0, 3.0], requires_grad=True)
@@ -113,8 +113,10 @@ class Cumsum(Op):
 @described
 class Cumprod(Op):
     """Running products. The gradient at x_k is sum over i >= k of g_i * prod(x_j, j <= i, j != k):
-    reverse-cumsum(g * out) / x_k where x_k != 0; at the first zero of a slice, the running
-    products with that zero taken as 1; at later zeros 0 (an earlier factor is 0)."""
+    reverse-cumsum(g * out) / x_k where x_k != 0; at the first zero of a slice, the same with
+    the running products taken with that zero as 1; at later zeros 0 (an earlier factor is 0),
+    written at the second zero as the first zero times a product, so that second derivatives
+    are exact with any number of zeros."""
 
     name = "cumprod"
     reads = ((0,),)
@@ -137,9 +139,15 @@ class Cumprod(Op):
         from_out = _reverse_cumsum(g * ctx.output, axis)
         if not z.any():
             return from_out / a, None
-        first = z & (np.cumsum(z, axis=axis) == 1)
+        seen = np.cumsum(z, axis=axis)
+        first, second = z & (seen == 1), z & (seen == 2)
         at_first = _reverse_cumsum(g * cumprod(where(first, 1, a), axis), axis)
-        return where(first, at_first, where(z, 0, from_out / where(z, 1, a))), None
+        rest = where(z, 0, from_out / where(z, 1, a))
+        if second.any():  # (values 0, the first zero times a product: there for the second derivative)
+            first_value = sum(where(first, a, 0), axis, keepdims=True)
+            at_second = first_value * _reverse_cumsum(g * cumprod(where(first | second, 1, a), axis), axis)
+            rest = where(second, at_second, rest)
+        return where(first, at_first, rest), None
 
 
 @described

@@ -100,18 +100,22 @@ def quantile(x: Any, q: Any, axis: Any = None, keepdims: bool = False, method: s
 
     `method` is one of numpy's linear, lower, higher, midpoint, nearest.
     """
-    x = to_tensor(x, "quantile")
-    axes = norm_axis(axis, x.ndim, "quantile", x.shape)
+    return _quantile(x, q, axis, keepdims, method, "quantile")
+
+
+def _quantile(x: Any, q: Any, axis: Any, keepdims: bool, method: str, op: str) -> Any:
+    x = to_tensor(x, op)
+    axes = norm_axis(axis, x.ndim, op, x.shape)
     q = np.asarray(value(q), dtype=np.float64)
     if q.ndim > 1:
-        raise ValueError(f"quantile: q must be a number or a 1-D array of levels, got shape {q.shape}")
+        raise ValueError(f"{op}: q must be a number or a 1-D array of levels, got shape {q.shape}")
     if q.size and (np.any(q < 0) or np.any(q > 1) or np.isnan(q).any()):
-        raise ValueError(f"quantile: q must be in [0, 1], got {q.tolist()}")
+        raise ValueError(f"{op}: q must be in [0, 1], got {q.tolist()}")
     if method not in _METHODS:
-        raise ValueError(f"quantile: method must be one of {', '.join(_METHODS)}, got {method!r}")
+        raise ValueError(f"{op}: method must be one of {', '.join(_METHODS)}, got {method!r}")
     n = math.prod(x.shape) if axes is None else math.prod(x.shape[i] for i in axes)
     if n == 0:
-        raise ValueError(f"quantile: cannot take a quantile over an empty axis of a tensor of shape {x.shape}")
+        raise ValueError(f"{op}: cannot take a quantile over an empty axis of a tensor of shape {x.shape}")
     return Quantile.apply(x, float(q) if q.ndim == 0 else q, axes, bool(keepdims), method)
 
 
@@ -129,7 +133,7 @@ def median(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
     Its gradient goes to the middle element (half to each of the two middle ones).
     """
-    return quantile(x, 0.5, axis, keepdims)
+    return _quantile(x, 0.5, axis, keepdims, "linear", "median")
 
 
 @describes(
@@ -148,7 +152,11 @@ def median(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 )
 def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Peak to peak, max - min over `axis`, as ``np.ptp`` (tied extremes share the gradient)."""
-    return max(x, axis, keepdims) - min(x, axis, keepdims)
+    x = to_tensor(x, "ptp")
+    axes = norm_axis(axis, x.ndim, "ptp", x.shape)
+    if (math.prod(x.shape) if axes is None else math.prod(x.shape[i] for i in axes)) == 0:
+        raise ValueError(f"ptp: cannot take the peak to peak of an empty axis of a tensor of shape {x.shape}")
+    return max(x, axes, keepdims) - min(x, axes, keepdims)
 
 
 @describes(
