@@ -91,6 +91,14 @@ def reciprocal_domain(rng, arrays, margin):
     return _all(arrays[0], np.abs(arrays[0]) > 0.3)
 
 
+def sinc_domain(rng, arrays, margin):
+    """sinc: no value within `margin` of 0, only because PyTorch's second derivative there is NaN.
+
+    (tinygraph's is -pi^2 / 3 from the Taylor series: tests/test_vocabulary.py.)
+    """
+    return _all(arrays[0], np.abs(arrays[0]) > margin)
+
+
 def off_origin(rng, arrays, margin):
     """hypot: no pair within 0.1 of (0, 0), where it has a kink."""
     a, b = np.broadcast_arrays(*arrays)

@@ -188,7 +188,9 @@ class Sinc(Op):
 
     name = "sinc"
     reads = ((0,),)
-    description = Description(call=lambda a: sinc(a), numpy=np.sinc, torch=lambda t, a: t.sinc(a))
+    description = Description(
+        params=domains.sinc_domain, call=lambda a: sinc(a), numpy=np.sinc, torch=lambda t, a: t.sinc(a)
+    )
 
     @staticmethod
     def forward(ctx, a):
