@@ -49,6 +49,28 @@ from tinygraph.ops.shape import (
     transpose,
 )
 
+# ----- the numpy vocabulary (issue 20): elementwise, reductions and scans -----
+# isort: split
+from tinygraph.ops.explog import (
+    cbrt,
+    exp2,
+    expm1,
+    hypot,
+    log1p,
+    log2,
+    log10,
+    logaddexp,
+    logaddexp2,
+    reciprocal,
+    sinc,
+    square,
+)
+from tinygraph.ops.order import all, any, argmax, argmin, argsort, count_nonzero, sort
+from tinygraph.ops.rounding import ceil, floor, fmax, fmin, mod, nan_to_num, remainder, rint, round, sign, trunc
+from tinygraph.ops.scan import cumprod, cumsum, diff, prod, trace
+from tinygraph.ops.stats import average, median, ptp, quantile, std
+from tinygraph.ops.trig import arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, cos, cosh, sin, sinh, tan
+
 __all__ = [
     "abs",
     "add",
@@ -93,4 +115,59 @@ __all__ = [
     "transpose",
     "var",
     "where",
+]
+
+__all__ += [  # the numpy vocabulary (issue 20): elementwise, reductions and scans
+    "all",
+    "any",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "argmax",
+    "argmin",
+    "argsort",
+    "average",
+    "cbrt",
+    "ceil",
+    "cos",
+    "cosh",
+    "count_nonzero",
+    "cumprod",
+    "cumsum",
+    "diff",
+    "exp2",
+    "expm1",
+    "floor",
+    "fmax",
+    "fmin",
+    "hypot",
+    "log10",
+    "log1p",
+    "log2",
+    "logaddexp",
+    "logaddexp2",
+    "median",
+    "mod",
+    "nan_to_num",
+    "prod",
+    "ptp",
+    "quantile",
+    "reciprocal",
+    "remainder",
+    "rint",
+    "round",
+    "sign",
+    "sin",
+    "sinc",
+    "sinh",
+    "sort",
+    "square",
+    "std",
+    "tan",
+    "trace",
+    "trunc",
 ]

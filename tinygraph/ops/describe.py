@@ -116,6 +116,9 @@ class Description:
       `ONE_INPUT_SHAPES` or `BROADCAST_SHAPES`.
     - ``fits(a, b)``: whether array `b` can be its second input beside `a`; ``partner(rng,
       shape)``: a shape for a new second input beside one of `shape` (random programs).
+    - ``differentiable``: False for an op whose result is integers or booleans (argmax, any):
+      it has no gradient, so the gradient checks and random programs leave it out and only its
+      forward is compared with numpy.
 
     >>> from tinygraph.ops import find
     >>> find("matmul").code(["x", "w"], {})
@@ -138,6 +141,7 @@ class Description:
     fits: Callable = broadcastable
     partner: Callable = broadcast_partner
     kink: str = ""
+    differentiable: bool = True
 
     @property
     def case_shapes(self) -> tuple:

@@ -14,6 +14,7 @@ from tinygraph.dtypes import get_default_dtype
 from tinygraph.ops import activation as act
 from tinygraph.ops import elementwise as ew
 from tinygraph.ops import linalg as la
+from tinygraph.ops import order, rounding, scan, stats  # the numpy vocabulary (issue 20)
 from tinygraph.ops import reduce as rd
 from tinygraph.ops import shape as sh
 from tinygraph.ops._common import value
@@ -228,5 +229,55 @@ class _Methods:
 
 _CLASS_MACHINERY = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__hash__"}
 for _name, _member in vars(_Methods).items():
+    if _name not in _CLASS_MACHINERY:
+        setattr(Tensor, _name, _member)
+
+
+# ----- the numpy vocabulary (issue 20): ndarray's methods for the new ops, and % -----
+# (no .sort: ndarray.sort sorts in place, and a Tensor's data is never rewritten; use tg.sort)
+
+
+class _VocabularyMethods:
+    def __mod__(self, other):
+        return rounding.mod(self, other)
+
+    def __rmod__(self, other):
+        return rounding.mod(other, self)
+
+    def prod(self, axis=None, keepdims=False) -> Tensor:
+        return scan.prod(self, axis, keepdims)
+
+    def std(self, axis=None, keepdims=False, ddof=0) -> Tensor:
+        return stats.std(self, axis, keepdims, ddof)
+
+    def cumsum(self, axis=None) -> Tensor:
+        return scan.cumsum(self, axis)
+
+    def cumprod(self, axis=None) -> Tensor:
+        return scan.cumprod(self, axis)
+
+    def trace(self, offset=0, axis1=0, axis2=1) -> Tensor:
+        return scan.trace(self, offset, axis1, axis2)
+
+    def round(self, decimals=0) -> Tensor:
+        return rounding.round(self, decimals)
+
+    def argmax(self, axis=None, keepdims=False) -> Tensor:
+        return order.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False) -> Tensor:
+        return order.argmin(self, axis, keepdims)
+
+    def argsort(self, axis=-1, kind=None) -> Tensor:
+        return order.argsort(self, axis, kind)
+
+    def any(self, axis=None, keepdims=False) -> Tensor:
+        return order.any(self, axis, keepdims)
+
+    def all(self, axis=None, keepdims=False) -> Tensor:
+        return order.all(self, axis, keepdims)
+
+
+for _name, _member in vars(_VocabularyMethods).items():
     if _name not in _CLASS_MACHINERY:
         setattr(Tensor, _name, _member)
