@@ -526,7 +526,8 @@ def test_single_bit_flips_of_a_training_checkpoint_deep(tmp_path, deep):
     path = tmp_path / "full.npz"
     save({"model": net.state_dict(), "opt": opt.state_dict(), "epoch": 3, "history": [0.5, 0.25]}, path)
     raw = path.read_bytes()
-    _sweep(path, raw, range(0, len(raw) * 8, 3))  # (every third bit: all of them take minutes)
+    kinds = _sweep(path, raw, range(len(raw) * 8))  # (some 59,000: minutes)
+    assert kinds["refused"] > 0.8 * len(raw) * 8
 
 
 # ----- the save side ---------------------------------------------------------------------------------
