@@ -71,14 +71,36 @@ class _Switch:
 
 
 class set_grad_enabled(_Switch):
-    """Turn graph recording on or off, as a context manager or a decorator.
+    """Turn graph recording on or off: called, at once (``tg.set_grad_enabled(False)``, as PyTorch's);
+    as a context manager, for the block; as a decorator, around each call.
 
     Grad mode is per thread: one thread's ``no_grad`` does not affect another's.
+
+    >>> import tinygraph as tg
+    >>> _ = tg.set_grad_enabled(False); tg.is_grad_enabled()
+    False
+    >>> _ = tg.set_grad_enabled(True); tg.is_grad_enabled()
+    True
     """
 
     def __init__(self, mode: bool) -> None:
         self.mode = bool(mode)
         super().__init__("grad_enabled", self.mode)
+        self._now = type(self) is set_grad_enabled  # (no_grad() and enable_grad() wait for their block)
+        if self._now:  # takes effect at the call; a with block adopts it, a decorator undoes it
+            _Switch.__enter__(self)
+
+    def __enter__(self) -> None:
+        if self._now:
+            self._now = False
+        else:
+            super().__enter__()
+
+    def __call__(self, func: Callable) -> Callable:
+        if self._now:
+            self._now = False
+            _Switch.__exit__(self)
+        return super().__call__(func)
 
 
 class no_grad(set_grad_enabled):

@@ -70,10 +70,21 @@ def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray
             arr = np.array(data, dtype=dtype, copy=True)
         else:
             arr = np.array(data, dtype=_default_dtype if dtype is None else dtype)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         target = np.dtype(dtype) if dtype is not None else "a numeric array"
         raise TypeError(f"{where}: cannot convert {type(data).__name__} to {target}: {e}") from None
+    if arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)) and np.isnan(arr).any():
+        _refuse_none(data, where)  # numpy turns None into nan
     return _check_array(arr, where)
+
+
+def _refuse_none(data: Any, where: str, at: tuple = ()) -> None:
+    if data is None:
+        place = f" at index {list(at)}" if at else ""
+        raise TypeError(f"{where}: the data holds None{place}; a tensor holds numbers (write float('nan') for a gap)")
+    if isinstance(data, (list, tuple)):
+        for i, e in enumerate(data):
+            _refuse_none(e, where, (*at, i))
 
 
 _new = object.__new__
@@ -87,7 +98,7 @@ def _site() -> str | None:
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
-    ``Tensor(data, requires_grad=False, dtype=None, name=None)`` copies ``data``
+    ``Tensor(data, *, requires_grad=False, dtype=None, name=None)`` copies ``data``
     (an ndarray keeps its dtype; Python numbers and lists become the default
     float dtype). Ops on tensors that require grad build a graph that
     ``backward()`` walks in reverse.
@@ -106,10 +117,10 @@ class Tensor:
     # grad, the `Handle` the graph's nodes hold in its place, made when first recorded.
     __slots__ = ("_data", "requires_grad", "grad", "_node", "name", "_mem", "_retain", "_handle", "__weakref__")
 
-    # numpy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
+    # numpy's protocols (ndarray + Tensor -> a Tensor, np.exp(t)) are attached by tinygraph.numpy_dispatch.
     __array_ufunc__ = None
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
+    def __init__(self, data: Any, *, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self._data = _to_array(data, dtype)
         self.grad: Tensor | None = None
         self._node = None
@@ -177,6 +188,8 @@ class Tensor:
         """What graph nodes hold in place of this leaf (made once): see `Handle`."""
         h = self._handle
         if h is None:
+            if self._data.dtype.kind != "f":  # `t.requires_grad = True` (a plain slot) was set on integer data
+                self.requires_grad_(True)  # raises, as the constructor does
             h = _new(Handle)
             h._data, h._mem, h.name = self._data, self._mem, self.name
             h.grad = h._node = h._handle = None

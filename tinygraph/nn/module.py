@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygraph.ops import spellings
 from tinygraph.tensor import Tensor, _check_array, get_default_dtype
 
 
@@ -278,6 +279,11 @@ class Module:
         (False, False)
         """
         return self.train(False)
+
+    # PyTorch's device calls: model.to("cpu") and model.cpu() return the model (there is only the CPU)
+    to = spellings.to
+    cpu = spellings.cpu
+    cuda = spellings.cuda
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None (backward accumulates, so clear it between steps).

@@ -94,3 +94,6 @@ __all__ = [
     "var",
     "where",
 ]
+
+# attached to Tensor: the in-place operators (+=, zero_, ...) and PyTorch's spellings (.to("cpu"), hints)
+from tinygraph.ops import inplace, spellings  # noqa: E402, F401
