@@ -12,8 +12,8 @@ error naming the twin; one that has none works as in PyTorch:
   ``.unsqueeze``, ``.permute``, ``.clone``, ``.numel()``, ``.dim()``, ``.t()`` and the others in
   `TENSOR_HINTS`; ``tg.cat`` and the names in `MODULE_HINTS` (via ``tinygraph.__getattr__``).
 
-A missing attribute costs nothing until it is missed: Python calls ``Tensor.__getattr__`` only
-after normal lookup fails.
+The hints are class attributes (`Hint`) that raise when read, so that Tensor keeps no
+``__getattr__`` (which would cost every attribute lookup of apply and the walk).
 """
 
 from __future__ import annotations
@@ -177,11 +177,39 @@ def _size(self: Tensor) -> Count:
     return Count(self._data.size)
 
 
+# numpy's ndarray methods and attributes that Tensor lacks (a hint names the way to the value)
+NUMPY_NAMES = (
+    "argmax", "argmin", "argsort", "cumsum", "cumprod", "prod", "std", "round", "fill", "nonzero", "any", "all",
+    "dot", "sort", "ptp", "trace", "diagonal", "repeat", "take", "put", "ravel", "swapaxes", "resize", "searchsorted",
+    "nbytes", "itemsize", "strides", "flags", "tobytes", "tofile", "real", "imag", "conj",
+)  # fmt: skip
+TENSOR_HINTS.update({"ravel": "t.flatten()", "swapaxes": "t.transpose(axes)", "fill": "t.fill_(value) under tg.no_grad()"})
+
+
+class Hint:
+    """A name Tensor lacks that PyTorch or numpy users type: reading it raises AttributeError naming tinygraph's way.
+
+    A class attribute, not a ``__getattr__``: a type with one loses CPython's specialized
+    attribute lookups on every instance (benchmarks/NOTES.md). ``hasattr(t, name)`` stays False.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        if obj is None:
+            return self
+        raise AttributeError(tensor_hint(self.name, type(obj).__name__))
+
+    def __repr__(self) -> str:
+        return f"<no Tensor.{self.name}: {tensor_hint(self.name)}>"
+
+
 def tensor_hint(name: str, kind: str = "Tensor") -> str:
     """The message of a Tensor's AttributeError: tinygraph's spelling of a PyTorch or numpy name, if there is one."""
     base = f"{kind!r} object has no attribute {name!r}"
-    if name.startswith("_"):
-        return base
     hint = TENSOR_HINTS.get(name)
     if hint is not None:
         return f"{base}; tinygraph's spelling: {hint}"
@@ -191,8 +219,13 @@ def tensor_hint(name: str, kind: str = "Tensor") -> str:
     if callable(fn) and not isinstance(fn, type):
         return f"{base}; use the function: tg.{name}(t, ...)"
     if hasattr(np.ndarray, name):
-        return f"{base}; tinygraph has no {name}: for a plain value outside the graph, use t.numpy().{name}(...)"
+        call = "(...)" if callable(getattr(np.ndarray, name)) else ""
+        return f"{base}; tinygraph has no {name}: for a plain value outside the graph, use t.numpy().{name}{call}"
     return base
+
+
+def _dir(self: Tensor) -> list:
+    return [n for n in object.__dir__(self) if not isinstance(getattr(type(self), n, None), Hint)]
 
 
 def module_hint(name: str) -> str:
@@ -208,13 +241,12 @@ def module_hint(name: str) -> str:
     return base
 
 
-def _missing(self: Tensor, name: str) -> Any:
-    raise AttributeError(tensor_hint(name, type(self).__name__))
-
-
 Tensor.size = property(_size, doc=Count.__doc__)  # (replaces tensor.py's plain int: the same value)
 Tensor.to = to
 Tensor.cpu = cpu
 Tensor.cuda = cuda
 Tensor.copy = _copy
-Tensor.__getattr__ = _missing
+Tensor.__dir__ = _dir  # (the hints are not there to be found by tab completion)
+for _name in (*TENSOR_HINTS, *NUMPY_NAMES):
+    if not hasattr(Tensor, _name):  # (an attribute attached by an op module wins)
+        setattr(Tensor, _name, Hint(_name))
