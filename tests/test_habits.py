@@ -270,7 +270,7 @@ def test_out_an_ndarray_takes_the_plain_result_but_not_a_graph():
 
 def test_new_tinygraph_functions_are_reached_by_name(monkeypatch):
     monkeypatch.setattr(tg, "cbrt", lambda x: x * 10.0, raising=False)  # a stand-in for an op that lands later
-    monkeypatch.setattr(tg, "linalg", types.SimpleNamespace(norm=lambda x, ord=None: tg.sqrt(tg.sum(x * x))), raising=False)
+    monkeypatch.setattr(tg, "linalg", types.SimpleNamespace(norm=lambda x: tg.sqrt(tg.sum(x * x))), raising=False)
     try:
         t = tg.tensor([3.0, 4.0], requires_grad=True)
         assert np.cbrt(t).tolist() == [30.0, 40.0]
@@ -350,7 +350,9 @@ def test_strict_shapes_catches_the_courses_outer_product_cost():
 def test_strict_shapes_catches_a_rank_1_array_meeting_a_matrix_and_lets_one_sided_broadcasts_pass():
     W, b = tg.tensor(np.ones((3, 4))), tg.tensor(np.ones((3, 1)))
     with tg.strict_shapes():
-        with pytest.raises(ValueError, match=r"^add: strict_shapes: \(3, 4\) and \(4,\) a rank-1 array of shape \(4,\)"):
+        with pytest.raises(
+            ValueError, match=r"^add: strict_shapes: \(3, 4\) and \(4,\) a rank-1 array of shape \(4,\)"
+        ):
             W + np.ones(4)
         assert (W + b).shape == (3, 4) and (2.0 * W).shape == (3, 4) and (W - W).shape == (3, 4)
         assert (W * np.ones((1, 4))).shape == (3, 4)
