@@ -68,6 +68,10 @@ TENSOR_HINTS = {
     "contiguous": "nothing: tinygraph's ops take any memory layout (drop the call)",
     "device": f"nothing: {_CPU_ONLY}",
     "is_cuda": f"nothing: {_CPU_ONLY}",
+    # numpy's names with a twin in tinygraph
+    "ravel": "t.flatten()",
+    "swapaxes": "t.transpose(axes)",
+    "fill": "t.fill_(value) (under tg.no_grad() for a tensor that requires grad)",
 }
 MODULE_HINTS = {
     "cat": "tg.concatenate(tensors, axis) (numpy's name)",
@@ -183,7 +187,6 @@ NUMPY_NAMES = (
     "dot", "sort", "ptp", "trace", "diagonal", "repeat", "take", "put", "ravel", "swapaxes", "resize", "searchsorted",
     "nbytes", "itemsize", "strides", "flags", "tobytes", "tofile", "real", "imag", "conj",
 )  # fmt: skip
-TENSOR_HINTS.update({"ravel": "t.flatten()", "swapaxes": "t.transpose(axes)", "fill": "t.fill_(value) under tg.no_grad()"})
 
 
 class Hint:
