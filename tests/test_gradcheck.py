@@ -338,8 +338,12 @@ class TinyNet:
         rng = np.random.default_rng(0)
         self.params = {}
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            self.params[f"layers.{2 * i}.weight"] = tg.tensor(rng.standard_normal((n_out, n_in)).astype(dtype), True)
-            self.params[f"layers.{2 * i}.bias"] = tg.tensor(rng.standard_normal(n_out).astype(dtype) * 0.1, True)
+            self.params[f"layers.{2 * i}.weight"] = tg.tensor(
+                rng.standard_normal((n_out, n_in)).astype(dtype), requires_grad=True
+            )
+            self.params[f"layers.{2 * i}.bias"] = tg.tensor(
+                rng.standard_normal(n_out).astype(dtype) * 0.1, requires_grad=True
+            )
         self.broken = broken
 
     def named_parameters(self):

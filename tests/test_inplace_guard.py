@@ -101,6 +101,11 @@ def _numpy_operand(c):
     c.operand = np.ones(c.w.shape)
 
 
+def _minus_equals(c):
+    with tg.no_grad():  # the training loop's in-place update (tinygraph/ops/inplace.py)
+        c.w -= 1.0
+
+
 HANDED = "a write into the array handed out by .data"
 UNSEEN = "a write tinygraph did not see"
 ROUTES = {
@@ -134,6 +139,7 @@ ROUTES = {
         None,
         lambda c: init.normal_(c.lin.weight if c.lin else c.x),
     ),
+    "in-place -= under no_grad": (True, "an in-place `-=`", tuple(TARGETS), None, _minus_equals),
     "array taken before the forward": (False, UNSEEN, (LEAF, INTER, SLICE), _array_before, lambda c: poke(c.arr)),
     "numpy operand": (False, UNSEEN, (LEAF, INTER, RESHAPE), _numpy_operand, lambda c: poke(c.operand)),
 }

@@ -32,8 +32,25 @@ from tinygraph import data, nn, optim  # noqa: E402 - built on everything above
 
 __version__ = "0.1.0"
 
+# ----- habits (issue 19): factories, numpy's dispatch protocols, strict shapes, lazy viz ----------
+from tinygraph import numpy_dispatch as _numpy_dispatch  # noqa: E402, F401 - np.exp(t), np.sum(t) give Tensors
+from tinygraph.factories import *  # noqa: E402, F403 - zeros, ones, arange, randn, ... (factories.__all__)
+from tinygraph.factories import __all__ as _factories_all  # noqa: E402
+from tinygraph.strict import strict_shapes  # noqa: E402
 
-def tensor(data, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
+
+def __getattr__(name: str):
+    """``tg.viz`` imported on first use (so ``import tinygraph`` does not load graphviz); hints for PyTorch names."""
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module("tinygraph.viz")
+    from tinygraph.ops.spellings import module_hint
+
+    raise AttributeError(module_hint(name))
+
+
+def tensor(data, *, requires_grad: bool = False, dtype=None, name: str | None = None) -> Tensor:
     """Make a Tensor (a copy of `data`); same as ``Tensor(...)``."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, name=name)
 
@@ -69,5 +86,7 @@ __all__ = [
     "tensor",
     "topo_order",
     *_ops_all,
+    "strict_shapes",
+    *_factories_all,
 ]
 __all__ += ["CheckpointError"]

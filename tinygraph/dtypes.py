@@ -50,7 +50,18 @@ def to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray:
             arr = np.array(data, dtype=dtype, copy=True)
         else:
             arr = np.array(data, dtype=_default_dtype if dtype is None else dtype)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         target = np.dtype(dtype) if dtype is not None else "a numeric array"
         raise TypeError(f"{where}: cannot convert {type(data).__name__} to {target}: {e}") from None
+    if arr.dtype.kind == "f" and not isinstance(data, (np.ndarray, np.generic)) and np.isnan(arr).any():
+        _refuse_none(data, where)  # numpy turns None into nan
     return check_array(arr, where)
+
+
+def _refuse_none(data: Any, where: str, at: tuple = ()) -> None:
+    if data is None:
+        place = f" at index {list(at)}" if at else ""
+        raise TypeError(f"{where}: the data holds None{place}; a tensor holds numbers (write float('nan') for a gap)")
+    if isinstance(data, (list, tuple)):
+        for i, e in enumerate(data):
+            _refuse_none(e, where, (*at, i))

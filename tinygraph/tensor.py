@@ -46,7 +46,7 @@ def _site() -> str | None:
 class Tensor:
     """An n-dimensional array that records the ops applied to it.
 
-    ``Tensor(data, requires_grad=False, dtype=None, name=None)`` copies ``data`` (an ndarray
+    ``Tensor(data, *, requires_grad=False, dtype=None, name=None)`` copies ``data`` (an ndarray
     keeps its dtype; Python numbers and lists become the default float dtype). Ops on tensors
     that require grad build a graph that ``backward()`` walks in reverse.
 
@@ -63,10 +63,10 @@ class Tensor:
     # leaf; _handle: for a leaf that requires grad, the `Handle` graph nodes hold in its place.
     __slots__ = ("_data", "requires_grad", "grad", "_node", "name", "_mem", "_retain", "_handle", "__weakref__")
 
-    # numpy defers to our reflected operators (ndarray + Tensor -> Tensor.__radd__).
+    # numpy's protocols (ndarray + Tensor -> a Tensor, np.exp(t)) are attached by tinygraph.numpy_dispatch.
     __array_ufunc__ = None
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
+    def __init__(self, data: Any, *, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self._data = _to_array(data, dtype)
         self.grad: Tensor | None = None
         self._node = None
@@ -131,6 +131,8 @@ class Tensor:
         """What graph nodes hold in place of this leaf (made once): see `Handle`."""
         h = self._handle
         if h is None:
+            if self._data.dtype.kind != "f":  # `t.requires_grad = True` (a plain slot) was set on integer data
+                self.requires_grad_(True)  # raises, as the constructor does
             h = _new(Handle)
             h._data, h._mem, h.name = self._data, self._mem, self.name
             h.grad = h._node = h._handle = None

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tinygraph.dtypes import check_array, get_default_dtype
+from tinygraph.ops import spellings
 from tinygraph.tensor import Tensor
 
 
@@ -279,6 +280,11 @@ class Module:
         (False, False)
         """
         return self.train(False)
+
+    # PyTorch's device calls: model.to("cpu") and model.cpu() return the model (there is only the CPU)
+    to = spellings.to
+    cpu = spellings.cpu
+    cuda = spellings.cuda
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None (backward accumulates, so clear it between steps).

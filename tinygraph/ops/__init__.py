@@ -171,3 +171,5 @@ __all__ += [  # the numpy vocabulary (issue 20): elementwise, reductions and sca
     "trace",
     "trunc",
 ]
+# attached to Tensor: the in-place operators (+=, zero_, ...) and PyTorch's spellings (.to("cpu"), hints)
+from tinygraph.ops import inplace, spellings  # noqa: E402, F401

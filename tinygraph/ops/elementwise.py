@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph import strict
 from tinygraph.ops import samplers
 from tinygraph.ops._common import ZERO, Op, pair, to_tensor, value
 from tinygraph.ops.describe import Description, away_from_zero, described, describes, normal, positive
@@ -27,6 +28,8 @@ class Add(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        if strict.active:  # tg.strict_shapes() is on in some thread
+            strict.check("add", a, b)
         return a + b
 
     @staticmethod
@@ -44,6 +47,8 @@ class Sub(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        if strict.active:  # tg.strict_shapes() is on in some thread
+            strict.check("sub", a, b)
         return a - b
 
     @staticmethod
@@ -62,6 +67,8 @@ class Mul(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        if strict.active:  # tg.strict_shapes() is on in some thread
+            strict.check("mul", a, b)
         return a * b
 
     @staticmethod
@@ -86,6 +93,8 @@ class Div(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        if strict.active:  # tg.strict_shapes() is on in some thread
+            strict.check("div", a, b)
         return a / b
 
     @staticmethod
@@ -127,6 +136,8 @@ class Pow(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        if strict.active:  # tg.strict_shapes() is on in some thread
+            strict.check("pow", a, b)
         return a**b
 
     @staticmethod
@@ -235,6 +246,8 @@ class Maximum(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        if strict.active:  # tg.strict_shapes() is on in some thread
+            strict.check("maximum", a, b)
         return np.maximum(a, b)
 
     @staticmethod
@@ -259,6 +272,8 @@ class Minimum(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        if strict.active:  # tg.strict_shapes() is on in some thread
+            strict.check("minimum", a, b)
         return np.minimum(a, b)
 
     @staticmethod

@@ -190,20 +190,20 @@ class _Methods:
     def astype(self, dtype) -> Tensor:
         return ew.astype(self, dtype)
 
-    def sum(self, axis=None, keepdims=False) -> Tensor:
-        return rd.sum(self, axis, keepdims)
+    def sum(self, axis=None, keepdims=False, **torch_style) -> Tensor:
+        return rd.sum(self, axis, keepdims, **torch_style)
 
-    def mean(self, axis=None, keepdims=False) -> Tensor:
-        return rd.mean(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False, **torch_style) -> Tensor:
+        return rd.mean(self, axis, keepdims, **torch_style)
 
-    def max(self, axis=None, keepdims=False) -> Tensor:
-        return rd.max(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False, **torch_style) -> Tensor:
+        return rd.max(self, axis, keepdims, **torch_style)
 
-    def min(self, axis=None, keepdims=False) -> Tensor:
-        return rd.min(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False, **torch_style) -> Tensor:
+        return rd.min(self, axis, keepdims, **torch_style)
 
-    def var(self, axis=None, keepdims=False, ddof=0) -> Tensor:
-        return rd.var(self, axis, keepdims, ddof)
+    def var(self, axis=None, keepdims=False, ddof=0, **torch_style) -> Tensor:
+        return rd.var(self, axis, keepdims, ddof, **torch_style)
 
     def clip(self, a_min=None, a_max=None) -> Tensor:
         return ew.clip(self, a_min, a_max)

@@ -16,6 +16,7 @@ from tinygraph.ops._common import Op, norm_axis, to_tensor, value
 from tinygraph.ops.describe import ONE_INPUT_SHAPES, Description, described, describes
 from tinygraph.ops.elementwise import exp, log
 from tinygraph.ops.shape import BroadcastTo, reshape
+from tinygraph.ops.spellings import torch_keywords
 
 
 def _torch_reduce(fn: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -119,18 +120,24 @@ def _no_values(name: str, shape: tuple, axes: tuple | None) -> str:
     )
 
 
-def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001 - numpy's name
+def sum(x: Any, axis: Any = None, keepdims: bool = False, **torch_style: Any) -> Any:  # noqa: A001 - numpy's name
     """Sum over `axis` (int, tuple or None for all), as ``np.sum``."""
+    if torch_style:  # dim=, keepdim=: an error naming numpy's spelling
+        raise torch_keywords("sum", torch_style)
     return _reduce(Sum, "sum", x, axis, keepdims)
 
 
-def max(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+def max(x: Any, axis: Any = None, keepdims: bool = False, **torch_style: Any) -> Any:  # noqa: A001
     """Maximum over `axis`, as ``np.max``; tied maxima share the gradient evenly."""
+    if torch_style:
+        raise torch_keywords("max", torch_style)
     return _reduce(Max, "max", x, axis, keepdims)
 
 
-def min(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
+def min(x: Any, axis: Any = None, keepdims: bool = False, **torch_style: Any) -> Any:  # noqa: A001
     """Minimum over `axis`, as ``np.min``; tied minima share the gradient evenly."""
+    if torch_style:
+        raise torch_keywords("min", torch_style)
     return _reduce(Min, "min", x, axis, keepdims)
 
 
@@ -147,8 +154,10 @@ def _count(shape: tuple, axes: tuple | None) -> int:
         torch=lambda t, a, axis, keepdims: _torch_reduce(t.mean, a, axis, keepdims),
     )
 )
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+def mean(x: Any, axis: Any = None, keepdims: bool = False, **torch_style: Any) -> Any:
     """Mean over `axis`, as ``np.mean``."""
+    if torch_style:
+        raise torch_keywords("mean", torch_style)
     x = to_tensor(x, "mean")
     axes = norm_axis(axis, x.ndim, "mean", x.shape)
     n = _count(x.shape, axes)
@@ -193,8 +202,10 @@ class Var(Op):
         return g * d * (2.0 / (_count(a.shape, axes) - ddof)), None, None, None
 
 
-def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
+def var(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0, **torch_style: Any) -> Any:
     """Variance over `axis`, as ``np.var`` (divides by n - ddof); two-pass, and so is its gradient."""
+    if torch_style:
+        raise torch_keywords("var", torch_style)
     x = to_tensor(x, "var")
     axes = norm_axis(axis, x.ndim, "var", x.shape)
     n = _count(x.shape, axes)
@@ -220,8 +231,10 @@ def _shift(x: np.ndarray, axes: tuple | None) -> np.ndarray:
         torch=lambda t, a, axis, keepdims: _torch_reduce(t.logsumexp, a, axis, keepdims),
     )
 )
-def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False, **torch_style: Any) -> Any:
     """log(sum(exp(x))) over `axis`, finite for inputs as large as +-1e4 (and beyond)."""
+    if torch_style:
+        raise torch_keywords("logsumexp", torch_style)
     x = to_tensor(x, "logsumexp")
     axes = norm_axis(axis, x.ndim, "logsumexp", x.shape)
     if _count(x.shape, axes) == 0:  # the log of an empty sum: -inf, as numpy's formula and PyTorch give
@@ -241,8 +254,10 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
         shapes=ONE_INPUT_SHAPES[1:],  # not a scalar
     )
 )
-def softmax(x: Any, axis: int = -1) -> Any:
+def softmax(x: Any, axis: int = -1, **torch_style: Any) -> Any:
     """exp(x) / sum(exp(x)) along `axis`, computed with the max subtracted (exact for large inputs)."""
+    if torch_style:
+        raise torch_keywords("softmax", torch_style)
     x = to_tensor(x, "softmax")
     axes = norm_axis(axis, x.ndim, "softmax", x.shape)
     e = exp(x - _shift(value(x), axes).astype(x.dtype, copy=False))
@@ -280,12 +295,14 @@ class LogSoftmax(Op):
         return g - exp(ctx.output) * g.sum(axis=axes, keepdims=True), None
 
 
-def log_softmax(x: Any, axis: int = -1) -> Any:
+def log_softmax(x: Any, axis: int = -1, **torch_style: Any) -> Any:
     """x - logsumexp(x) along `axis`, finite and exact for inputs as large as +-1e4.
 
     Computed as s - log(sum(exp(s))) with s = x - max(x): subtracting the large
     logsumexp from x directly would cancel away the small result's digits.
     """
+    if torch_style:
+        raise torch_keywords("log_softmax", torch_style)
     x = to_tensor(x, "log_softmax")
     axes = norm_axis(axis, x.ndim, "log_softmax", x.shape)
     return LogSoftmax.apply(x, axes)
