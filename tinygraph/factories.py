@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from tinygraph import random
-from tinygraph.tensor import Tensor, get_default_dtype
+from tinygraph.dtypes import get_default_dtype
+from tinygraph.tensor import Tensor
 
 
 def _shape(size: tuple, where: str) -> tuple[int, ...]:
