@@ -124,7 +124,7 @@ HABITS = [  # (what a PyTorch user types, the error, what the message must name)
     (lambda: A.t(), AttributeError, "t.T"),
     (lambda: A.cuda(), RuntimeError, "CPU only"),
     (lambda: A.to("cuda"), RuntimeError, "CPU only"),
-    (lambda: A.argmax(), AttributeError, "t.numpy().argmax(...)"),
+    (lambda: A.searchsorted(1.0), AttributeError, "t.numpy().searchsorted(...)"),
     (lambda: tg.float32, AttributeError, "np.float32"),
     (lambda: tg.from_numpy(np.ones(2)), AttributeError, "tg.tensor(array)"),
     (lambda: nn.Linear(2, 1).to(np.float32), TypeError, "set_default_dtype"),
