@@ -27,6 +27,7 @@ from tinygraph.gradcheck import (
 from tinygraph.random import manual_seed
 from tinygraph.serialization import load, save
 from tinygraph import data, nn, optim  # noqa: E402 - built on everything above
+from tinygraph import linalg  # noqa: E402 - numpy.linalg's functions (issue 20)
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ __all__ = [
     "Tensor",
     "__version__",
     "data",
+    "linalg",
     "nn",
     "optim",
     "backward",

@@ -60,6 +60,8 @@ OP_NAMES: tuple[str, ...] = tuple(OPS)
 
 
 def _fmt(v: Any) -> str:
+    if isinstance(v, float) and not np.isfinite(v):  # norm's ord=inf: repr gives "inf", not Python
+        return f"float({repr(v)!r})"
     if isinstance(v, np.ndarray):
         return f"np.array({v.tolist()})"
     if isinstance(v, slice):
