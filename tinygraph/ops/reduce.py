@@ -210,6 +210,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / sum(exp(x)) along `axis`, computed with the max subtracted (exact for large inputs)."""
     x = to_tensor(x, "softmax")
+    if x.ndim == 0 and axis in (None, 0, -1):  # one value: its softmax is 1 (gradient 0), as numpy's rule gives
+        return exp(x - x)
     axes = norm_axis(axis, x.ndim, "softmax", x.shape)
     e = exp(x - _shift(value(x), axes).astype(x.dtype, copy=False))
     return e / sum(e, axes, keepdims=True)
@@ -251,5 +253,7 @@ def log_softmax(x: Any, axis: int = -1) -> Any:
     logsumexp from x directly would cancel away the small result's digits.
     """
     x = to_tensor(x, "log_softmax")
+    if x.ndim == 0 and axis in (None, 0, -1):  # one value: its log_softmax is 0 (gradient 0)
+        return x - x
     axes = norm_axis(axis, x.ndim, "log_softmax", x.shape)
     return LogSoftmax.apply(x, axes)
