@@ -88,6 +88,9 @@ def test_forward_matches_numpy_in_both_dtypes(d, i, shapes):
         expected = d.numpy(*xs, **params)
         assert out.dtype == np.asarray(expected).dtype == dtype, (out.dtype, np.asarray(expected).dtype)
         np.testing.assert_allclose(out.data, expected, rtol=tol, atol=tol)
+        ts = [t(x, grad=True) for x in xs]
+        grads = tg.grad((d.call(*ts, **params) ** 2).sum(), ts, allow_unused=True, materialize_grads=True)
+        assert all(g.dtype == dtype and np.isfinite(g.data).all() for g in grads)  # float32 stays float32
 
 
 @pytest.mark.parametrize(("d", "i", "shapes"), described_cases())
@@ -387,3 +390,27 @@ def test_softmax_and_log_softmax_of_a_0d_input_are_1_and_0():
     assert tg.softmax(t(np.float32(2.0)), axis=0).dtype == np.float32
     torch = pytest.importorskip("torch")
     assert torch.softmax(torch.tensor(3.0), 0).item() == 1.0 and torch.log_softmax(torch.tensor(3.0), -1).item() == 0
+
+
+# ----- the registry and the pictures read the ops' descriptions ----------------------------------------
+
+
+def test_every_op_class_is_described_and_the_pictures_name_its_arguments():
+    from tinygraph import viz
+    from tinygraph.ops import decomp, spectral
+    from tinygraph.ops._common import Op
+
+    classes = [v for m in (decomp, spectral) for v in vars(m).values() if isinstance(v, type) and issubclass(v, Op)]
+    assert {c.name for c in classes if c is not Op} == {"inv", "solve", "det", "slogdet", "cholesky", "pinv"} | {
+        "qr",
+        "eigh",
+        "svd",
+    }
+    assert all(find(c.name) is c.description for c in classes if c is not Op)
+    a = t([[2.0, 1.0], [1.0, 3.0]], grad=True)
+    w, v = LA.eigh(a, "U")
+    source = viz.draw_forward((w * w).sum() + LA.cholesky(a, upper=True).sum()).source
+    assert "<B>eigh</B>" in source and "UPLO='U'" in source and "<B>cholesky</B>" in source
+    # eigh is one node: both results are slices of its one output, and one vjp serves both
+    nodes = [x.grad_fn.name for x in tg.topo_order([w, v]) if x.grad_fn is not None]
+    assert nodes.count("eigh") == 1 and "getitem" in nodes

@@ -10,10 +10,12 @@ Where the gradient does not exist:
 
 - eigenvectors at repeated eigenvalues, and singular vectors at repeated singular values, are
   not unique. The terms 1/(w_j - w_i) between values equal to rounding are left out (not
-  infinite): the gradient of any loss of the eigenvalues (or singular values) alone is then
-  right at repeated values too, and that of a loss of the vectors is finite but not a
-  derivative, which does not exist there. Between distinct but close values the vectors'
-  gradient grows as 1 / gap, as it truly does.
+  infinite): the gradient of any loss of the eigenvalues (or singular values) alone that is
+  differentiable there (a symmetric function of them: a sum, the trace of a matrix function)
+  is then right at repeated values too, at first order (the second derivative goes through the
+  vectors); that of a loss of the vectors is finite but not a derivative, which does not exist
+  there. Between distinct but close values the vectors' gradient grows as 1 / gap, as it truly
+  does.
 - ``svd`` of a non-square matrix with a zero singular value: the terms with 1/s are left out.
 - ``svd(full_matrices=True)``: the columns of U and rows of Vh past min(M, N) are any basis of
   their subspaces; their gradients are ignored (as PyTorch does).
