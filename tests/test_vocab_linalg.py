@@ -414,3 +414,21 @@ def test_every_op_class_is_described_and_the_pictures_name_its_arguments():
     # eigh is one node: both results are slices of its one output, and one vjp serves both
     nodes = [x.grad_fn.name for x in tg.topo_order([w, v]) if x.grad_fn is not None]
     assert nodes.count("eigh") == 1 and "getitem" in nodes
+
+
+def test_empty_stacks_and_empty_matrices_follow_numpy():
+    for shape in ((0, 3, 3), (2, 0, 0)):
+        a = np.zeros(shape)
+        for fn, ref in (
+            (LA.inv, np.linalg.inv),
+            (LA.det, np.linalg.det),
+            (lambda x: LA.slogdet(x)[1], lambda x: np.linalg.slogdet(x)[1]),
+            (lambda x: LA.eigh(x)[0], lambda x: np.linalg.eigh(x)[0]),
+            (lambda x: LA.svd(x, compute_uv=False), lambda x: np.linalg.svd(x, compute_uv=False)),
+            (lambda x: LA.matrix_power(x, 3), lambda x: np.linalg.matrix_power(x, 3)),
+        ):
+            x = t(a, grad=True)
+            out = fn(x)
+            assert out.tolist() == ref(a).tolist()
+            out.sum().backward()
+            assert x.grad.shape == shape

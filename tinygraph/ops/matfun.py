@@ -7,6 +7,7 @@ svd, abs, sum, max, ...). Each has a ``description`` from `describes`, next to i
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,9 @@ def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple:
 
 def _two(x: Any, axis: Any, keepdims: bool) -> Any:
     """sqrt(sum(x^2)) with the gradient 0 (a subgradient) at the zero vector, not 0/0."""
+    axes = norm_axis(axis, x.ndim, "norm", x.shape)
+    if math.prod(x.shape if axes is None else [x.shape[i] for i in axes]) == 1:
+        return sum(abs(x), axis, keepdims)  # one number: its |x| (exact, with the exact second derivative 0)
     s = sum(x * x, axis, keepdims)
     positive = value(s) > 0
     one = np.ones((), dtype=value(s).dtype)
