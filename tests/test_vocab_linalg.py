@@ -432,3 +432,28 @@ def test_empty_stacks_and_empty_matrices_follow_numpy():
             assert out.tolist() == ref(a).tolist()
             out.sum().backward()
             assert x.grad.shape == shape
+
+
+def test_matrix_functions_through_eigh_and_svd():
+    a = rng(16).standard_normal((2, 3, 3))
+    sym = a + np.swapaxes(a, -1, -2)
+
+    def expm(x):  # the exponential of the symmetric matrix read: V diag(exp w) V^T
+        w, v = LA.eigh(x)
+        return (v * tg.exp(w)[..., None, :]) @ v.transpose(0, 2, 1)
+
+    w, v = np.linalg.eigh(sym)
+    np.testing.assert_allclose(expm(t(sym)).data, (v * np.exp(w)[..., None, :]) @ np.swapaxes(v, -1, -2))
+    check_fd(expm, [sym])
+
+    def gram(x):  # U diag(S^2) U^T = x x^T: a gauge-free reconstruction
+        u, s, _ = LA.svd(x, full_matrices=False)
+        return (u * (s * s)[..., None, :]) @ u.transpose(0, 2, 1)
+
+    b = rng(17).standard_normal((2, 3, 2))
+    x = t(b, grad=True)
+    np.testing.assert_allclose(gram(x).data, b @ np.swapaxes(b, -1, -2), atol=1e-12)
+    c = rng(18).standard_normal((2, 3, 3))
+    (gram(x) * t(c)).sum().backward()
+    np.testing.assert_allclose(x.grad.data, (c + np.swapaxes(c, -1, -2)) @ b, atol=1e-10)  # by hand: (C + C^T) B
+    check_fd(gram, [b])
