@@ -457,3 +457,14 @@ def test_matrix_functions_through_eigh_and_svd():
     (gram(x) * t(c)).sum().backward()
     np.testing.assert_allclose(x.grad.data, (c + np.swapaxes(c, -1, -2)) @ b, atol=1e-10)  # by hand: (C + C^T) B
     check_fd(gram, [b])
+
+
+def test_a_program_with_an_infinite_order_writes_runnable_source():
+    from tinygraph.testing import Program, Step
+
+    x = rng(19).standard_normal((3, 4))
+    p = Program([x], [Step("norm", (0,), {"ord": -np.inf, "axis": 0, "keepdims": False})])
+    assert "ord=float('-inf')" in p.source()
+    scope = {"tg": tg, "np": np}
+    exec(p.source(), scope)
+    np.testing.assert_array_equal(scope["v1"].data, np.linalg.norm(x, -np.inf, 0))

@@ -210,7 +210,7 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def softmax(x: Any, axis: int = -1) -> Any:
     """exp(x) / sum(exp(x)) along `axis`, computed with the max subtracted (exact for large inputs)."""
     x = to_tensor(x, "softmax")
-    if x.ndim == 0 and axis in (None, 0, -1):  # one value: its softmax is 1 (gradient 0), as numpy's rule gives
+    if x.ndim == 0 and axis in (None, 0, -1):  # one value: its softmax is 1 (gradient 0), as in scipy and PyTorch
         return exp(x - x)
     axes = norm_axis(axis, x.ndim, "softmax", x.shape)
     e = exp(x - _shift(value(x), axes).astype(x.dtype, copy=False))
