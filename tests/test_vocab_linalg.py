@@ -41,21 +41,17 @@ def check_fd(fn, arrays, second=True):
 # ----- the descriptions: numpy's forward in float64 and float32, PyTorch's first and second derivatives -------
 
 
-def described_cases():
-    return list(_described_cases())
-
-
-def _described_cases():
-    for name in OPS:
-        d = find(name)
-        for i, shapes in enumerate(d.case_shapes):
-            yield pytest.param(d, i, shapes, id=f"{name}-{shapes}")
+DESCRIBED = [
+    pytest.param(find(name), i, shapes, id=f"{name}-{shapes}")
+    for name in OPS
+    for i, shapes in enumerate(find(name).case_shapes)
+]
 
 
 def _torch_derivatives(torch, d, arrays, params, v, u):
     xs = [torch.tensor(a, requires_grad=True) for a in arrays]
     out = d.torch(torch, *xs, **params)
-    (f,) = [(out * torch.tensor(v)).sum()]
+    f = (out * torch.tensor(v)).sum()
     gs = torch.autograd.grad(f, xs, create_graph=True)
     h = sum((g * torch.tensor(ui)).sum() for g, ui in zip(gs, u))
     hs = (
@@ -79,7 +75,7 @@ def _tg_derivatives(d, arrays, params, v, u):
     return out.data, [g.data for g in gs], [g.data for g in hs]
 
 
-@pytest.mark.parametrize(("d", "i", "shapes"), described_cases())
+@pytest.mark.parametrize(("d", "i", "shapes"), DESCRIBED)
 def test_forward_matches_numpy_in_both_dtypes(d, i, shapes):
     arrays, params = d.sample(rng(3, i, *d.name.encode()), shapes)
     for dtype, tol in ((np.float64, 1e-12), (np.float32, 2e-4)):
@@ -93,7 +89,7 @@ def test_forward_matches_numpy_in_both_dtypes(d, i, shapes):
         assert all(g.dtype == dtype and np.isfinite(g.data).all() for g in grads)  # float32 stays float32
 
 
-@pytest.mark.parametrize(("d", "i", "shapes"), described_cases())
+@pytest.mark.parametrize(("d", "i", "shapes"), DESCRIBED)
 def test_first_and_second_derivatives_match_pytorch(d, i, shapes):
     torch = pytest.importorskip("torch")
     arrays, params = d.sample(rng(4, i, *d.name.encode()), shapes)
