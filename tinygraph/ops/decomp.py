@@ -129,7 +129,7 @@ class Det(Op):
     reads = ((0,),)
     saves_output = True
     description = Description(
-        params=ms.square_params,
+        params=ms.det_params,
         call=lambda a: det(a),
         numpy=np.linalg.det,
         torch=lambda t, a: t.linalg.det(a),
