@@ -464,3 +464,12 @@ def test_a_program_with_an_infinite_order_writes_runnable_source():
     scope = {"tg": tg, "np": np}
     exec(p.source(), scope)
     np.testing.assert_array_equal(scope["v1"].data, np.linalg.norm(x, -np.inf, 0))
+
+
+def test_solve_of_a_vector_beside_a_stack_of_one_by_one_matrices_matches_pytorch():
+    # (1, 1, 1) and (1,): numpy gives (1, 1); PyTorch reads a b of shape (..., M) as vectors
+    torch = pytest.importorskip("torch")
+    a, b = np.array([[[-0.5]]]), np.array([0.25])
+    d = find("solve")
+    assert LA.solve(t(a), t(b)).shape == np.linalg.solve(a, b).shape == (1, 1)
+    np.testing.assert_allclose(d.torch(torch, torch.tensor(a), torch.tensor(b)).numpy(), np.linalg.solve(a, b))

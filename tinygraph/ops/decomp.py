@@ -115,8 +115,8 @@ class Solve(Op):
 
 def _torch_solve(t: Any, a: Any, b: Any) -> Any:
     """PyTorch's solve with numpy's rule for b (a vector only when 1-D; batch axes broadcast)."""
-    if b.ndim == 1:
-        return t.linalg.solve(a, b[:, None])[..., 0]
+    if b.ndim == 1:  # a column beside each matrix (PyTorch would read a (..., M) b as vectors)
+        return t.linalg.solve(a, b.expand(*a.shape[:-1]).unsqueeze(-1))[..., 0]
     batch = t.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     return t.linalg.solve(a.expand(*batch, *a.shape[-2:]), b.expand(*batch, *b.shape[-2:]))
 
