@@ -25,7 +25,7 @@ SPELLED = {
     "mod": "%",
     "getitem": "indexing",
 }
-PARAMETERS = {"axis", "keepdims"}  # words of the list that are not ops
+PARAMETERS = {"axis", "keepdims", "ord"}  # words of the list that are not ops
 
 
 def op_list(text: str) -> str:
@@ -51,7 +51,9 @@ def compare(text: str) -> tuple[list[str], list[str]]:
     missing = sorted(n for n in ops if SPELLED.get(n, n) not in names)
     known = set(SPELLED.values()) | PARAMETERS
     unknown = sorted(
-        w for w in names if w not in known and not hasattr(tg, w) and not hasattr(tg.Tensor, w) and w not in ops
+        w
+        for w in names
+        if w not in known and not any(hasattr(m, w) for m in (tg, tg.Tensor, tg.linalg)) and w not in ops
     )
     return missing, unknown
 

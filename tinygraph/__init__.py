@@ -29,6 +29,7 @@ from tinygraph.random import manual_seed
 from tinygraph.serialization import load, save
 from tinygraph.serialization import CheckpointError
 from tinygraph import data, nn, optim  # noqa: E402 - built on everything above
+from tinygraph import linalg  # noqa: E402 - numpy.linalg's functions (issue 20)
 
 __version__ = "0.1.0"
 
@@ -64,6 +65,7 @@ __all__ = [
     "Tensor",
     "__version__",
     "data",
+    "linalg",
     "nn",
     "optim",
     "backward",

@@ -259,6 +259,8 @@ def softmax(x: Any, axis: int = -1, **torch_style: Any) -> Any:
     if torch_style:
         raise torch_keywords("softmax", torch_style)
     x = to_tensor(x, "softmax")
+    if x.ndim == 0 and axis in (None, 0, -1):  # one value: its softmax is 1 (gradient 0), as in scipy and PyTorch
+        return exp(x - x)
     axes = norm_axis(axis, x.ndim, "softmax", x.shape)
     e = exp(x - _shift(value(x), axes).astype(x.dtype, copy=False))
     return e / sum(e, axes, keepdims=True)
@@ -304,5 +306,7 @@ def log_softmax(x: Any, axis: int = -1, **torch_style: Any) -> Any:
     if torch_style:
         raise torch_keywords("log_softmax", torch_style)
     x = to_tensor(x, "log_softmax")
+    if x.ndim == 0 and axis in (None, 0, -1):  # one value: its log_softmax is 0 (gradient 0)
+        return x - x
     axes = norm_axis(axis, x.ndim, "log_softmax", x.shape)
     return LogSoftmax.apply(x, axes)
