@@ -12,12 +12,13 @@ import tinygraph as tg
 import tinygraph.ops
 from tinygraph.nn import functional as F
 from tinygraph.ops import activation, elementwise, linalg, reduce, shape
+from tinygraph.ops import contract, plumbing
 from tinygraph.ops._common import Op
 from tinygraph.ops.describe import Description, described_ops, describes, find
 from tinygraph.testing import Program, Step
 from tinygraph.viz._common import op_args
 
-MODULES = [elementwise, activation, reduce, shape, linalg, F]
+MODULES = [elementwise, activation, reduce, shape, linalg, F, contract, plumbing]
 CALLED = [d for d in described_ops() if d.call is not None]  # the ops users call (not internal ones)
 
 

@@ -168,3 +168,37 @@ _CLASS_MACHINERY = {"__module__", "__qualname__", "__doc__", "__dict__", "__weak
 for _name, _member in vars(_Methods).items():
     if _name not in _CLASS_MACHINERY:
         setattr(Tensor, _name, _member)
+
+
+# ----- the numpy vocabulary (issue 20): the methods of contractions and array plumbing ------------------
+
+
+from tinygraph.ops import contract as ct  # noqa: E402 - with its block
+from tinygraph.ops import plumbing as pl  # noqa: E402
+
+
+class _VocabularyMethods:
+    """ndarray's methods of the contractions and the plumbing (`contract`, `plumbing`), copied onto `Tensor`."""
+
+    def ravel(self) -> Tensor:
+        return pl.ravel(self)
+
+    def repeat(self, repeats, axis=None) -> Tensor:
+        return pl.repeat(self, repeats, axis)
+
+    def swapaxes(self, axis1, axis2) -> Tensor:
+        return pl.swapaxes(self, axis1, axis2)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1) -> Tensor:
+        return pl.diagonal(self, offset, axis1, axis2)
+
+    def take(self, indices, axis=None, mode="raise") -> Tensor:
+        return pl.take(self, indices, axis, mode)
+
+    def dot(self, b) -> Tensor:
+        return ct.dot(self, b)
+
+
+for _name, _member in vars(_VocabularyMethods).items():
+    if _name not in _CLASS_MACHINERY:
+        setattr(Tensor, _name, _member)
