@@ -11,8 +11,7 @@ import pytest
 import tinygraph as tg
 import tinygraph.ops
 from tinygraph.nn import functional as F
-from tinygraph.ops import activation, elementwise, linalg, reduce, shape
-from tinygraph.ops import contract, plumbing
+from tinygraph.ops import activation, contract, elementwise, linalg, plumbing, reduce, shape
 from tinygraph.ops._common import Op
 from tinygraph.ops.describe import Description, described_ops, describes, find
 from tinygraph.testing import Program, Step

@@ -39,9 +39,9 @@ from tinygraph.tensor import Tensor
 # ``inputs`` counts value operands (an op of two may also make a new input: ``fits``, ``partner``).
 
 # The order random_program draws ops in. A seed names one program (tests and bug reports cite
-# random_program(377), (28613), (61637470)), so these ops keep the places they had when the op
-# list was a table here; ops described since follow in name order (each one added changes the
-# programs of most seeds, as it always did).
+# random_program(377), (28613), (61637470), with ops=FIRST_OPS), so these ops keep the places they
+# had when the op list was a table here; ops described since follow in name order (each one added
+# changes the programs of most seeds drawn from all the ops).
 _SEED_ORDER = tuple(
     "add sub mul div pow pow_const neg exp log sqrt abs maximum minimum clip where astype sigmoid tanh relu "
     "leaky_relu softplus sum mean max min var logsumexp softmax log_softmax reshape transpose expand_dims "
@@ -57,6 +57,9 @@ def _ops() -> dict[str, Description]:
 
 OPS: dict[str, Description] = _ops()  # name -> description, every op users call, in drawing order
 OP_NAMES: tuple[str, ...] = tuple(OPS)
+# The ops of the op list as it was when the programs above were cited: with ``ops=FIRST_OPS`` a seed
+# gives the program it gave then, however many ops have been described since.
+FIRST_OPS: tuple[str, ...] = tuple(n for n in _SEED_ORDER if n in OPS)
 
 
 def _fmt(v: Any) -> str:
@@ -288,7 +291,7 @@ def _torch_array(t: Any) -> np.ndarray:
 
     Copied first: a gradient PyTorch returns may be one of its internal "zero tensors", which
     own no memory, and ``.numpy()`` on those can crash the process (PyTorch 2.13: the second
-    derivative of a program that stacks an input, `random_program(377)`).
+    derivative of a program that stacks an input, `random_program(377, ops=FIRST_OPS)`).
     """
     return t.detach().clone().numpy(force=True)
 
@@ -298,7 +301,7 @@ def _agree(a: np.ndarray, b: np.ndarray, tol: float = 1e-9) -> bool:
 
     Two correct engines sum the same terms in different orders, and the rounding is relative to
     the terms, not to a small result: a Hessian-vector product element of 4e-3 next to one of 7.45
-    differs by 5e-10 between tinygraph and PyTorch on `random_program(28613)`.
+    differs by 5e-10 between tinygraph and PyTorch on `random_program(28613, ops=FIRST_OPS)`.
     """
     scale = max(np.abs(a).max(initial=0.0), np.abs(b).max(initial=0.0))
     return bool(np.allclose(a, b, rtol=tol, atol=tol * (1e-2 + scale)))
@@ -322,7 +325,7 @@ def _compare_torch(program: Program, seed: int = 0) -> list[str]:
     Values must agree to float64 rounding (`_agree`). A larger difference, up to 1e-6 of the
     array's scale, is PyTorch's rounding rather than a tinygraph bug when tinygraph's float64 value
     equals the one it computes in extended precision (``np.longdouble``) to 1e-12: on
-    `random_program(61637470)` PyTorch's Hessian-vector product is 5e-9 off the extended-precision
+    `random_program(61637470, ops=FIRST_OPS)` PyTorch's Hessian-vector product is 5e-9 off the extended-precision
     value and tinygraph's 4e-15. (Where longdouble is float64, only the looser bound is checked.)
     """
     import torch

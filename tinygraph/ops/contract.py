@@ -407,7 +407,9 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axi
     try:
         lead = np.broadcast_shapes(a.shape[:ia] + a.shape[ia + 1 :], b.shape[:ib] + b.shape[ib + 1 :])
     except ValueError:
-        raise ValueError(f"cross: shapes {a.shape} and {b.shape}: the axes besides the vectors' do not broadcast") from None
+        raise ValueError(
+            f"cross: shapes {a.shape} and {b.shape}: the axes besides the vectors' do not broadcast"
+        ) from None
     pa = [getitem(a, (slice(None),) * ia + (i,)) for i in range(na)]
     pb = [getitem(b, (slice(None),) * ib + (i,)) for i in range(nb)]
     z = pa[0] * pb[1] - pa[1] * pb[0]

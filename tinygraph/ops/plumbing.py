@@ -124,7 +124,9 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Any:
         args=("axis",),
         params=vs.flip_axes,
         numpy=lambda a, axis: np.flip(a, axis),
-        torch=lambda t, a, axis: t.flip(a, tuple(range(a.ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis),
+        torch=lambda t, a, axis: t.flip(
+            a, tuple(range(a.ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis
+        ),
     )
 )
 def flip(m: Any, axis: Any = None) -> Any:
@@ -268,7 +270,9 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Any:
         n = a.shape[ax]
         s = s % n if n else 0
         if s:
-            a = concatenate([getitem(a, _along(ax, slice(n - s, None))), getitem(a, _along(ax, slice(None, n - s)))], ax)
+            a = concatenate(
+                [getitem(a, _along(ax, slice(n - s, None))), getitem(a, _along(ax, slice(None, n - s)))], ax
+            )
     return a
 
 
@@ -491,7 +495,9 @@ def atleast_2d(*arys: Any) -> Any:
 def atleast_3d(*arys: Any) -> Any:
     """Each input with at least 3 axes: () becomes (1, 1, 1), (n,) (1, n, 1), (m, n) (m, n, 1)
     (``np.atleast_3d``)."""
-    return _atleast(arys, "atleast_3d", lambda s: s if len(s) >= 3 else {0: (1, 1, 1), 1: (1, *s, 1), 2: (*s, 1)}[len(s)])
+    return _atleast(
+        arys, "atleast_3d", lambda s: s if len(s) >= 3 else {0: (1, 1, 1), 1: (1, *s, 1), 2: (*s, 1)}[len(s)]
+    )
 
 
 def _stack_description(name: str, numpy_fn: Any, shapes: tuple) -> Description:
@@ -542,7 +548,9 @@ def dstack(tup: Sequence[Any]) -> Any:
     return _concatenate([atleast_3d(t) for t in _join(tup, "dstack")], 2, "dstack")
 
 
-@describes(_stack_description("column_stack", np.column_stack, (((3,), (3,)), ((3, 2), (3,)), ((), ()), ((2, 3), (2, 1)))))
+@describes(
+    _stack_description("column_stack", np.column_stack, (((3,), (3,)), ((3, 2), (3,)), ((), ()), ((2, 3), (2, 1))))
+)
 def column_stack(tup: Sequence[Any]) -> Any:
     """Join 1-D inputs as columns (and 2-D ones as they are) along axis 1, as ``np.column_stack``."""
     ts = [t if t.ndim >= 2 else reshape(t, (t.size, 1)) for t in _join(tup, "column_stack")]
@@ -599,7 +607,9 @@ def _pairs(width: Any, ndim: int, shape: tuple, what: str) -> list[tuple]:
         torch=vs.torch_pad,
     )
 )
-def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0, reflect_type: str = "even") -> Any:
+def pad(
+    array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0, reflect_type: str = "even"
+) -> Any:
     """Pad with `pad_width` (an int, a (before, after) pair, or a pair per axis), as ``np.pad``.
 
     Modes: "constant" (`constant_values`: a number, or pairs as pad_width), "edge", "reflect"
@@ -669,7 +679,9 @@ def _along_axis_index(arr: Any, indices: Any, axis: int, op: str) -> tuple:
     try:
         np.broadcast_shapes(tuple(1 if i == axis else n for i, n in enumerate(arr.shape)), idx.shape)
     except ValueError:
-        raise ValueError(f"{op}: indices of shape {idx.shape} do not broadcast against arr of shape {arr.shape}") from None
+        raise ValueError(
+            f"{op}: indices of shape {idx.shape} do not broadcast against arr of shape {arr.shape}"
+        ) from None
     _in_range(idx, arr.shape[axis], op, axis, arr.shape)
     return tuple(
         idx if i == axis else np.arange(n).reshape((1,) * i + (n,) + (1,) * (arr.ndim - i - 1))
@@ -730,8 +742,7 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: int | None) -> Any
             raise ValueError
     except ValueError:
         raise ValueError(
-            f"put_along_axis: values of shape {v.shape} do not broadcast to the indices' shape {target} "
-            f"(arr {a.shape})"
+            f"put_along_axis: values of shape {v.shape} do not broadcast to the indices' shape {target} (arr {a.shape})"
         ) from None
     ids = np.arange(math.prod(target)).reshape(target)
     last = np.full(a.shape, -1)
