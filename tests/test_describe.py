@@ -11,13 +11,13 @@ import pytest
 import tinygraph as tg
 import tinygraph.ops
 from tinygraph.nn import functional as F
-from tinygraph.ops import activation, contract, elementwise, linalg, plumbing, reduce, shape
+from tinygraph.ops import activation, contract, elementwise, gather, joins, linalg, plumbing, reduce, shape
 from tinygraph.ops._common import Op
 from tinygraph.ops.describe import Description, described_ops, describes, find
 from tinygraph.testing import Program, Step
 from tinygraph.viz._common import op_args
 
-MODULES = [elementwise, activation, reduce, shape, linalg, F, contract, plumbing]
+MODULES = [elementwise, activation, reduce, shape, linalg, F, contract, plumbing, joins, gather]
 CALLED = [d for d in described_ops() if d.call is not None]  # the ops users call (not internal ones)
 
 

@@ -97,38 +97,37 @@ __all__ = [
 
 # ----- the numpy vocabulary (issue 20): contractions and array plumbing ------------------------------
 from tinygraph.ops.contract import cross, dot, einsum, inner, kron, outer, tensordot, vdot  # noqa: E402
-from tinygraph.ops.plumbing import (  # noqa: E402
+from tinygraph.ops.gather import pad, put_along_axis, take, take_along_axis  # noqa: E402
+from tinygraph.ops.joins import (  # noqa: E402
     append,
     array_split,
     atleast_1d,
     atleast_2d,
     atleast_3d,
     column_stack,
-    diag,
-    diagonal,
     dsplit,
     dstack,
+    hsplit,
+    hstack,
+    split,
+    vsplit,
+    vstack,
+)
+from tinygraph.ops.plumbing import (  # noqa: E402
+    diag,
+    diagonal,
     flip,
     fliplr,
     flipud,
-    hsplit,
-    hstack,
     moveaxis,
-    pad,
-    put_along_axis,
     ravel,
     repeat,
     roll,
     rot90,
-    split,
     swapaxes,
-    take,
-    take_along_axis,
     tile,
     tril,
     triu,
-    vsplit,
-    vstack,
 )
 
 __all__ += [

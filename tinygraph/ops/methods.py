@@ -174,11 +174,12 @@ for _name, _member in vars(_Methods).items():
 
 
 from tinygraph.ops import contract as ct  # noqa: E402 - with its block
+from tinygraph.ops import gather as ga  # noqa: E402
 from tinygraph.ops import plumbing as pl  # noqa: E402
 
 
 class _VocabularyMethods:
-    """ndarray's methods of the contractions and the plumbing (`contract`, `plumbing`), copied onto `Tensor`."""
+    """ndarray's methods of the contractions and the plumbing (`contract`, `plumbing`, `gather`), copied onto `Tensor`."""
 
     def ravel(self) -> Tensor:
         return pl.ravel(self)
@@ -193,7 +194,7 @@ class _VocabularyMethods:
         return pl.diagonal(self, offset, axis1, axis2)
 
     def take(self, indices, axis=None, mode="raise") -> Tensor:
-        return pl.take(self, indices, axis, mode)
+        return ga.take(self, indices, axis, mode)
 
     def dot(self, b) -> Tensor:
         return ct.dot(self, b)

@@ -460,3 +460,9 @@ def stacks_with(numpy_fn):
         return True
 
     return fits
+
+
+# ----- input shapes of the plumbing's descriptions ------------------------------------------------------
+
+NOT_SCALAR = (((4,),), ((3, 4),), ((1, 4),), ((3, 1),), ((2, 3, 4),))
+MATRICES = (((3, 4),), ((4, 3),), ((1, 4),), ((3, 1),), ((2, 3, 4),))
