@@ -68,7 +68,10 @@ class Einsum(Op):
 
     @staticmethod
     def forward(ctx, subscripts, *arrays):
-        return np.einsum(subscripts, *arrays, optimize=len(arrays) > 2)
+        # numpy's optimized path (pairwise, through BLAS where it can) pays off for three or more
+        # operands and for large ones; for small pairs its planning costs more than it saves
+        big = len(arrays) > 2 or any(a.size > 4096 for a in arrays)
+        return np.einsum(subscripts, *arrays, optimize=big)
 
     @staticmethod
     def backward(ctx, g, subscripts, *operands):
@@ -119,7 +122,10 @@ def _parse(subscripts: str, shapes: list[tuple]) -> str:
         return ValueError(f"einsum: {subscripts!r} with operands of shapes {shown}: {why}")
 
     if not isinstance(subscripts, str):
-        raise TypeError(f"einsum: subscripts must be a string, got {type(subscripts).__name__}")
+        raise TypeError(
+            f"einsum: subscripts must be a string, got {type(subscripts).__name__} "
+            "(the form with lists of axis numbers is not supported)"
+        )
     spec = subscripts.replace(" ", "")
     if spec.count("->") > 1:
         raise fail("more than one '->'")
@@ -166,9 +172,13 @@ def _parse(subscripts: str, shapes: list[tuple]) -> str:
     return ",".join(terms) + "->" + out
 
 
-def einsum(subscripts: str, *operands: Any) -> Any:
+def einsum(subscripts: str, *operands: Any, optimize: Any = False) -> Any:
     """Einstein summation, as ``np.einsum``: explicit ("ij,jk->ik") or implicit ("ij,jk") output,
     repeated letters (a trace "ii", a diagonal "ii->i"), "..." for broadcast leading axes.
+
+    `optimize` is accepted as numpy's is and changes nothing: three or more operands, and large
+    ones, are always contracted along numpy's optimized path. numpy's other form, operands each followed by a
+    list of axis numbers, is not supported.
 
     >>> import tinygraph as tg
     >>> tg.einsum("ij,jk", tg.tensor([[1.0, 2.0]]), tg.tensor([[3.0], [4.0]])).tolist()
@@ -358,7 +368,7 @@ def outer(a: Any, b: Any) -> Any:
         "kron",
         inputs=2,
         numpy=np.kron,
-        torch=lambda t, a, b: t.kron(a, b),
+        torch=lambda t, a, b: t.kron(a.contiguous(), b.contiguous()),  # (PyTorch 2.13 fails on some views)
         shapes=(((2, 2), (2, 3)), ((3,), (2,)), ((2, 3), (2,)), ((), (3,)), ((2,), (2, 1, 2))),
         fits=vs.kron_fits,
         partner=vs.small_partner,
