@@ -363,6 +363,8 @@ def pad_params(rng, arrays, margin):
 def torch_pad(torch: Any, a: Any, pad_width: Any, mode: str = "constant", constant_values: float = 0.0) -> Any:
     """np.pad in PyTorch: constant by torch.nn.functional.pad; the others gather along each axis the
     positions ``np.pad(np.arange(n), ...)`` names."""
+    if a.ndim == 0:  # numpy pads a scalar with nothing
+        return a.clone()
     widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2)).tolist()
     if mode == "constant":
         flat = [w for pair in reversed(widths) for w in pair]
