@@ -204,3 +204,19 @@ def test_dot_known_values_and_method():
 def test_bad_input_names_the_op_and_the_shapes(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_third_derivative_through_einsum_is_known_by_hand():
+    # f(x) = sum_i x_i^3 as one einsum: f' = 3x^2, f'' = 6x, f''' = 6 (along each coordinate)
+    x = tg.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    (g1,) = tg.grad(tg.einsum("i,i,i->", x, x, x), [x], create_graph=True)
+    assert g1.tolist() == [3.0, 12.0, 0.75]
+    (g2,) = tg.grad(g1.sum(), [x], create_graph=True)
+    assert g2.tolist() == [6.0, -12.0, 3.0]
+    (g3,) = tg.grad(g2.sum(), [x])
+    assert g3.tolist() == [6.0, 6.0, 6.0]
+    # and through a contraction of a matrix with itself: d/dA sum((A A)_ij) = 1 A^T + A^T 1
+    a = tg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    (ga,) = tg.grad(tg.tensordot(a, a, 1).sum(), [a])
+    ones = np.ones((2, 2))
+    assert ga.tolist() == (ones @ a.data.T + a.data.T @ ones).tolist()
