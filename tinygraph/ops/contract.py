@@ -1,5 +1,5 @@
 """Contractions: einsum (one op, whose gradient is an einsum too), and dot, vdot, inner, outer,
-tensordot, kron and cross, written with numpy's rules on top of einsum, matmul and the shape ops.
+tensordot, kron and cross, written with numpy's rules on top of matmul and the shape ops.
 
 `einsum` rewrites its subscripts to an explicit form without ellipsis ("...ij,jk" on (5, 2, 3)
 and (3, 4) becomes "aij,jk->aik") before the op is recorded, so the op and its gradient only
@@ -12,6 +12,8 @@ it (`tinygraph.ops.describe`).
 [5.0, 50.0]
 >>> tg.einsum("ii->i", np.eye(2) * 3).tolist()  # plain arrays in, a plain array out
 [3.0, 3.0]
+>>> _parse("...ij,jk", [(5, 2, 3), (3, 4)])  # what the op records
+'aij,jk->aik'
 """
 
 from __future__ import annotations
