@@ -14,14 +14,25 @@ from tinygraph.nn import functional as F
 from tinygraph.ops import activation, elementwise, linalg, reduce, shape
 
 # isort: split
-from tinygraph.ops import explog, order, rounding, scan, stats, trig  # the numpy vocabulary (issue 20)
+from tinygraph.ops import (  # the numpy vocabulary (issue 20)  # contractions and plumbing (issue 20)
+    contract,
+    explog,
+    gather,
+    joins,
+    order,
+    plumbing,
+    rounding,
+    scan,
+    stats,
+    trig,
+)
 from tinygraph.ops._common import Op
 from tinygraph.ops.describe import Description, described_ops, describes, find
 from tinygraph.testing import Program, Step
 from tinygraph.viz._common import op_args
 
 MODULES = [elementwise, activation, reduce, shape, linalg, F]
-MODULES += [explog, order, rounding, scan, stats, trig]
+MODULES += [explog, order, rounding, scan, stats, trig, contract, plumbing, joins, gather]
 CALLED = [d for d in described_ops() if d.call is not None]  # the ops users call (not internal ones)
 
 

@@ -39,9 +39,9 @@ from tinygraph.tensor import Tensor
 # ``inputs`` counts value operands (an op of two may also make a new input: ``fits``, ``partner``).
 
 # The order random_program draws ops in. A seed names one program (tests and bug reports cite
-# random_program(377), (28613), (61637470)), so these ops keep the places they had when the op
-# list was a table here; ops described since follow in name order (each one added changes the
-# programs of most seeds, as it always did).
+# random_program(377), (28613), (61637470), with ops=CITED_OPS), so these ops keep the places they
+# had when the op list was a table here; ops described since follow in name order (each one added
+# changes the programs of most seeds drawn from all the ops).
 _SEED_ORDER = tuple(
     "add sub mul div pow pow_const neg exp log sqrt abs maximum minimum clip where astype sigmoid tanh relu "
     "leaky_relu softplus sum mean max min var logsumexp softmax log_softmax reshape transpose expand_dims "

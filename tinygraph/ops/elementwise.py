@@ -444,11 +444,11 @@ def minimum(a: Any, b: Any) -> Any:
 
 
 def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
-    """Limit a to [a_min, a_max] (either may be None), as ``np.clip``."""
-    if a_min is None and a_max is None:
-        raise ValueError("clip: give a_min, a_max or both")
-    if a_min is not None and a_max is not None and np.any(np.asarray(a_min) > np.asarray(a_max)):
-        raise ValueError(f"clip: a_min {a_min} is greater than a_max {a_max}")
+    """Limit a to [a_min, a_max] (either or both may be None), as ``np.clip``.
+
+    numpy's rule where a_min > a_max: the result is a_max everywhere (``minimum(maximum(a, a_min),
+    a_max)``), with a zero gradient.
+    """
     return Clip.apply(to_tensor(a, "clip"), a_min, a_max)
 
 

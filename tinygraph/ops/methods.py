@@ -278,6 +278,37 @@ class _VocabularyMethods:
         return order.all(self, axis, keepdims)
 
 
-for _name, _member in vars(_VocabularyMethods).items():
-    if _name not in _CLASS_MACHINERY:
-        setattr(Tensor, _name, _member)
+# ----- the numpy vocabulary (issue 20): the methods of contractions and array plumbing ------------------
+
+
+from tinygraph.ops import contract as ct  # noqa: E402 - with its block
+from tinygraph.ops import gather as ga  # noqa: E402
+from tinygraph.ops import plumbing as pl  # noqa: E402
+
+
+class _PlumbingMethods:
+    """ndarray's methods of the contractions and the plumbing (`contract`, `plumbing`, `gather`), copied onto `Tensor`."""
+
+    def ravel(self) -> Tensor:
+        return pl.ravel(self)
+
+    def repeat(self, repeats, axis=None) -> Tensor:
+        return pl.repeat(self, repeats, axis)
+
+    def swapaxes(self, axis1, axis2) -> Tensor:
+        return pl.swapaxes(self, axis1, axis2)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1) -> Tensor:
+        return pl.diagonal(self, offset, axis1, axis2)
+
+    def take(self, indices, axis=None, mode="raise") -> Tensor:
+        return ga.take(self, indices, axis, mode)
+
+    def dot(self, b) -> Tensor:
+        return ct.dot(self, b)
+
+
+for _methods in (_VocabularyMethods, _PlumbingMethods):
+    for _name, _member in vars(_methods).items():
+        if _name not in _CLASS_MACHINERY:
+            setattr(Tensor, _name, _member)
