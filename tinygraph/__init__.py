@@ -68,3 +68,8 @@ __all__ = [
     "topo_order",
     *_ops_all,
 ]
+
+# tg.compile (issue 18): trace a step once, replay it as flat numpy
+from tinygraph.compiler import TraceError, compile  # noqa: E402, A004 - the API's name (the builtin is not used here)
+
+__all__ += ["TraceError", "compile"]
