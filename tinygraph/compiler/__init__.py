@@ -149,6 +149,9 @@ class Compiled:
         program.fn = self.fn
         program.needs = (True,) * len(program.targets)
         program.leaf_tensors = [s.source for s in program.leaves]
+        targeted = {s.source for s in program.targets if s.kind == "input"}
+        program.watch_args = [i for i, a in enumerate(args) if isinstance(a, Tensor) and i not in targeted]
+        program.watch_leaves = [s.source for s in program.leaves if s not in program.targets]
         program.guards = [(s.source, s.shape, s.dtype, s.source.requires_grad) for s in program.leaves]
         return program
 

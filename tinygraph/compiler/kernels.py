@@ -34,7 +34,7 @@ def _same_dtype(step: Any) -> bool:
 
 
 def _arrays(step: Any, n: int) -> bool:
-    return len(step.args) == n and all(
+    return len(step.args) >= n and all(
         k == "slot" or (k == "const" and isinstance(v, np.ndarray)) for k, v in step.args[:n]
     )
 
@@ -54,6 +54,10 @@ def forward(step: Any, args: list[str], out: str, into: str | None, const: Any, 
         return [f"{out} = np.{BINARY[name]}({args[0]}, {args[1]}{o})  # {name}"]
     if name == "matmul" and _arrays(step, 2) and all(a[1].ndim == 2 for a in _shapes(step)):
         return [f"{out} = np.matmul({args[0]}, {args[1]}{o})  # matmul"]
+    if name == "sum" and _arrays(step, 1) and len(step.args) == 3:
+        axes, keep = step.args[1][1], step.args[2][1]
+        o = f", out={into}" if into else ""
+        return [f"{out} = np.add.reduce({args[0]}, axis={axes!r}, keepdims={keep!r}{o})  # sum"]
     if name == "sigmoid" and _arrays(step, 1) and into:
         dt = step.out.dtype
         e, mask = alloc(step.out.shape, dt), alloc(step.out.shape, np.bool_)
@@ -137,6 +141,16 @@ def backward(
         zero = const(np.zeros((), dt))
         pre = [f"np.greater({args[0]}, {zero}, out={mask})"]
         return [(k, f"np.multiply({g}, {mask}" + (f", out={dst})" if dst else ")"), pre, "buffer" if dst else "fresh")]
+    if name == "sum" and len(step.args) == 3:  # the gradient repeated along the summed axes
+        k, j = wanted[0]
+        a_shape, axes, keep = step.args[0][1].shape, step.args[1][1], step.args[2][1]
+        kshape = tuple(1 if axes is None or i in axes else n for i, n in enumerate(a_shape))
+        src = g if keep or axes is None else f"{g}.reshape({kshape})"
+        dst = into(j)
+        if dst is None:  # a leaf's gradient: a new array
+            tmp = alloc(a_shape, dt)
+            return [(k, f"{tmp}.copy()", [f"{tmp}[...] = {src}"], "fresh")]
+        return [(k, dst, [f"{dst}[...] = {src}"], "buffer")]
     if name in ("neg", "exp", "log") and _arrays(step, 1):
         k, j = wanted[0]
         dst = into(j)

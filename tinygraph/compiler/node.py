@@ -14,6 +14,7 @@ node re-runs the function eagerly on the call's arguments (and random draws) and
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ class CompiledStep(Function):
 class CompiledNode(Context):
     """The node of one output of a compiled call: ``vjp`` runs the program's backward."""
 
-    __slots__ = ("program", "frame", "output_index", "call", "rng", "__weakref__")
+    __slots__ = ("program", "frame", "output_index", "call", "rng", "targets", "__weakref__")
 
     def vjp(self, out: Tensor, g: Any, release: bool = False) -> tuple:
         if self.released:
@@ -50,7 +51,7 @@ class CompiledNode(Context):
             gs = self._eager_vjp(g)
         else:
             program = self.program
-            seeds = [
+            seeds = [g] if len(program.out_grad) == 1 else [
                 g if k == self.output_index else (np.zeros(o[1].shape, o[1].dtype) if need else None)
                 for k, (o, need) in enumerate(zip(program.trace.outputs, program.out_grad))
             ]
@@ -83,25 +84,17 @@ class CompiledResult(Tensor):
 
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         node = self._node
-        if gradient is not None or create_graph or _state.anomaly or self._data.size != 1:
+        if gradient is not None or create_graph or _state.anomaly or self._data.size != 1 or node.targets is None:
             return autograd.backward(self, gradient, retain_graph, create_graph)
-        targets = []
-        for a in node.args:
-            if type(a) is Handle:
-                a = a.leaf()
-            elif a._node is not None:  # a tensor made by eager ops before the call: the walk goes on into its graph
-                return autograd.backward(self, gradient, retain_graph, create_graph)
-            targets.append(a)
-        gs = node.vjp(self, np.ones_like(self._data), not retain_graph)
-        handed = set()
-        for t, g in zip(targets, gs):
-            if t is None:  # a leaf nobody holds any more
-                continue
+        seed = np.ones(self._data.shape, self._data.dtype)
+        gs = node.vjp(self, seed, not retain_graph)
+        handed = {id(seed)}
+        for t, g in zip(node.targets, gs):
             if g is None:
                 continue
             if type(g) is not np.ndarray:
                 g = np.asarray(g)
-            elif id(g) in handed or g.base is not None or not g.flags.writeable:
+            elif id(g) in handed or g.base is not None:  # as eager's backward: never hand one array out twice
                 g = g.copy()
             handed.add(id(g))
             t.grad = Tensor._make(g) if t.grad is None else t.grad + Tensor._make(g)
@@ -109,29 +102,30 @@ class CompiledResult(Tensor):
 
 def run(program: Any, args: tuple) -> Any:
     """Replay `program` on this call's `args`; the outputs as the function returns them."""
-    ins = [args[s.source]._data if s.kind == "input" else args[s.source] for s in program.args]
-    ins += [t._data for t in program.leaf_tensors]
-    rng = _random.generator().bit_generator.state if program.random and program.targets else None
     frame = program.frame()
-    outs = frame.forward(ins)
+    rng = _random.generator().bit_generator.state if program.random and program.targets else None
+    outs = frame.forward(args)
     results = []
-    first = True
+    args_ = None
     for k, (o, need) in enumerate(zip(outs, program.out_grad)):
         if type(o) is not np.ndarray:
             o = np.asarray(o)
         if not need:
             results.append(Tensor._make(o))
             continue
-        if first:
-            args_ = _handles(tuple([args[s.source] if s.kind != "leaf" else s.source for s in program.targets]))
+        if args_ is None:
+            targets = [args[s.source] if s.kind != "leaf" else s.source for s in program.targets]
+            args_ = _handles(tuple(targets))
+            saved = [h for h in args_]
+            saved += [args[i] for i in program.watch_args]
+            saved += program.watch_leaves
+            direct = all(t._node is None for t in targets)
+            frame.users = []
         node = _node(CompiledNode, CompiledStep, args_, program.needs, False)
         node.program, node.frame, node.output_index, node.call, node.rng = program, frame, k, args, rng
-        node.save_for_backward(*args_)
-        if first:
-            frame.hold(node)
-            first = False
-        else:
-            frame.hold_more(node)
+        node.targets = targets if direct else None
+        node.save_for_backward(*saved)  # the in-place guard watches what the program's backward reads
+        frame.users.append(weakref.ref(node))
         t = Tensor.__new__(CompiledResult)
         t._data = o
         t.grad = t.name = t._mem = t._handle = None

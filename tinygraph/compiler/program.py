@@ -15,7 +15,6 @@ gone), so a second call before the first call's backward uses another frame.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
@@ -103,9 +102,10 @@ class Program:
         lines = ["def forward(ins):"]
         if saved:
             lines.append("    global " + ", ".join(f"v{i}" for i in saved))
-        names = [f"v{s.index}" for s in self.reads]
-        if names:
-            lines.append(f"    {', '.join(names)}, = ins")
+        for s in self.args:  # this call's arguments
+            lines.append(f"    v{s.index} = ins[{s.source}]" + ("._data" if s.kind == "input" else ""))
+        for s in self.leaves:  # the leaves, read afresh
+            lines.append(f"    v{s.index} = L_{s.index}._data")
         for step in self.steps:
             lines.append("    " + self._forward_line(step))
         outs = []
@@ -249,6 +249,8 @@ class Frame:
     def __init__(self, program: Program) -> None:
         ns: dict[str, Any] = {"asarray": np.asarray, "first": _first, "np": np}
         ns.update(program.consts)
+        for s in program.leaves:
+            ns[f"L_{s.index}"] = s.source
         for step in program.steps:
             i = step.index
             if step.kind == "op":
@@ -276,11 +278,6 @@ class Frame:
                 return False
         return True
 
-    def hold(self, node: Any) -> None:
-        self.users = [weakref.ref(node)]
-
-    def hold_more(self, node: Any) -> None:
-        self.users.append(weakref.ref(node))
 
 
 def _func(f: Any) -> Any:
