@@ -147,9 +147,8 @@ def backward(
         kshape = tuple(1 if axes is None or i in axes else n for i, n in enumerate(a_shape))
         src = g if keep or axes is None else f"{g}.reshape({kshape})"
         dst = into(j)
-        if dst is None:  # a leaf's gradient: a new array
-            tmp = alloc(a_shape, dt)
-            return [(k, f"{tmp}.copy()", [f"{tmp}[...] = {src}"], "fresh")]
+        if dst is None:  # (a buffer of its own: the program copies it if it is handed out)
+            dst = alloc(a_shape, dt)
         return [(k, dst, [f"{dst}[...] = {src}"], "buffer")]
     if name in ("neg", "exp", "log") and _arrays(step, 1):
         k, j = wanted[0]
