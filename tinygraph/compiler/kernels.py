@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.ops._common import ONE, ZERO
+
 UNARY = {"neg": "negative", "exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh", "abs": "absolute"}
 BINARY = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}
 
@@ -49,7 +51,7 @@ def forward(step: Any, args: list[str], out: str, into: str | None, const: Any, 
     if name in UNARY and _arrays(step, 1):
         return [f"{out} = np.{UNARY[name]}({args[0]}{o})  # {name}"]
     if name == "relu" and _arrays(step, 1):
-        return [f"{out} = np.maximum({args[0]}, {const(np.zeros((), step.out.dtype))}{o})  # relu"]
+        return [f"{out} = np.maximum({args[0]}, {const(ZERO[step.out.dtype])}{o})  # relu"]
     if name in BINARY and _arrays(step, 2):
         return [f"{out} = np.{BINARY[name]}({args[0]}, {args[1]}{o})  # {name}"]
     if name == "matmul" and _arrays(step, 2) and all(a[1].ndim == 2 for a in _shapes(step)):
@@ -61,7 +63,7 @@ def forward(step: Any, args: list[str], out: str, into: str | None, const: Any, 
     if name == "sigmoid" and _arrays(step, 1) and into:
         dt = step.out.dtype
         e, mask = alloc(step.out.shape, dt), alloc(step.out.shape, np.bool_)
-        one, zero = const(np.ones((), dt)), const(np.zeros((), dt))
+        one, zero = const(ONE[dt]), const(ZERO[dt])
         x = args[0]
         return [  # sigmoid's forward: exp(-|x|), then 1 / (1 + e) where x >= 0 and e / (1 + e) elsewhere
             f"np.exp(np.negative(np.absolute({x}, out={e}), out={e}), out={e})  # sigmoid",
@@ -126,7 +128,7 @@ def backward(
     if name in ("tanh", "sigmoid") and _arrays(step, 1):
         k, j = wanted[0]
         t = alloc(shape, dt)
-        one = const(np.ones((), dt))
+        one = const(ONE[dt])
         dst = into(j)
         if name == "tanh":  # g * (1 - y * y)
             pre = [f"np.subtract({one}, np.multiply({out}, {out}, out={t}), out={t})"]
@@ -138,7 +140,7 @@ def backward(
         k, j = wanted[0]
         mask = alloc(shape, np.bool_)
         dst = into(j)
-        zero = const(np.zeros((), dt))
+        zero = const(ZERO[dt])
         pre = [f"np.greater({args[0]}, {zero}, out={mask})"]
         return [(k, f"np.multiply({g}, {mask}" + (f", out={dst})" if dst else ")"), pre, "buffer" if dst else "fresh")]
     if name == "sum" and len(step.args) == 3:  # the gradient repeated along the summed axes

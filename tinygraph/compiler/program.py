@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import numpy as np
 
 from tinygraph.compiler import kernels
@@ -60,6 +62,7 @@ class Program:
         self.out_grad = [o[0] == "slot" and o[1].index in self.grad_slots for o in trace.outputs]
         self.targets = [s for s in self.reads if s.requires_grad and s.index in self.grad_slots]
         self.consts: dict[str, Any] = {}
+        self._const_names: dict[int, str] = {}
         self.buffers: dict[str, tuple] = {}  # name -> (shape, dtype) of the arrays each frame keeps
         self.fresh = {o[1].index for o in trace.outputs if o[0] == "slot"}  # slots that must not be buffers
         self.fresh |= {st.args[0][1].index for st in self.steps if st.kind == "assign"}
@@ -67,15 +70,15 @@ class Program:
         self.forward_source = self._forward_source()
         self.backward_source = self._backward_source() if any(self.out_grad) else ""
         self.source = self.forward_source + ("\n" + self.backward_source if self.backward_source else "")
+        self.code = compile(self.source, "<tg.compile program>", "exec")
         self.frames: list[Frame] = []
 
     # ----- source
     def _const(self, value: Any) -> str:
-        for name, v in self.consts.items():
-            if v is value:
-                return name
-        name = f"K{len(self.consts)}"
-        self.consts[name] = value
+        name = self._const_names.get(id(value))
+        if name is None:
+            name = self._const_names[id(value)] = f"K{len(self.consts)}"
+            self.consts[name] = value
         return name
 
     def _alloc(self, shape: tuple, dtype: Any) -> str:
@@ -99,9 +102,7 @@ class Program:
 
     def _forward_source(self) -> str:
         saved = sorted(self._saved_for_backward())
-        lines = ["def forward(ins):"]
-        if saved:
-            lines.append("    global " + ", ".join(f"v{i}" for i in saved))
+        lines = []
         for s in self.args:  # this call's arguments
             lines.append(f"    v{s.index} = ins[{s.source}]" + ("._data" if s.kind == "input" else ""))
         for s in self.leaves:  # the leaves, read afresh
@@ -114,8 +115,7 @@ class Program:
                 outs.append(self._const(v))
             else:
                 outs.append(f"v{v.index}.copy()" if v.index in self.in_buffer else f"v{v.index}")
-        lines.append(f"    return ({', '.join(outs)},)")
-        return "\n".join(lines) + "\n"
+        return _assemble("forward", "ins", lines, f"    return ({', '.join(outs)},)", [f"v{i}" for i in saved])
 
     def _forward_line(self, step: Step) -> str:
         i = step.index
@@ -154,7 +154,7 @@ class Program:
         return used
 
     def _backward_source(self) -> str:
-        lines = ["def backward(seeds):"]
+        lines = []
         seeds, extra, have = [], [], set()
         for k, (o, need) in enumerate(zip(self.trace.outputs, self.out_grad)):
             if not need:
@@ -229,8 +229,7 @@ class Program:
                 rets.append("None")
             else:
                 rets.append(f"g{s.index}.copy()" if buf.get(s.index) else f"g{s.index}")
-        lines.append(f"    return ({', '.join(rets)},)")
-        return "\n".join(lines) + "\n"
+        return _assemble("backward", "seeds", lines, f"    return ({', '.join(rets)},)", [])
 
     # ----- frames
     def frame(self) -> Frame:
@@ -263,9 +262,7 @@ class Frame:
                 ns[f"L{i}"] = step.fn
         for name, (shape, dtype) in program.buffers.items():
             ns[name] = np.empty(shape, dtype)
-        exec(program.forward_source, ns)  # noqa: S102 - our own generated source
-        if program.backward_source:
-            exec(program.backward_source, ns)  # noqa: S102
+        exec(program.code, ns)  # noqa: S102 - the program's own generated source
         self.ns = ns
         self.forward = ns["forward"]
         self.backward = ns.get("backward")
@@ -278,6 +275,28 @@ class Frame:
                 return False
         return True
 
+
+
+_CHUNK = 300  # CPython compiles one very long function in more than linear time: long programs are split
+_ASSIGNED = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*,?\s*=(?!=)")
+
+
+def _assemble(name: str, param: str, body: list[str], ret: str, global_names: list[str]) -> str:
+    """The source of function `name`: one function, or for a long body a chain of parts sharing globals."""
+    flat = [line for block in body for line in block.split("\n")]
+    if len(flat) <= _CHUNK:
+        head = [f"def {name}({param}):"] + (["    global " + ", ".join(global_names)] if global_names else [])
+        return "\n".join(head + flat + [ret]) + "\n"
+    out, calls = [], []
+    for k in range(0, len(flat), _CHUNK):
+        part = flat[k : k + _CHUNK]
+        names = sorted({n.strip() for line in part if (m := _ASSIGNED.match(line)) for n in m.group(1).split(",")})
+        out.append(f"def _{name}_{k // _CHUNK}({param}):")
+        if names:
+            out.append("    global " + ", ".join(names))
+        out += part
+        calls.append(f"    _{name}_{k // _CHUNK}({param})")
+    return "\n".join([*out, f"def {name}({param}):", *calls, ret]) + "\n"
 
 
 def _func(f: Any) -> Any:
