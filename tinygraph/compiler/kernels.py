@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph.ops._common import ONE, ZERO
+from tinygraph.ops.reduce import LogSoftmax
 
 UNARY = {"neg": "negative", "exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh", "abs": "absolute"}
 BINARY = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}
@@ -41,16 +42,48 @@ def _arrays(step: Any, n: int) -> bool:
     )
 
 
+def sce_forward(z: np.ndarray, labels: np.ndarray, reduction: str) -> tuple:
+    """`SoftmaxCrossEntropy`'s forward, and the log-softmax it computes (kept for the vjp)."""
+    logp = LogSoftmax.forward(None, z, (1,))
+    picked = logp[np.arange(labels.shape[0]), labels]
+    if reduction == "none":
+        return -picked, logp
+    total = -picked.sum()
+    return (total / labels.shape[0] if reduction == "mean" else total), logp
+
+
+def sce_backward(g: Any, logp: np.ndarray, labels: np.ndarray, reduction: str, out: Any) -> np.ndarray:
+    """Its vjp, (softmax - one-hot) * g, from the forward's log-softmax (the one the vjp recomputes)."""
+    e = np.exp(logp)
+    e[np.arange(labels.shape[0]), labels] -= 1  # e - 1 where the one-hot is 1, e - 0 = e elsewhere
+    n = labels.shape[0]
+    scale = g.reshape(-1, 1) if reduction == "none" else (g / n if reduction == "mean" else g)
+    return np.multiply(e, scale, out) if out is not None else e * scale
+
+
+def _sce(step: Any) -> bool:
+    return (
+        step.fn.name == "cross_entropy"
+        and step.fn.__module__ == "tinygraph.nn.functional"
+        and step.args[0][0] == "slot"
+        and step.args[0][1].dtype.kind == "f"
+        and step.args[2][0] == "const"
+    )
+
+
 def forward(step: Any, args: list[str], out: str, into: str | None, const: Any, alloc: Any) -> list[str] | None:
     """The lines computing `out` (into buffer `into` when not None), or None."""
     name = step.fn.name
+    if _sce(step):
+        return [f"{out}, S{step.index} = sce_forward({', '.join(args)})  # cross_entropy"]
     if not _same_dtype(step):
         return None
-    o = f", out={into}" if into else ""
+    o = f", {into}" if into else ""
     dst = into or out
     if name in UNARY and _arrays(step, 1):
         return [f"{out} = np.{UNARY[name]}({args[0]}{o})  # {name}"]
     if name == "relu" and _arrays(step, 1):
+        o = f", out={into}" if into else ""  # (np.maximum takes out only by keyword)
         return [f"{out} = np.maximum({args[0]}, {const(ZERO[step.out.dtype])}{o})  # relu"]
     if name in BINARY and _arrays(step, 2):
         return [f"{out} = np.{BINARY[name]}({args[0]}, {args[1]}{o})  # {name}"]
@@ -66,10 +99,10 @@ def forward(step: Any, args: list[str], out: str, into: str | None, const: Any, 
         one, zero = const(ONE[dt]), const(ZERO[dt])
         x = args[0]
         return [  # sigmoid's forward: exp(-|x|), then 1 / (1 + e) where x >= 0 and e / (1 + e) elsewhere
-            f"np.exp(np.negative(np.absolute({x}, out={e}), out={e}), out={e})  # sigmoid",
-            f"np.divide({one}, np.add({one}, {e}, out={dst}), out={dst})",
-            f"np.multiply({e}, {dst}, out={e})",
-            f"np.copyto({dst}, {e}, where=np.less({x}, {zero}, out={mask}))",
+            f"np.exp(np.negative(np.absolute({x}, {e}), {e}), {e})  # sigmoid",
+            f"np.divide({one}, np.add({one}, {e}, {dst}), {dst})",
+            f"np.multiply({e}, {dst}, {e})",
+            f"np.copyto({dst}, {e}, where=np.less({x}, {zero}, {mask}))",
             f"{out} = {dst}",
         ]
     return None
@@ -120,6 +153,10 @@ def backward(
     fresh array (a leaf's gradient is handed to the user). None when no kernel applies.
     """
     name = step.fn.name
+    if _sce(step) and wanted == [(0, wanted[0][1])]:
+        dst = into(wanted[0][1])
+        expr = f"sce_backward({g}, S{step.index}, {args[1]}, {args[2]}, {dst})"
+        return [(0, expr, [], "buffer" if dst else "fresh")]
     if not _same_dtype(step) or not wanted:
         return None
     dt = step.out.dtype
@@ -131,18 +168,18 @@ def backward(
         one = const(ONE[dt])
         dst = into(j)
         if name == "tanh":  # g * (1 - y * y)
-            pre = [f"np.subtract({one}, np.multiply({out}, {out}, out={t}), out={t})"]
+            pre = [f"np.subtract({one}, np.multiply({out}, {out}, {t}), {t})"]
         else:  # g * (y * (1 - y))
-            pre = [f"np.multiply({out}, np.subtract({one}, {out}, out={t}), out={t})"]
-        expr = f"np.multiply({g}, {t}" + (f", out={dst})" if dst else ")")
+            pre = [f"np.multiply({out}, np.subtract({one}, {out}, {t}), {t})"]
+        expr = f"np.multiply({g}, {t}" + (f", {dst})" if dst else ")")
         return [(k, expr, pre, "buffer" if dst else "fresh")]
     if name == "relu" and _arrays(step, 1):
         k, j = wanted[0]
         mask = alloc(shape, np.bool_)
         dst = into(j)
         zero = const(ZERO[dt])
-        pre = [f"np.greater({args[0]}, {zero}, out={mask})"]
-        return [(k, f"np.multiply({g}, {mask}" + (f", out={dst})" if dst else ")"), pre, "buffer" if dst else "fresh")]
+        pre = [f"np.greater({args[0]}, {zero}, {mask})"]
+        return [(k, f"np.multiply({g}, {mask}" + (f", {dst})" if dst else ")"), pre, "buffer" if dst else "fresh")]
     if name == "sum" and len(step.args) == 3:  # the gradient repeated along the summed axes
         k, j = wanted[0]
         a_shape, axes, keep = step.args[0][1].shape, step.args[1][1], step.args[2][1]
@@ -155,13 +192,13 @@ def backward(
     if name in ("neg", "exp", "log") and _arrays(step, 1):
         k, j = wanted[0]
         dst = into(j)
-        o = f", out={dst})" if dst else ")"
+        o = f", {dst})" if dst else ")"
         expr = {"neg": f"np.negative({g}{o}", "exp": f"np.multiply({g}, {out}{o}", "log": f"np.divide({g}, {args[0]}{o}"}
         return [(k, expr[name], [], "buffer" if dst else "fresh")]
     if name == "matmul" and _arrays(step, 2) and all(s.ndim == 2 for _, s in _shapes(step)):
         for k, j in wanted:
             dst = into(j)
-            o = f", out={dst})" if dst else ")"
+            o = f", {dst})" if dst else ")"
             expr = f"np.matmul({g}, {args[1]}.T{o}" if k == 0 else f"np.matmul({args[0]}.T, {g}{o}"
             res.append((k, expr, [], "buffer" if dst else "fresh"))
         return res
@@ -181,18 +218,18 @@ def backward(
                 elem = f"np.divide({g}, {args[1]}"
             else:  # div's second input: -g * a / (b * b), as its vjp computes it
                 t, bb = alloc(shape, dt), alloc(shapes[1], dt)
-                pre.append(f"np.multiply(np.negative({g}, out={t}), {args[0]}, out={t})")
-                elem = f"np.divide({t}, np.multiply({args[1]}, {args[1]}, out={bb})"
+                pre.append(f"np.multiply(np.negative({g}, {t}), {args[0]}, {t})")
+                elem = f"np.divide({t}, np.multiply({args[1]}, {args[1]}, {bb})"
             if same:
                 if elem is None:
                     res.append((k, g, pre, "alias"))
                 else:
-                    res.append((k, elem + (f", out={dst})" if dst else ")"), pre, "buffer" if dst else "fresh"))
+                    res.append((k, elem + (f", {dst})" if dst else ")"), pre, "buffer" if dst else "fresh"))
                 continue
             src = g
             if elem is not None:
                 src = alloc(shape, dt)
-                pre.append(elem + f", out={src})")
+                pre.append(elem + f", {src})")
             expr, lines = _sum_to(src, shape, to, dst, alloc, dt)
             res.append((k, expr, pre + lines, "buffer" if dst else "fresh"))
         return res

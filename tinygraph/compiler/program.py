@@ -247,6 +247,7 @@ class Frame:
 
     def __init__(self, program: Program) -> None:
         ns: dict[str, Any] = {"asarray": np.asarray, "first": _first, "np": np}
+        ns.update(sce_forward=kernels.sce_forward, sce_backward=kernels.sce_backward)
         ns.update(program.consts)
         for s in program.leaves:
             ns[f"L_{s.index}"] = s.source
@@ -285,6 +286,8 @@ def _assemble(name: str, param: str, body: list[str], ret: str, global_names: li
     """The source of function `name`: one function, or for a long body a chain of parts sharing globals."""
     flat = [line for block in body for line in block.split("\n")]
     if len(flat) <= _CHUNK:
+        kept = {n.strip() for line in flat if (m := _ASSIGNED.match(line)) for n in m.group(1).split(",")}
+        global_names = global_names + sorted(n for n in kept if n.startswith("S"))  # what kernels keep for the vjp
         head = [f"def {name}({param}):"] + (["    global " + ", ".join(global_names)] if global_names else [])
         return "\n".join(head + flat + [ret]) + "\n"
     out, calls = [], []
