@@ -64,6 +64,7 @@ class Compiled:
         self.cache: OrderedDict = OrderedDict()  # signature -> [Program or reason string]
         self.traces = 0
         self.eager_reason: str | None = None
+        self._last: tuple = ((), None)  # the last call's signature and program: a loop's calls skip the cache
 
     def __call__(self, *args: Any) -> Any:
         if mode.switches and _state.anomaly:
@@ -110,9 +111,17 @@ class Compiled:
     def _program(self, args: tuple) -> Any:
         try:
             key = self._key(args)
+            last_key, last = self._last
+            if key == last_key and _valid(last):  # (tuples compare their dtypes by identity first: no hashing)
+                return last
             hash(key)
         except TypeError:
             return "an argument is neither a Tensor, an ndarray nor a hashable Python value"
+        p = self._lookup(key, args)
+        self._last = (key, p) if isinstance(p, Program) else ((), None)
+        return p
+
+    def _lookup(self, key: tuple, args: tuple) -> Any:
         entries = self.cache.get(key)
         if entries is not None:
             self.cache.move_to_end(key)
@@ -152,12 +161,23 @@ class Compiled:
         targeted = {s.source for s in program.targets if s.kind == "input"}
         program.watch_args = [i for i, a in enumerate(args) if isinstance(a, Tensor) and i not in targeted]
         program.watch_leaves = [s.source for s in program.leaves if s not in program.targets]
+        if all(s.kind == "leaf" and s.source._node is None for s in program.targets):  # the node's inputs never change
+            program.static_targets = [s.source for s in program.targets]
+            program.static_handles = [t.handle() for t in program.static_targets]
+        else:
+            program.static_targets = None
+        out = trace.outputs[0][1] if len(trace.outputs) == 1 and trace.outputs[0][0] == "slot" else None
+        program.seed = None if out is None or not out.dtype.kind == "f" else np.ones(out.shape, out.dtype)
+        if program.seed is not None:
+            program.seed.flags.writeable = False
         program.guards = [(s.source, s.shape, s.dtype, s.source.requires_grad) for s in program.leaves]
         return program
 
 
-def _valid(p: Program) -> bool:
+def _valid(p: Any) -> bool:
     """Whether the leaves and modules `p` was traced with are as they were (shapes, dtypes, modes)."""
+    if p is None:
+        return False
     for t, shape, dtype, rg in p.guards:
         d = t._data
         if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:

@@ -98,11 +98,10 @@ def forward(step: Any, args: list[str], out: str, into: str | None, const: Any, 
         e, mask = alloc(step.out.shape, dt), alloc(step.out.shape, np.bool_)
         one, zero = const(ONE[dt]), const(ZERO[dt])
         x = args[0]
-        return [  # sigmoid's forward: exp(-|x|), then 1 / (1 + e) where x >= 0 and e / (1 + e) elsewhere
+        return [  # sigmoid's forward: e = exp(-|x|), r = 1 / (1 + e), then e * r where x < 0
             f"np.exp(np.negative(np.absolute({x}, {e}), {e}), {e})  # sigmoid",
             f"np.divide({one}, np.add({one}, {e}, {dst}), {dst})",
-            f"np.multiply({e}, {dst}, {e})",
-            f"np.copyto({dst}, {e}, where=np.less({x}, {zero}, {mask}))",
+            f"np.multiply({e}, {dst}, out={dst}, where=np.less({x}, {zero}, {mask}))",
             f"{out} = {dst}",
         ]
     return None

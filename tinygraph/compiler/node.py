@@ -86,7 +86,9 @@ class CompiledResult(Tensor):
         node = self._node
         if gradient is not None or create_graph or _state.anomaly or self._data.size != 1 or node.targets is None:
             return autograd.backward(self, gradient, retain_graph, create_graph)
-        seed = np.ones(self._data.shape, self._data.dtype)
+        seed = node.program.seed
+        if seed is None or seed.shape != self._data.shape:
+            seed = np.ones(self._data.shape, self._data.dtype)
         gs = node.vjp(self, seed, not retain_graph)
         handed = {id(seed)}
         for t, g in zip(node.targets, gs):
@@ -114,17 +116,28 @@ def run(program: Any, args: tuple) -> Any:
             results.append(Tensor._make(o))
             continue
         if args_ is None:
-            targets = [args[s.source] if s.kind != "leaf" else s.source for s in program.targets]
-            args_ = _handles(tuple(targets))
-            saved = [h for h in args_]
-            saved += [args[i] for i in program.watch_args]
-            saved += program.watch_leaves
-            direct = all(t._node is None for t in targets)
+            if program.static_targets is not None:  # leaves only: the same inputs every call
+                targets = program.static_targets
+                saved = [*program.static_handles, *[args[i] for i in program.watch_args], *program.watch_leaves]
+                args_ = tuple(program.static_handles)
+                direct = True
+            else:
+                targets = [args[s.source] if s.kind != "leaf" else s.source for s in program.targets]
+                args_ = _handles(tuple(targets))
+                saved = [*args_, *[args[i] for i in program.watch_args], *program.watch_leaves]
+                direct = all(t._node is None for t in targets)
+            # the in-place guard watches what the program's backward reads (`Context.save_for_backward`'s
+            # bookkeeping, spelled out: this runs on every call)
+            versions = []
+            for x in saved:
+                mem = x._mem or x.memory()
+                versions.append(mem.save() if mem.handed else mem.version)
+            saved, versions = tuple(saved), tuple(versions)
             frame.users = []
         node = _node(CompiledNode, CompiledStep, args_, program.needs, False)
         node.program, node.frame, node.output_index, node.call, node.rng = program, frame, k, args, rng
         node.targets = targets if direct else None
-        node.save_for_backward(*saved)  # the in-place guard watches what the program's backward reads
+        node.saved, node.versions = saved, versions
         frame.users.append(weakref.ref(node))
         t = Tensor.__new__(CompiledResult)
         t._data = o
