@@ -67,8 +67,11 @@ class Program:
         self.fresh = {o[1].index for o in trace.outputs if o[0] == "slot"}  # slots that must not be buffers
         self.fresh |= {st.args[0][1].index for st in self.steps if st.kind == "assign"}
         self.in_buffer: set = set()  # slots whose array may be (a view of) a buffer
-        self.forward_source = self._forward_source()
-        self.backward_source = self._backward_source() if any(self.out_grad) else ""
+        fwd = self._forward_source()
+        bwd = self._backward_source() if any(self.out_grad) else ([], "", [])
+        fwd_body, bwd_body = _share_buffers(fwd[0] + [fwd[1]], bwd[0] + [bwd[1]], self.buffers)
+        self.forward_source = _assemble("forward", "ins", fwd_body[:-1], fwd_body[-1], fwd[2])
+        self.backward_source = _assemble("backward", "seeds", bwd_body[:-1], bwd_body[-1], []) if bwd[1] else ""
         self.source = self.forward_source + ("\n" + self.backward_source if self.backward_source else "")
         self.code = compile(self.source, "<tg.compile program>", "exec")
         self.frames: list[Frame] = []
@@ -115,7 +118,7 @@ class Program:
                 outs.append(self._const(v))
             else:
                 outs.append(f"v{v.index}.copy()" if v.index in self.in_buffer else f"v{v.index}")
-        return _assemble("forward", "ins", lines, f"    return ({', '.join(outs)},)", [f"v{i}" for i in saved])
+        return lines, f"    return ({', '.join(outs)},)", [f"v{i}" for i in saved]
 
     def _forward_line(self, step: Step) -> str:
         i = step.index
@@ -229,7 +232,7 @@ class Program:
                 rets.append("None")
             else:
                 rets.append(f"g{s.index}.copy()" if buf.get(s.index) else f"g{s.index}")
-        return _assemble("backward", "seeds", lines, f"    return ({', '.join(rets)},)", [])
+        return lines, f"    return ({', '.join(rets)},)", []
 
     # ----- frames
     def frame(self) -> Frame:
@@ -276,6 +279,70 @@ class Frame:
                 return False
         return True
 
+
+
+_BUFFER = re.compile(r"\b([YGT]\d+)\b")
+_ELEMENTWISE = re.compile(
+    r"^\s*(\w+ = )?np\.(add|subtract|multiply|divide|negative|exp|log|tanh|sqrt|absolute)\([\w, ]*\)(\s*#.*)?$"
+)
+_NUMPY_CALL = re.compile(r"^\s*np\.(matmul|add\.reduce|add|subtract|multiply|divide|negative|exp|log|tanh|sqrt"
+                         r"|absolute|maximum|greater|less)\(.*?(?:(?:out=|, )(\w+))?\)\s*(#.*)?$")
+_VARIABLE = re.compile(r"\b([vgt]\d+|S\d+)\b")
+
+
+def _share_buffers(forward: list[str], backward: list[str], buffers: dict) -> tuple[list[str], list[str]]:
+    """The two bodies with buffers of one shape and dtype shared where their uses do not overlap.
+
+    A buffer is in use from the line that first names it to the last line that reads it or a
+    variable that may hold it (a variable assigned on a line that mentions a buffer, or a variable
+    holding one, may hold that buffer). The forward's buffers are never given to the backward,
+    which may run twice (``retain_graph``) on the forward's values. `buffers` is updated in place.
+    """
+    lines = [(0, line) for block in forward for line in block.split("\n")]
+    lines += [(1, line) for block in backward for line in block.split("\n")]
+    last: dict = {}
+    holds: dict = {}
+    for i, (_, line) in enumerate(lines):
+        m = _ASSIGNED.match(line)
+        rhs = line[m.end() :] if m else line
+        reach = set(_BUFFER.findall(line))
+        for v in _VARIABLE.findall(rhs):
+            reach |= holds.get(v, set())
+        for b in reach:
+            last[b] = i
+        if m:
+            held = reach
+            call = _NUMPY_CALL.match(rhs)
+            if call:  # a numpy call returns its out (a buffer, or a variable's array), else a new array
+                out = call.group(2)
+                held = {out} if out and _BUFFER.fullmatch(out) else holds.get(out, set()) if out else set()
+            for name in m.group(1).split(","):
+                holds[name.strip()] = held
+    free: dict = {}  # (part, shape, dtype) -> buffers no longer in use
+    rename: dict = {}
+    ending: dict = {}
+    for i, (part, line) in enumerate(lines):
+        if _ELEMENTWISE.match(line):  # one ufunc, elementwise: its output may take an input's memory
+            for owner, b in ending.pop(i, ()):
+                free.setdefault((owner, *buffers[b]), []).append(rename[b])
+        for b in dict.fromkeys(_BUFFER.findall(line)):
+            if b in rename or b not in buffers:
+                continue
+            pool = free.get((part, *buffers[b]))
+            rename[b] = pool.pop() if pool else b
+            ending.setdefault(last[b], []).append((part, b))
+        for owner, b in ending.pop(i, ()):
+            free.setdefault((owner, *buffers[b]), []).append(rename[b])
+    for b, target in rename.items():
+        if target != b:
+            del buffers[b]
+
+    def sub(line: str) -> str:
+        return _BUFFER.sub(lambda m: rename.get(m.group(1), m.group(1)), line)
+
+    n = len(forward)
+    out = ["\n".join(sub(x) for x in block.split("\n")) for block in forward + backward]
+    return out[:n], out[n:]
 
 
 _CHUNK = 300  # CPython compiles one very long function in more than linear time: long programs are split
