@@ -154,7 +154,12 @@ def memory_child(impl: str) -> None:
     data = wl.mlp_data(1024)
     if impl == "compiled":
         import tinygraph  # noqa: F401
-    makers = {"tinygraph": wl.mlp_tinygraph, "compiled": wl.mlp_compiled, "numpy": wl.mlp_numpy, "pytorch": wl.mlp_torch}
+    makers = {
+        "tinygraph": wl.mlp_tinygraph,
+        "compiled": wl.mlp_compiled,
+        "numpy": wl.mlp_numpy,
+        "pytorch": wl.mlp_torch,
+    }
     step = makers[impl](data, wl.LR["W2"])
     base = _rss_kib("VmRSS")
     for _ in range(10):
@@ -278,7 +283,9 @@ def main() -> None:
         print()
         for impl in ("tinygraph", "compiled"):
             tb, tp = mem[impl]
-            print(f"{LABELS[impl]}/numpy: peak RSS {tp / np_:.2f}×, peak above set-up {(tp - tb) / max(np_ - nb, 1):.2f}×")
+            print(
+                f"{LABELS[impl]}/numpy: peak RSS {tp / np_:.2f}×, peak above set-up {(tp - tb) / max(np_ - nb, 1):.2f}×"
+            )
 
 
 if __name__ == "__main__":

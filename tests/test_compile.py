@@ -239,7 +239,7 @@ def test_in_place_write_before_backward_is_caught_as_eager():
 
 def test_value_dependent_branch_is_refused_at_trace_time_naming_the_line():
     def f(x):
-        if (x.sum() > 0):  # the line the error names
+        if x.sum() > 0:  # the line the error names
             return x.sum()
         return -x.sum()
 

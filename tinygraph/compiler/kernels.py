@@ -192,7 +192,11 @@ def backward(
         k, j = wanted[0]
         dst = into(j)
         o = f", {dst})" if dst else ")"
-        expr = {"neg": f"np.negative({g}{o}", "exp": f"np.multiply({g}, {out}{o}", "log": f"np.divide({g}, {args[0]}{o}"}
+        expr = {
+            "neg": f"np.negative({g}{o}",
+            "exp": f"np.multiply({g}, {out}{o}",
+            "log": f"np.divide({g}, {args[0]}{o}",
+        }
         return [(k, expr[name], [], "buffer" if dst else "fresh")]
     if name == "matmul" and _arrays(step, 2) and all(s.ndim == 2 for _, s in _shapes(step)):
         for k, j in wanted:

@@ -23,7 +23,7 @@ from tinygraph import autograd, mode
 from tinygraph import random as _random
 from tinygraph.function import Context, Function, _handles, _node, released_message
 from tinygraph.guard import check_saved
-from tinygraph.tensor import Handle, Tensor
+from tinygraph.tensor import Tensor
 
 _state = mode.state
 
@@ -51,10 +51,14 @@ class CompiledNode(Context):
             gs = self._eager_vjp(g)
         else:
             program = self.program
-            seeds = [g] if len(program.out_grad) == 1 else [
-                g if k == self.output_index else (np.zeros(o[1].shape, o[1].dtype) if need else None)
-                for k, (o, need) in enumerate(zip(program.trace.outputs, program.out_grad))
-            ]
+            seeds = (
+                [g]
+                if len(program.out_grad) == 1
+                else [
+                    g if k == self.output_index else (np.zeros(o[1].shape, o[1].dtype) if need else None)
+                    for k, (o, need) in enumerate(zip(program.trace.outputs, program.out_grad))
+                ]
+            )
             gs = self.frame.backward(seeds)
         if release:
             self.release()

@@ -15,9 +15,8 @@ gone), so a second call before the first call's backward uses another frame.
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import numpy as np
 
@@ -97,8 +96,10 @@ class Program:
             typ, items = v
             inner = ", ".join(self._arg(i) for i in items)
             return f"[{inner}]" if typ is list else f"({inner},)"
-        if v is None or isinstance(v, (bool, int, float, str)) or (
-            isinstance(v, tuple) and all(isinstance(i, (int, type(None))) for i in v)
+        if (
+            v is None
+            or isinstance(v, (bool, int, float, str))
+            or (isinstance(v, tuple) and all(isinstance(i, (int, type(None))) for i in v))
         ):
             return repr(v)
         return self._const(v)
@@ -207,12 +208,10 @@ class Program:
                 if a[0] == "slot" and step.needs and step.needs[k] and a[1].index in self.grad_slots
             ]
             arg_names = [self._arg(a) for a in step.args]
-            fast = kernels.backward(
-                step, g, wanted, arg_names, f"v{step.out.index}", into, self._alloc, self._const
-            )
+            fast = kernels.backward(step, g, wanted, arg_names, f"v{step.out.index}", into, self._alloc, self._const)
             if fast is not None:
                 lines.append(f"    # {step.fn.name}'s vjp")
-                for (k, expr, pre, what), (_, j) in zip(fast, wanted):
+                for (_k, expr, pre, what), (_, j) in zip(fast, wanted):
                     lines += ["    " + p for p in pre]
                     add(j, expr, what, g_buf)
                 continue
@@ -280,13 +279,14 @@ class Frame:
         return True
 
 
-
 _BUFFER = re.compile(r"\b([YGT]\d+)\b")
 _ELEMENTWISE = re.compile(
     r"^\s*(\w+ = )?np\.(add|subtract|multiply|divide|negative|exp|log|tanh|sqrt|absolute)\([\w, ]*\)(\s*#.*)?$"
 )
-_NUMPY_CALL = re.compile(r"^\s*np\.(matmul|add\.reduce|add|subtract|multiply|divide|negative|exp|log|tanh|sqrt"
-                         r"|absolute|maximum|greater|less)\(.*?(?:(?:out=|, )(\w+))?\)\s*(#.*)?$")
+_NUMPY_CALL = re.compile(
+    r"^\s*np\.(matmul|add\.reduce|add|subtract|multiply|divide|negative|exp|log|tanh|sqrt"
+    r"|absolute|maximum|greater|less)\(.*?(?:(?:out=|, )(\w+))?\)\s*(#.*)?$"
+)
 _VARIABLE = re.compile(r"\b([vgt]\d+|S\d+)\b")
 
 

@@ -31,9 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph import function as _function
 from tinygraph import random as _random
-
 from tinygraph.function import Context, Function
 from tinygraph.tensor import Handle, Tensor
 
@@ -154,8 +152,12 @@ class Traced(np.ndarray):
     """
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return _numpy_call(getattr(ufunc, method), inputs, kwargs, f"np.{ufunc.__name__}" + (
-            "" if method == "__call__" else f".{method}"))
+        return _numpy_call(
+            getattr(ufunc, method),
+            inputs,
+            kwargs,
+            f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"),
+        )
 
     def __array_function__(self, func, types, args, kwargs):
         return _numpy_call(func, args, kwargs, f"np.{func.__name__}")
@@ -280,8 +282,9 @@ class Tracer:
 
     def call_args(self, args: tuple) -> tuple:
         """The arguments to trace the function on: arrays as their traced views, the rest as given."""
-        return tuple(self.view_of[id(s)] if s is not None and s.kind == "array" else a
-                     for a, s in zip(args, self.trace.inputs))
+        return tuple(
+            self.view_of[id(s)] if s is not None and s.kind == "array" else a for a, s in zip(args, self.trace.inputs)
+        )
 
     def owns(self) -> bool:
         return threading.get_ident() == self.thread
@@ -313,8 +316,10 @@ class Tracer:
         if s is not None:
             return ("slot", s)
         if isinstance(a, Traced):
-            raise TraceError(f"tg.compile: an array computed from traced data in a way the trace cannot follow "
-                             f"(shape {a.shape}) reached a recorded step; compute it with tinygraph ops")
+            raise TraceError(
+                f"tg.compile: an array computed from traced data in a way the trace cannot follow "
+                f"(shape {a.shape}) reached a recorded step; compute it with tinygraph ops"
+            )
         if isinstance(a, (list, tuple)) and any(isinstance(x, np.ndarray) and self.lookup(x) for x in a):
             return ("list", (type(a), [self.spec(x) for x in a]))
         if isinstance(a, Tensor):
@@ -348,7 +353,7 @@ class Tracer:
         if self.depth or not self.owns():
             return original(ctx, *values)
         if not cls.arrays:
-            self.unsupported = f"custom op {cls.name!r} (arrays = False)"
+            raise Unsupported(f"custom op {cls.name!r} (arrays = False) is not traced")
         specs = [self.spec(v) for v in values]
         self.depth += 1
         try:
@@ -475,6 +480,3 @@ def _unlist(a: Any) -> Any:
     if isinstance(a, (list, tuple)) and any(isinstance(x, Traced) for x in a):
         return type(a)(_plain(x) for x in a)
     return _plain(a)
-
-
-_function_module = _function  # (imported for the reader: apply is what calls the wrapped forwards)
