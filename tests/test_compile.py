@@ -244,7 +244,7 @@ def test_value_dependent_branch_is_refused_at_trace_time_naming_the_line():
         return -x.sum()
 
     step = tg.compile(f)
-    with pytest.raises(tg.TraceError, match=r"test_compile.py:\d+ in f: if \(x.sum\(\) > 0\)"):
+    with pytest.raises(tg.TraceError, match=r"test_compile.py:\d+ in f: if x.sum\(\) > 0:"):
         step(tg.tensor([1.0, 2.0]))
     for read in (lambda x: float(x.sum()), lambda x: x.sum().item(), lambda x: x.numpy()):
         with pytest.raises(tg.TraceError, match="pass it in as an argument"):
