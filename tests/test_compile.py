@@ -358,3 +358,21 @@ def test_examples_02_and_06_print_the_same_costs_compiled(capsys):
     np.testing.assert_allclose(comp, eager, rtol=0, atol=1e-10)
     _, first = ex6.train(X, y, "gd", 0.0007, epochs=1, print_every=0, compiled=True)
     assert first[0] == pytest.approx(0.702405, abs=5e-7)  # the course's "Cost after epoch 0"
+
+
+def test_kernels_give_the_ops_own_results_bit_for_bit(monkeypatch):
+    from tinygraph.compiler import kernels
+
+    X, Y, params = _course_net((2, 10, 5, 1))
+    results = []
+    for enabled in (True, False):
+        monkeypatch.setattr(kernels, "enabled", enabled)
+        step = tg.compile(_net_loss(params, tg.relu))
+        for p in params:
+            p.grad = None
+        loss = step(X, Y)
+        loss.backward()
+        results.append((loss.item(), [p.grad.data.copy() for p in params], step.program(X, Y)))
+    (l1, g1, text1), (l0, g0, text0) = results
+    assert "np.matmul" in text1 and "np.matmul" not in text0  # the kernels were used, and then not
+    assert l1 == l0 and all(np.array_equal(a, b) for a, b in zip(g1, g0))

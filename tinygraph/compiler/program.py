@@ -297,9 +297,12 @@ def _share_buffers(forward: list[str], backward: list[str], buffers: dict) -> tu
     variable that may hold it (a variable assigned on a line that mentions a buffer, or a variable
     holding one, may hold that buffer). The forward's buffers are never given to the backward,
     which may run twice (``retain_graph``) on the forward's values. `buffers` is updated in place.
+    Programs longer than ``_SHARE_LIMIT`` lines are left as they are.
     """
     lines = [(0, line) for block in forward for line in block.split("\n")]
     lines += [(1, line) for block in backward for line in block.split("\n")]
+    if len(lines) > _SHARE_LIMIT:  # a very long program of small arrays (W5): not worth the pass
+        return forward, backward
     last: dict = {}
     holds: dict = {}
     for i, (_, line) in enumerate(lines):
@@ -345,6 +348,7 @@ def _share_buffers(forward: list[str], backward: list[str], buffers: dict) -> tu
     return out[:n], out[n:]
 
 
+_SHARE_LIMIT = 30_000
 _CHUNK = 300  # CPython compiles one very long function in more than linear time: long programs are split
 _ASSIGNED = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*,?\s*=(?!=)")
 

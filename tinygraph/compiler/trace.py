@@ -264,6 +264,7 @@ class Tracer:
         self.depth = 0
         self.slot_of: dict = {}  # id(traced array) -> Slot
         self.by_key: dict = {}  # (pointer, shape, strides, dtype) -> Slot, to recognise np.asarray views
+        self.keyed = 0  # the slots entered in by_key so far (it is filled when first needed)
         self.arrays: list = []  # every array recorded, kept alive so that ids stay unique
         self.tensor_slot: dict = {}  # id(tensor made before the trace) -> its current Slot
         self.view_of: dict = {}  # id(Slot) -> the Traced array handed out for it
@@ -297,7 +298,7 @@ class Tracer:
             self.trace.leaves.append(s)
         traced = arr.view(Traced)
         self.slot_of[id(traced)] = s
-        self.by_key[_key(traced)] = s
+        self.slot_of[id(arr)] = s  # (an op's forward hands `apply` the plain array)
         self.arrays += [arr, traced]
         self.view_of[id(s)] = traced
         return s
@@ -306,7 +307,11 @@ class Tracer:
         if not isinstance(a, np.ndarray):
             return None
         s = self.slot_of.get(id(a))
-        if s is None:
+        if s is None:  # a view made by np.asarray (it drops the subclass): known by its memory and layout
+            slots = self.trace.slots
+            for k in range(self.keyed, len(slots)):
+                self.by_key[_key(self.view_of[id(slots[k])])] = slots[k]
+            self.keyed = len(slots)
             s = self.by_key.get(_key(a))
         return s
 
@@ -326,13 +331,14 @@ class Tracer:
             raise Unsupported("a Tensor reached a recorded numpy call")
         return ("const", a)
 
-    def result(self, out: Any, step_out: Step) -> Any:
+    def result(self, out: Any, step_out: Step) -> tuple:
+        """Record `step_out` with its result `out`: (the plain array, its traced view)."""
         arr = out if type(out) is np.ndarray else np.asarray(out)
         s = self._slot("step", step_out, arr)
         s.producer = step_out
         step_out.out = s
         self.trace.steps.append(step_out)
-        return self.view_of[id(s)]
+        return arr, self.view_of[id(s)]
 
     # ----- the hooks
     def numpy_call(self, fn: Any, args: tuple, kwargs: dict, name: str) -> Any:
@@ -347,7 +353,7 @@ class Tracer:
         if not isinstance(out, (np.ndarray, np.generic)):
             return out  # a Python value (np.array_equal, say): a read, allowed only in tinygraph's own checks
         step = Step("numpy", fn, specs, None, kwargs=kw, wrap=type(out) is not np.ndarray, line=name)
-        return self.result(out, step)
+        return self.result(out, step)[1]
 
     def op_forward(self, cls: type, original: Any, ctx: Any, values: tuple) -> Any:
         if self.depth or not self.owns():
@@ -365,7 +371,7 @@ class Tracer:
             return out
         needs = ctx.needs_input_grad if isinstance(ctx, Context) else None
         step = Step("op", cls, specs, None, needs=needs, wrap=type(out) is not np.ndarray, line=cls.name)
-        return self.result(out, step)
+        return self.result(out, step)[0]  # apply wraps it in the output tensor (data_set swaps in the view)
 
     def data_get(self, t: Tensor) -> Any:
         arr = _get(t)
