@@ -376,3 +376,17 @@ def test_kernels_give_the_ops_own_results_bit_for_bit(monkeypatch):
     (l1, g1, text1), (l0, g0, text0) = results
     assert "np.matmul" in text1 and "np.matmul" not in text0  # the kernels were used, and then not
     assert l1 == l0 and all(np.array_equal(a, b) for a, b in zip(g1, g0))
+
+
+def test_a_compiled_function_called_inside_another_is_traced_into_it():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    inner = tg.compile(lambda x: tg.tanh(x * w))
+    x = tg.tensor([0.5, -1.0])
+    inner(x)  # inner has a program of its own
+    outer = tg.compile(lambda x: (inner(x) ** 2).sum())
+    loss = outer(x)
+    loss.backward()
+    expected = (tg.tanh(x * w) ** 2).sum()
+    assert abs(loss.item() - expected.item()) < 1e-15 and outer.eager_reason is None
+    y = 2 * np.tanh(x.data * w.data) * (1 - np.tanh(x.data * w.data) ** 2) * x.data
+    np.testing.assert_allclose(w.grad.data, y, rtol=1e-14)

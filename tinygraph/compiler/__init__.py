@@ -29,6 +29,7 @@ import numpy as np
 from tinygraph import mode
 from tinygraph.compiler.node import run
 from tinygraph.compiler.program import Program
+from tinygraph.compiler import trace
 from tinygraph.compiler.trace import TraceError, Tracer, Unsupported
 from tinygraph.tensor import Tensor
 
@@ -69,6 +70,8 @@ class Compiled:
     def __call__(self, *args: Any) -> Any:
         if mode.switches and _state.anomaly:
             self.eager_reason = "detect_anomaly() is on: the call runs eagerly, checked op by op"
+            return self.fn(*args)
+        if trace.tracing():  # called inside another compiled function's trace: that trace records its ops
             return self.fn(*args)
         program = self._program(args)
         if isinstance(program, str):
@@ -142,19 +145,19 @@ class Compiled:
         try:
             with Tracer(list(args)) as tracer:
                 out = self.fn(*tracer.call_args(args))
-                trace = tracer.trace
-                trace.tuple_out = isinstance(out, tuple)
-                for o in out if trace.tuple_out else (out,):
+                recorded = tracer.trace
+                recorded.tuple_out = isinstance(out, tuple)
+                for o in out if recorded.tuple_out else (out,):
                     if not isinstance(o, Tensor):
                         raise TypeError(
                             f"tg.compile: the function must return a Tensor or a tuple of Tensors, got {type(o).__name__}"
                         )
-                    trace.outputs.append(tracer.spec(o._data))
+                    recorded.outputs.append(tracer.spec(o._data))
                 if tracer.unsupported:
                     return tracer.unsupported + ": the call runs eagerly"
         except Unsupported as e:
             return f"{e}: the call runs eagerly"
-        program = Program(trace, grad)
+        program = Program(recorded, grad)
         program.fn = self.fn
         program.needs = (True,) * len(program.targets)
         program.leaf_tensors = [s.source for s in program.leaves]
@@ -166,7 +169,8 @@ class Compiled:
             program.static_handles = [t.handle() for t in program.static_targets]
         else:
             program.static_targets = None
-        out = trace.outputs[0][1] if len(trace.outputs) == 1 and trace.outputs[0][0] == "slot" else None
+        outs = recorded.outputs
+        out = outs[0][1] if len(outs) == 1 and outs[0][0] == "slot" else None
         program.seed = None if out is None or not out.dtype.kind == "f" else np.ones(out.shape, out.dtype)
         if program.seed is not None:
             program.seed.flags.writeable = False

@@ -238,6 +238,11 @@ def _numpy_call(fn: Any, args: tuple, kwargs: dict, name: str) -> Any:
     return tracer.numpy_call(fn, args, kwargs, name)
 
 
+def tracing() -> bool:
+    """Whether this thread is tracing a function now."""
+    return _active is not None and _active.owns()
+
+
 # ----- the tracer -----------------------------------------------------------------------------------------
 
 
