@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from tinygraph import mode
+from tinygraph.compiler import trace
 from tinygraph.compiler.node import run
 from tinygraph.compiler.program import Program
-from tinygraph.compiler import trace
 from tinygraph.compiler.trace import TraceError, Tracer, Unsupported
 from tinygraph.tensor import Tensor
 
