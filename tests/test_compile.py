@@ -390,3 +390,21 @@ def test_a_compiled_function_called_inside_another_is_traced_into_it():
     assert abs(loss.item() - expected.item()) < 1e-15 and outer.eager_reason is None
     y = 2 * np.tanh(x.data * w.data) * (1 - np.tanh(x.data * w.data) ** 2) * x.data
     np.testing.assert_allclose(w.grad.data, y, rtol=1e-14)
+
+
+def test_a_gradient_someone_holds_is_never_written_again():
+    w = tg.tensor(np.ones((3, 4)), requires_grad=True)
+    step = tg.compile(lambda x: (x @ w).sum())
+    x1, x2 = tg.tensor(np.full((2, 3), 1.0)), tg.tensor(np.full((2, 3), 5.0))
+    step(x1).backward()
+    kept = w.grad.data  # the user holds the first gradient's array
+    w.grad = None
+    step(x2).backward()
+    np.testing.assert_array_equal(kept, np.full((3, 4), 2.0))  # d/dw sum(x1 w) = x1^T 1
+    np.testing.assert_array_equal(w.grad.data, np.full((3, 4), 10.0))
+    first = w.grad.data
+    del kept
+    w.grad = None
+    step(x1).backward()
+    np.testing.assert_array_equal(first, np.full((3, 4), 10.0))  # still held here: untouched
+    np.testing.assert_array_equal(w.grad.data, np.full((3, 4), 2.0))

@@ -16,6 +16,7 @@ gone), so a second call before the first call's backward uses another frame.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,7 @@ class Program:
         self.fresh = {o[1].index for o in trace.outputs if o[0] == "slot"}  # slots that must not be buffers
         self.fresh |= {st.args[0][1].index for st in self.steps if st.kind == "assign"}
         self.in_buffer: set = set()  # slots whose array may be (a view of) a buffer
+        self.recycled: dict = {}  # leaf slot -> (shape, dtype) of the gradient array `Recycler` hands out
         fwd = self._forward_source()
         bwd = self._backward_source() if any(self.out_grad) else ([], "", [])
         fwd_body, bwd_body = _share_buffers(fwd[0] + [fwd[1]], bwd[0] + [bwd[1]], self.buffers)
@@ -177,14 +179,20 @@ class Program:
         given: set = set()
 
         def into(j: int) -> str | None:
-            if j in targets or j in have or j in given:
+            if j in have or j in given:
                 return None
             given.add(j)
+            if j in targets:  # a leaf's gradient: an array nobody else holds any more, or a new one
+                self.recycled[j] = (self.trace.slots[j].shape, self.trace.slots[j].dtype)
+                lines.append(f"    R{j} = take({j})")
+                return f"R{j}"
             name = f"G{j}"
             self.buffers[name] = (self.trace.slots[j].shape, self.trace.slots[j].dtype)
             return name
 
         def add(j: int, expr: str, what: str, g_buf: bool) -> None:
+            if what == "buffer" and j in self.recycled and j not in have:
+                what = "fresh"  # (the recycled array is handed out: it is not the frame's)
             if j not in have:
                 lines.append(f"    g{j} = {expr}")
                 own[j] = what == "buffer" or (what == "fresh" and self.trace.slots[j].shape != ())
@@ -266,6 +274,7 @@ class Frame:
         for name, (shape, dtype) in program.buffers.items():
             ns[name] = np.empty(shape, dtype)
         exec(program.code, ns)  # noqa: S102 - the program's own generated source
+        ns["take"] = Recycler(program.recycled).take
         self.ns = ns
         self.forward = ns["forward"]
         self.backward = ns.get("backward")
@@ -371,6 +380,26 @@ def _assemble(name: str, param: str, body: list[str], ret: str, global_names: li
         out += part
         calls.append(f"    _{name}_{k // _CHUNK}({param})")
     return "\n".join([*out, f"def {name}({param}):", *calls, ret]) + "\n"
+
+
+class Recycler:
+    """The arrays a frame writes leaves' gradients into: last call's, if nobody holds it any more.
+
+    A gradient handed out as ``.grad`` is the user's; once ``.grad`` is cleared (``zero_grad``) and
+    nothing else refers to the array, its reference count says so, and the next backward writes
+    into it instead of asking for new memory (a large new array costs its page faults).
+    """
+
+    def __init__(self, specs: dict) -> None:
+        self.specs = specs
+        self.kept: dict = {}
+
+    def take(self, j: int) -> np.ndarray:
+        a = self.kept.get(j)
+        if a is not None and sys.getrefcount(a) == 3:  # held by `kept`, by `a`, and by getrefcount's argument
+            return a
+        a = self.kept[j] = np.empty(*self.specs[j])
+        return a
 
 
 def _func(f: Any) -> Any:
