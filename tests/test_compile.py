@@ -408,3 +408,23 @@ def test_a_gradient_someone_holds_is_never_written_again():
     step(x1).backward()
     np.testing.assert_array_equal(first, np.full((3, 4), 10.0))  # still held here: untouched
     np.testing.assert_array_equal(w.grad.data, np.full((3, 4), 2.0))
+
+
+def test_retain_graph_array_arguments_and_a_non_leaf_input():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: x * w * w)
+    out = step(tg.tensor([1.0, 3.0]))
+    out.backward(np.ones(2), retain_graph=True)  # d/dw (x w^2) = 2 x w
+    out.backward(np.ones(2))
+    np.testing.assert_array_equal(w.grad.data, 2 * np.array([2.0, 12.0]))
+    with pytest.raises(RuntimeError, match="already released"):
+        out.backward(np.ones(2))
+    w.grad = None
+    on_arrays = tg.compile(lambda X: (X * w).sum())
+    assert [on_arrays(np.array(v)).item() for v in ([1.0, 2.0], [3.0, 4.0])] == [5.0, 11.0]
+    assert on_arrays.traces == 1
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    dot = tg.compile(lambda h: (h * w).sum())
+    dot(x * 2).backward()  # the gradient goes on into the eager graph of x * 2
+    np.testing.assert_array_equal(x.grad.data, 2 * w.data)
+    np.testing.assert_array_equal(w.grad.data, 2 * x.data)
