@@ -428,3 +428,10 @@ def test_retain_graph_array_arguments_and_a_non_leaf_input():
     dot(x * 2).backward()  # the gradient goes on into the eager graph of x * 2
     np.testing.assert_array_equal(x.grad.data, 2 * w.data)
     np.testing.assert_array_equal(w.grad.data, 2 * x.data)
+
+
+def test_a_condition_made_from_an_input_is_recomputed():
+    step = tg.compile(lambda c, x: tg.where(c, x, -x).sum())
+    x = tg.tensor([1.0, 2.0, 3.0])
+    assert step(tg.tensor([1.0, 0.0, 1.0]), x).item() == 2.0  # 1 - 2 + 3
+    assert step(tg.tensor([0.0, 1.0, 1.0]), x).item() == 4.0  # -1 + 2 + 3: the float condition is not frozen
