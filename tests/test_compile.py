@@ -193,6 +193,8 @@ def test_inputs_changed_between_calls_give_new_values():
     assert abs(a - F.cross_entropy(z, np.array([0, 1])).item()) < 1e-15
     assert abs(b - F.cross_entropy(z, np.array([1, 2])).item()) < 1e-15
     assert a != b and step.traces == 1
+    c = step(z, np.array([2, 0])).item()  # labels as a numpy argument: recomputed too
+    assert abs(c - F.cross_entropy(z, np.array([2, 0])).item()) < 1e-15 and step(z, np.array([1, 2])).item() == b
 
 
 def test_softmax_shift_and_comparisons_are_recomputed_each_call():
