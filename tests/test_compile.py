@@ -437,3 +437,11 @@ def test_a_condition_made_from_an_input_is_recomputed():
     x = tg.tensor([1.0, 2.0, 3.0])
     assert step(tg.tensor([1.0, 0.0, 1.0]), x).item() == 2.0  # 1 - 2 + 3
     assert step(tg.tensor([0.0, 1.0, 1.0]), x).item() == 4.0  # -1 + 2 + 3: the float condition is not frozen
+
+
+def test_a_tensor_made_from_traced_data_is_made_again_each_call():
+    step = tg.compile(lambda x: (tg.tensor(x.data * 2) * x).sum())
+    for v in ([1.0, 2.0], [3.0, -1.0]):
+        x = tg.tensor(v)
+        assert step(x).item() == 2 * sum(a * a for a in v)
+    assert step.traces == 1

@@ -223,6 +223,11 @@ class Traced(np.ndarray):
         return self.view(np.ndarray).tolist()
 
 
+def _copy(a: np.ndarray, dtype: Any, where: str) -> np.ndarray:
+    """What ``Tensor(a)`` does to an array: a checked copy (in `dtype` if given)."""
+    return sys.modules[Tensor.__module__]._to_array(a, dtype, where)
+
+
 def _getitem(a: np.ndarray, index: Any) -> Any:
     return a[index]
 
@@ -466,6 +471,16 @@ class Tracer:
             return tracer.saved_call(module, *args, **kwargs)
 
         Module.__call__ = call
+        tensor_module = sys.modules[Tensor.__module__]
+        self.saved_to_array = tensor_module._to_array
+
+        def to_array(data, dtype=None, where="Tensor"):  # tg.tensor(traced data) copies it: a step too
+            src = data._data if isinstance(data, Tensor) else data
+            if isinstance(src, Traced) and tracer.owns():
+                return tracer.numpy_call(_copy, (src, dtype, where), {}, "tg.tensor")
+            return tracer.saved_to_array(data, dtype, where)
+
+        tensor_module._to_array = to_array
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -473,6 +488,7 @@ class Tracer:
         from tinygraph.nn.module import Module
 
         try:
+            sys.modules[Tensor.__module__]._to_array = self.saved_to_array
             Module.__call__ = self.saved_call
             Tensor.numpy, Tensor.__array__ = self.saved_numpy
             Tensor._data = _DATA
