@@ -18,8 +18,11 @@ While a `Tracer` is active (one thread, for the length of one call):
 - the random generator's state is put back afterwards, so the first replay draws what the eager
   call would have drawn.
 
-Everything is restored when the trace ends, and tensors keep their own arrays throughout: the
-tracer hands out views and records, it writes to no tensor.
+Everything is restored when the trace ends. A tensor made before the trace keeps its own array
+throughout (the tracer hands out views of it, and an assignment to it is recorded, not made);
+tensors made during the trace hold traced arrays, and handles made for leaves get plain ones back.
+The hooks are class attributes, so other threads pass through them (unrecorded, a little slower)
+while a trace runs; one trace runs at a time.
 """
 
 from __future__ import annotations
