@@ -445,3 +445,11 @@ def test_a_tensor_made_from_traced_data_is_made_again_each_call():
         x = tg.tensor(v)
         assert step(x).item() == 2 * sum(a * a for a in v)
     assert step.traces == 1
+
+
+def test_a_shape_that_depends_on_the_values_is_refused():
+    step = tg.compile(lambda x: x[x > 0].sum())
+    with pytest.raises(tg.TraceError, match="shape depends on the values"):
+        step(tg.tensor([1.0, -2.0, 3.0]))
+    fine = tg.compile(lambda x: tg.where(x > 0, x, 0.0).sum())
+    assert fine(tg.tensor([1.0, -2.0, 3.0])).item() == 4.0 and fine(tg.tensor([-1.0, 5.0, 1.0])).item() == 6.0

@@ -231,6 +231,24 @@ def _copy(a: np.ndarray, dtype: Any, where: str) -> np.ndarray:
     return sys.modules[Tensor.__module__]._to_array(a, dtype, where)
 
 
+# numpy calls whose result's shape depends on the values
+_VALUE_SHAPED = (np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.extract, np.compress)
+
+
+def _masks(index: Any) -> bool:
+    """Whether an index holds a boolean mask made from traced data (its result's shape follows the values)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, Traced) and i.dtype == bool for i in parts)
+
+
+def _value_shaped(what: str) -> str:
+    where = _user_read() or "tinygraph"
+    return (
+        f"tg.compile: {what} with a mask made from traced values at {where} gives a result whose shape "
+        "depends on the values, which a replay cannot follow; use tg.where (the shape stays), or run it eagerly"
+    )
+
+
 def _getitem(a: np.ndarray, index: Any) -> Any:
     return a[index]
 
@@ -355,6 +373,8 @@ class Tracer:
 
     # ----- the hooks
     def numpy_call(self, fn: Any, args: tuple, kwargs: dict, name: str) -> Any:
+        if fn in _VALUE_SHAPED or (fn is _getitem and _masks(args[1])):
+            raise TraceError(_value_shaped(name))
         if "out" in kwargs:
             raise TraceError(f"tg.compile: {name}(..., out=...) on traced data: in-place numpy is not traced")
         specs = [self.spec(a) for a in args]
@@ -373,6 +393,8 @@ class Tracer:
             return original(ctx, *values)
         if not cls.arrays:
             raise Unsupported(f"custom op {cls.name!r} (arrays = False) is not traced")
+        if cls.name == "getitem" and _masks(values[1]):
+            raise TraceError(_value_shaped("indexing"))
         specs = [self.spec(v) for v in values]
         self.depth += 1
         try:
