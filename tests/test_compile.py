@@ -453,3 +453,26 @@ def test_a_shape_that_depends_on_the_values_is_refused():
         step(tg.tensor([1.0, -2.0, 3.0]))
     fine = tg.compile(lambda x: tg.where(x > 0, x, 0.0).sum())
     assert fine(tg.tensor([1.0, -2.0, 3.0])).item() == 4.0 and fine(tg.tensor([-1.0, 5.0, 1.0])).item() == 6.0
+
+
+def test_two_threads_calling_one_compiled_function():
+    import threading
+
+    w = tg.tensor(np.linspace(-1, 1, 6).reshape(2, 3))
+    step = tg.compile(lambda x: tg.tanh(x @ w).sum())
+    errors = []
+
+    def work(scale):
+        x = tg.tensor(np.full((4, 2), scale))
+        expected = tg.tanh(x @ w).sum().item()
+        for _ in range(300):
+            got = step(x).item()
+            if got != expected:
+                errors.append((scale, got, expected))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (0.5, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

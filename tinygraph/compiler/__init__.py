@@ -30,7 +30,7 @@ from tinygraph import mode
 from tinygraph.compiler import trace
 from tinygraph.compiler.node import run
 from tinygraph.compiler.program import Program
-from tinygraph.compiler.trace import TraceError, Tracer, Unsupported
+from tinygraph.compiler.trace import Busy, TraceError, Tracer, Unsupported
 from tinygraph.tensor import Tensor
 
 __all__ = ["Compiled", "TraceError", "compile"]
@@ -135,7 +135,10 @@ class Compiled:
             entries = self.cache[key] = []
             if len(self.cache) > self.cache_size:
                 self.cache.popitem(last=False)
-        p = self._trace(args, key[0])
+        try:
+            p = self._trace(args, key[0])
+        except Busy as e:  # not kept: the next call traces
+            return f"{e}: the call runs eagerly"
         entries.insert(0, p)
         del entries[self.cache_size :]
         return p
@@ -155,6 +158,8 @@ class Compiled:
                     recorded.outputs.append(tracer.spec(o._data))
                 if tracer.unsupported:
                     return tracer.unsupported + ": the call runs eagerly"
+        except Busy:
+            raise
         except Unsupported as e:
             return f"{e}: the call runs eagerly"
         program = Program(recorded, grad)

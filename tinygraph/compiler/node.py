@@ -109,8 +109,16 @@ class CompiledResult(Tensor):
 def run(program: Any, args: tuple) -> Any:
     """Replay `program` on this call's `args`; the outputs as the function returns them."""
     frame = program.frame()
-    rng = _random.generator().bit_generator.state if program.random and program.targets else None
-    outs = frame.forward(args)
+    try:
+        rng = _random.generator().bit_generator.state if program.random and program.targets else None
+        outs = frame.forward(args)
+        return _results(program, frame, args, outs, rng)
+    finally:
+        frame.busy = False
+
+
+def _results(program: Any, frame: Any, args: tuple, outs: tuple, rng: Any) -> Any:
+    """The call's outputs as Tensors; those that need a gradient get a `CompiledNode` holding `frame`."""
     results = []
     args_ = None
     for k, (o, need) in enumerate(zip(outs, program.out_grad)):
@@ -137,12 +145,12 @@ def run(program: Any, args: tuple) -> Any:
                 mem = x._mem or x.memory()
                 versions.append(mem.save() if mem.handed else mem.version)
             saved, versions = tuple(saved), tuple(versions)
-            frame.users = []
+            users = frame.users = []
         node = _node(CompiledNode, CompiledStep, args_, program.needs, False)
         node.program, node.frame, node.output_index, node.call, node.rng = program, frame, k, args, rng
         node.targets = targets if direct else None
         node.saved, node.versions = saved, versions
-        frame.users.append(weakref.ref(node))
+        users.append(weakref.ref(node))
         t = Tensor.__new__(CompiledResult)
         t._data = o
         t.grad = t.name = t._mem = t._handle = None

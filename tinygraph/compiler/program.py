@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -76,6 +77,7 @@ class Program:
         self.source = self.forward_source + ("\n" + self.backward_source if self.backward_source else "")
         self.code = compile(self.source, "<tg.compile program>", "exec")
         self.frames: list[Frame] = []
+        self.lock = threading.Lock()
 
     # ----- source
     def _const(self, value: Any) -> str:
@@ -243,12 +245,19 @@ class Program:
 
     # ----- frames
     def frame(self) -> Frame:
-        """A frame no pending backward needs (a new one if every frame is taken)."""
-        for f in self.frames:
-            if f.free():
-                return f
+        """A frame no call is running in and no pending backward needs (a new one if all are taken).
+
+        It comes back marked busy; the call that took it clears the mark once its results hold it.
+        """
+        with self.lock:  # two threads may call one compiled function
+            for f in self.frames:
+                if not f.busy and f.free():
+                    f.busy = True
+                    return f
         f = Frame(self)
-        self.frames.append(f)
+        f.busy = True
+        with self.lock:
+            self.frames.append(f)
         return f
 
 
@@ -279,6 +288,7 @@ class Frame:
         self.forward = ns["forward"]
         self.backward = ns.get("backward")
         self.users: list = []  # weak references to the nodes of the results that need this frame
+        self.busy = False  # a call is running in it
 
     def free(self) -> bool:
         for ref in self.users:

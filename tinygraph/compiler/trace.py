@@ -56,6 +56,10 @@ class Unsupported(Exception):
     """The function cannot be compiled (a custom op, say): the caller runs it eagerly instead."""
 
 
+class Busy(Unsupported):
+    """Another thread is tracing: this call runs eagerly, and the next one tries again."""
+
+
 # ----- the program a trace writes down --------------------------------------------------------------
 
 
@@ -459,7 +463,7 @@ class Tracer:
     def __enter__(self) -> Tracer:
         global _active
         if not _lock.acquire(blocking=False):
-            raise Unsupported("another thread is tracing")
+            raise Busy("another thread is tracing")
         _active = self
         self.rng_state = _random.generator().bit_generator.state
         tracer = self
