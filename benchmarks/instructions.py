@@ -1,6 +1,6 @@
 """Count the CPU instructions W4's chain costs per op, under valgrind (cachegrind).
 
-    python benchmarks/instructions.py             # tinygraph, hand-written numpy, PyTorch if installed
+    python benchmarks/instructions.py             # tinygraph, compiled, hand-written numpy, PyTorch if installed
     python benchmarks/instructions.py tinygraph   # just one
 
 Timings on a shared VM move by ±30% from run to run; instruction counts do not (ASLR off, one
@@ -32,8 +32,10 @@ impl, reps = sys.argv[1], int(sys.argv[2])
 if impl == "pytorch":
     import torch
     torch.set_num_threads(1)
-factory = {{"tinygraph": wl.chain_tinygraph, "numpy": wl.chain_numpy, "pytorch": wl.chain_torch}}[impl]
+factories = {{"tinygraph": wl.chain_tinygraph, "compiled": wl.chain_compiled, "numpy": wl.chain_numpy}}
+factory = factories.get(impl) or wl.chain_torch
 step = factory(wl.chain_data({n}, 10))  # W4's own code and data, on a shorter chain
+step()  # (the compiled one traces here, in both counts: it cancels)
 for _ in range(reps):
     step()
 """
@@ -53,7 +55,7 @@ def main() -> None:
     for tool in ("valgrind", "setarch"):
         if shutil.which(tool) is None:
             sys.exit(f"instructions.py needs {tool} on PATH (Debian: apt-get install valgrind util-linux)")
-    impls = sys.argv[1:] or ["tinygraph", "numpy", "pytorch"]
+    impls = sys.argv[1:] or ["tinygraph", "compiled", "numpy", "pytorch"]
     here = Path(__file__).resolve().parent
     script = Path("/tmp") / f"tinygraph_instructions_{os.getpid()}.py"
     script.write_text(CHILD.format(root=str(here.parent), bench=str(here), n=N_OPS))

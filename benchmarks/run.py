@@ -5,8 +5,9 @@
 
 One thread each (the BLAS thread variables are set before numpy or torch is imported), pinned to
 one CPU, implementations alternating step by step after a warm-up, Python's garbage collector on.
-Before timing, every workload checks that the three implementations compute the same loss and
-gradients (float32 tolerances). Peak memory (RSS) of W2 at batch 1024 is measured for each
+Before timing, every workload checks that the implementations compute the same loss and
+gradients (float32 tolerances). "tinygraph (compiled)" is the tinygraph column's step with the loss
+through ``tg.compile``; its first call (the trace) is timed apart, for W3 and W2. Peak memory (RSS) of W2 at batch 1024 is measured for each
 implementation in a fresh subprocess.
 """
 
@@ -53,7 +54,8 @@ def load_torch() -> None:
     torch = _torch
 
 
-IMPLS = ("tinygraph", "numpy", "pytorch")
+IMPLS = ("tinygraph", "compiled", "numpy", "pytorch")  # "compiled": tinygraph through tg.compile (issue 18)
+LABELS = {"tinygraph": "tinygraph", "compiled": "tinygraph (compiled)", "numpy": "numpy", "pytorch": "pytorch"}
 # (warm-up steps, timed steps) per workload, full run and --quick
 STEPS = {
     "W1": ((20, 300), (3, 20)),
@@ -147,10 +149,18 @@ def memory_child(impl: str) -> None:
     """Run W2 at batch 1024 for a few steps; print the RSS after set-up and the peak RSS (KiB)."""
     if impl == "pytorch":
         load_torch()
-    if impl == "tinygraph":
+    if impl in ("tinygraph", "compiled"):
         import tinygraph  # noqa: F401 - imported before the baseline, like numpy and torch
     data = wl.mlp_data(1024)
-    step = {"tinygraph": wl.mlp_tinygraph, "numpy": wl.mlp_numpy, "pytorch": wl.mlp_torch}[impl](data, wl.LR["W2"])
+    if impl == "compiled":
+        import tinygraph  # noqa: F401
+    makers = {
+        "tinygraph": wl.mlp_tinygraph,
+        "compiled": wl.mlp_compiled,
+        "numpy": wl.mlp_numpy,
+        "pytorch": wl.mlp_torch,
+    }
+    step = makers[impl](data, wl.LR["W2"])
     base = _rss_kib("VmRSS")
     for _ in range(10):
         step()
@@ -167,6 +177,29 @@ def measure_memory() -> dict:
         )
         base, peak = (int(v) for v in r.stdout.split())
         out[impl] = (base, peak)
+    return out
+
+
+def trace_times(repeats: int = 5) -> dict:
+    """Seconds of tg.compile's first call (the trace, the program's source compiled, one replay), W3 and W2.
+
+    Each from a fresh compiled step; the best of `repeats`, and a plain replay's time to compare.
+    """
+    out = {}
+    for name, data, make in (
+        ("W3", wl.planar_data(400), lambda d: wl.course_net_compiled(d, wl.LR["W3"], "tanh")),
+        ("W2", wl.mlp_data(128), lambda d: wl.mlp_compiled(d, wl.LR["W2"])),
+    ):
+        firsts, replays = [], []
+        for _ in range(repeats):
+            step = make(data)
+            t0 = time.perf_counter()
+            step.compiled(*step.args)
+            t1 = time.perf_counter()
+            step.compiled(*step.args)
+            firsts.append(t1 - t0)
+            replays.append(time.perf_counter() - t1)
+        out[name] = (min(firsts), min(replays))
     return out
 
 
@@ -216,17 +249,26 @@ def main() -> None:
         rows.append((name, desc, stats))
         print(f"  {name} done: {n} steps each in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
-    head = f"| workload | {' | '.join(f'{i} median (min)' for i in impls)} | tg/numpy | tg/PyTorch |"
+    head = f"| workload | {' | '.join(f'{LABELS[i]} median (min)' for i in impls)} | tg/numpy | tg/PyTorch"
+    head += " | compiled/numpy | compiled/PyTorch |"
     print()
     print(head)
-    print("|" + "---|" * (len(impls) + 3))
+    print("|" + "---|" * (len(impls) + 5))
     for name, desc, stats in rows:
         cells = [f"{fmt(stats[i][0])} ({fmt(stats[i][1])})" for i in impls]
-        tg = stats["tinygraph"][0]
-        r_np = f"{tg / stats['numpy'][0]:.2f}×"
-        r_pt = f"{tg / stats['pytorch'][0]:.2f}×" if "pytorch" in stats else "–"
+        ratios = []
+        for impl in ("tinygraph", "compiled"):
+            t = stats[impl][0]
+            ratios.append(f"{t / stats['numpy'][0]:.2f}×")
+            ratios.append(f"{t / stats['pytorch'][0]:.2f}×" if "pytorch" in stats else "–")
         label = f"{name} {desc}" + (" (per op)" if name == "W4" else "")
-        print(f"| {label} | {' | '.join(cells)} | {r_np} | {r_pt} |")
+        print(f"| {label} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+
+    if not only or "W3" in only or "W2" in only:
+        print()
+        print("tg.compile's first call (trace + source compiled + one replay), best of 5, against a replay:")
+        for name, (first, replay) in trace_times().items():
+            print(f"  {name}: first call {fmt(first)}, replay {fmt(replay)}")
 
     if not only or "MEM" in only or "W2" in only:
         mem = measure_memory()
@@ -237,10 +279,13 @@ def main() -> None:
         print("|---|---|---|---|")
         for impl, (base, peak) in mem.items():
             print(f"| {impl} | {base / 1024:.1f} MiB | {peak / 1024:.1f} MiB | {(peak - base) / 1024:.1f} MiB |")
-        tb, tp = mem["tinygraph"]
         nb, np_ = mem["numpy"]
         print()
-        print(f"tinygraph/numpy: peak RSS {tp / np_:.2f}×, peak above set-up {(tp - tb) / max(np_ - nb, 1):.2f}×")
+        for impl in ("tinygraph", "compiled"):
+            tb, tp = mem[impl]
+            print(
+                f"{LABELS[impl]}/numpy: peak RSS {tp / np_:.2f}×, peak above set-up {(tp - tb) / max(np_ - nb, 1):.2f}×"
+            )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The five benchmark workloads (issue 8), each written three ways: tinygraph, hand-written numpy, PyTorch.
+"""The five benchmark workloads (issue 8), each written four ways: tinygraph eager, tinygraph through
+``tg.compile`` (issue 18), hand-written numpy, PyTorch.
 
 Every implementation is a factory ``make(data) -> step`` where ``step(update=True)`` runs one
 forward and backward pass (and, for the training workloads, one gradient-descent update) and
@@ -150,6 +151,39 @@ def course_net_tinygraph(data: dict, lr: float, hidden: str) -> callable:
     return step
 
 
+def course_net_compiled(data: dict, lr: float, hidden: str) -> callable:
+    """The tinygraph column's step with the loss through ``tg.compile`` (traced at the first call)."""
+    import tinygraph as tg
+
+    X, Y = tg.tensor(data["X"]), tg.tensor(data["Y"])
+    params = [tg.tensor(p, requires_grad=True) for p in data["params"]]
+    m = data["X"].shape[1]
+    L = len(params) // 2
+    act = tg.tanh if hidden == "tanh" else tg.relu
+
+    @tg.compile
+    def loss_fn(X, Y):
+        A = X
+        for layer in range(L):
+            Z = params[2 * layer] @ A + params[2 * layer + 1]
+            A = act(Z) if layer < L - 1 else tg.sigmoid(Z)
+        return -(Y * tg.log(A) + (1 - Y) * tg.log(1 - A)).sum() / m
+
+    def step(update: bool = True):
+        cost = loss_fn(X, Y)
+        cost.backward()
+        grads = [p.grad.data for p in params]
+        if update:
+            for p in params:
+                p.data -= lr * p.grad.data
+                p.grad = None
+        return cost, grads
+
+    step.compiled = loss_fn
+    step.args = (X, Y)
+    return step
+
+
 def course_net_torch(data: dict, lr: float, hidden: str) -> callable:
     import torch
 
@@ -231,6 +265,35 @@ def mlp_tinygraph(data: dict, lr: float) -> callable:
                 p.grad = None
         return loss, grads
 
+    return step
+
+
+def mlp_compiled(data: dict, lr: float) -> callable:
+    import tinygraph as tg
+    from tinygraph.nn import functional as F  # noqa: N812
+
+    X, labels = tg.tensor(data["X"]), data["labels"]
+    params = [tg.tensor(p, requires_grad=True) for p in data["params"]]
+
+    @tg.compile
+    def loss_fn(X):
+        W1, b1, W2, b2, W3, b3 = params
+        A1 = tg.relu(X @ W1 + b1)
+        A2 = tg.relu(A1 @ W2 + b2)
+        return F.cross_entropy(A2 @ W3 + b3, labels)
+
+    def step(update: bool = True):
+        loss = loss_fn(X)
+        loss.backward()
+        grads = [p.grad.data for p in params]
+        if update:
+            for p in params:
+                p.data -= lr * p.grad.data
+                p.grad = None
+        return loss, grads
+
+    step.compiled = loss_fn
+    step.args = (X,)
     return step
 
 
@@ -320,6 +383,26 @@ def chain_tinygraph(data: dict) -> callable:
     return step
 
 
+def chain_compiled(data: dict) -> callable:
+    import tinygraph as tg
+
+    n = data["n_ops"]
+    a, b = tg.tensor(data["a"]), tg.tensor(data["b"])
+    x0 = tg.tensor(data["x"], requires_grad=True)
+    loss_fn = tg.compile(lambda x: chain(x, a, b, n, tg.tanh).sum())
+
+    def step(update: bool = True):
+        loss = loss_fn(x0)
+        loss.backward()
+        g = x0.grad.data
+        x0.grad = None
+        return loss, [g]
+
+    step.compiled = loss_fn
+    step.args = (x0,)
+    return step
+
+
 def chain_torch(data: dict) -> callable:
     import torch
 
@@ -349,6 +432,7 @@ def workloads(mlp_batch: int = 128) -> dict:
     w5 = chain_data(200_000, None)
     net = {
         "tinygraph": lambda d, h: course_net_tinygraph(d, LR[h[0]], h[1]),
+        "compiled": lambda d, h: course_net_compiled(d, LR[h[0]], h[1]),
         "numpy": lambda d, h: course_net_numpy(d, LR[h[0]], h[1]),
         "pytorch": lambda d, h: course_net_torch(d, LR[h[0]], h[1]),
     }
@@ -363,6 +447,7 @@ def workloads(mlp_batch: int = 128) -> dict:
             w2,
             {
                 "tinygraph": lambda d: mlp_tinygraph(d, LR["W2"]),
+                "compiled": lambda d: mlp_compiled(d, LR["W2"]),
                 "numpy": lambda d: mlp_numpy(d, LR["W2"]),
                 "pytorch": lambda d: mlp_torch(d, LR["W2"]),
             },
@@ -375,11 +460,11 @@ def workloads(mlp_batch: int = 128) -> dict:
         "W4": (
             "1,000-op elementwise chain on 10 values, fwd+bwd",
             w4,
-            {"tinygraph": chain_tinygraph, "numpy": chain_numpy, "pytorch": chain_torch},
+            {"tinygraph": chain_tinygraph, "compiled": chain_compiled, "numpy": chain_numpy, "pytorch": chain_torch},
         ),
         "W5": (
             "200,000-op scalar chain, fwd+bwd",
             w5,
-            {"tinygraph": chain_tinygraph, "numpy": chain_numpy, "pytorch": chain_torch},
+            {"tinygraph": chain_tinygraph, "compiled": chain_compiled, "numpy": chain_numpy, "pytorch": chain_torch},
         ),
     }

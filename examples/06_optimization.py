@@ -23,7 +23,7 @@ The plateau hangs on the starting point more than on anything else: the same rec
 weights and the shuffles drawn from tinygraph's own generators (``manual_seed(2)``,
 ``nn.MLP(..., init="he")``, ``minibatches(..., seed=epoch)``) gives 86.3%, 86.3% and 93.7%.
 
-    python examples/06_optimization.py [--small] [--out DIR]
+    python examples/06_optimization.py [--small] [--out DIR] [--compile]
 """
 
 from __future__ import annotations
@@ -61,9 +61,19 @@ def make_model(seed: int = 3) -> nn.MLP:
     return model
 
 
-def train(X, y, optimizer: str, lr: float, epochs: int, decay: bool = False, print_every: int = 1000):
-    """Mini-batches of 64, reshuffled each epoch as the course does; returns (model, cost per epoch)."""
+def train(
+    X, y, optimizer: str, lr: float, epochs: int, decay: bool = False, print_every: int = 1000, compiled: bool = False
+):
+    """Mini-batches of 64, reshuffled each epoch as the course does; returns (model, cost per epoch).
+
+    ``compiled``: the batch cost through ``tg.compile`` (traced once per batch shape, then replayed).
+    """
     model = make_model()
+
+    def batch_cost(Xb, yb):
+        return F.binary_cross_entropy_with_logits(model(Xb), yb, reduction="sum")
+
+    step = tg.compile(batch_cost) if compiled else batch_cost
     make = {"gd": lambda p: SGD(p, lr=lr), "momentum": lambda p: Momentum(p, lr=lr, beta=0.9), "adam": None}
     opt = Adam(model.parameters(), lr=lr) if optimizer == "adam" else make[optimizer](model.parameters())
     schedule = InverseTimeDecay(opt, decay_rate=1.0, decay_steps=1000, staircase=True) if decay else None
@@ -74,7 +84,7 @@ def train(X, y, optimizer: str, lr: float, epochs: int, decay: bool = False, pri
         order = np.random.RandomState(seed).permutation(len(y))
         total = 0.0
         for Xb, yb in minibatches(X[order], Y[order], 64, shuffle=False):
-            cost = F.binary_cross_entropy_with_logits(model(tg.tensor(Xb)), tg.tensor(yb), reduction="sum")
+            cost = step(tg.tensor(Xb), tg.tensor(yb))
             opt.zero_grad()
             (cost / len(yb)).backward()
             opt.step()
@@ -87,7 +97,7 @@ def train(X, y, optimizer: str, lr: float, epochs: int, decay: bool = False, pri
     return model, costs
 
 
-def main(small: bool = False, out: str | Path = "examples-output", plots: bool = True) -> dict:
+def main(small: bool = False, out: str | Path = "examples-output", plots: bool = True, compiled: bool = False) -> dict:
     """The three optimizers, then decay. ``small``: 60 epochs at learning rate 0.007 (Adam still wins)."""
     X, y = make_moons(n_samples=300, noise=0.2, seed=3, legacy=True)  # the course's data
     epochs, lr = (60, 0.007) if small else (5000, 0.0007)
@@ -97,7 +107,7 @@ def main(small: bool = False, out: str | Path = "examples-output", plots: bool =
     for optimizer, rate, decay in runs:
         name = optimizer + (" + decay" if decay else "")
         print(f"--- {name}, lr {rate} ---")
-        model, costs = train(X, y, optimizer, rate, epochs, decay, print_every=max(1, epochs // 5))
+        model, costs = train(X, y, optimizer, rate, epochs, decay, print_every=max(1, epochs // 5), compiled=compiled)
         acc = accuracy(predict(model, X), y)
         print(f"Accuracy: {acc:.1f}%")
         results[name] = {"accuracy": acc, "costs": costs}
@@ -118,4 +128,14 @@ def main(small: bool = False, out: str | Path = "examples-output", plots: bool =
 
 
 if __name__ == "__main__":
-    example_main(main, __doc__, small_help="a quick run with few epochs")
+    example_main(
+        main,
+        __doc__,
+        small_help="a quick run with few epochs",
+        options=[
+            (
+                ("--compile",),
+                {"dest": "compiled", "action": "store_true", "help": "run the batch cost through tg.compile"},
+            )
+        ],
+    )

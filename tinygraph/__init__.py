@@ -92,3 +92,8 @@ __all__ = [
     *_factories_all,
 ]
 __all__ += ["CheckpointError"]
+
+# tg.compile (issue 18): trace a step once, replay it as flat numpy
+from tinygraph.compiler import TraceError, compile  # noqa: E402, A004 - the API's name (the builtin is not used here)
+
+__all__ += ["TraceError", "compile"]

@@ -184,6 +184,7 @@ def _as_gradient(node: Context, p: Any, gp: Any, raw: bool) -> Any:
 
 
 def released_message(node: Context) -> str:
+    """The error of a vjp run twice without ``retain_graph``."""
     return (
         f"backward: the graph through op {node.name!r} was already released by an earlier backward; "
         "pass retain_graph=True to the first backward to go through it twice"
@@ -303,7 +304,7 @@ class Function:
             ctx = NO_GRAD
         else:
             if leaf:
-                args = _handles(args)
+                args = handles(args)
             ctx = cls._kind()  # the node (its fields: `Context`)
             ctx.fn = cls
             ctx.args = args
@@ -374,6 +375,20 @@ def _custom_forward(cls: type, ctx: Any, args: tuple) -> np.ndarray:
     return out
 
 
+def new_node(kind: type, fn: type, args: tuple, needs: tuple) -> Context:
+    """A fresh node of op `fn` (a `kind`, e.g. a Context subclass), for code that records ops itself (tg.compile).
+
+    `Function.apply` makes its nodes the same way, spelled out (a call costs 500 instructions per op).
+    """
+    ctx = kind()
+    ctx.fn, ctx.args, ctx.needs_input_grad = fn, args, needs
+    ctx.saved = ctx.versions = ()
+    ctx.output_version = ctx.output = ctx.checksums = ctx.created_at = None
+    ctx.seq = next(_counter)
+    ctx.released = False
+    return ctx
+
+
 def _guarded(cls: type, needs: tuple) -> tuple:
     """The inputs to guard: those that the gradient of some input that needs one reads (cached per class)."""
     guard = cls._guards.get(needs)
@@ -389,7 +404,7 @@ def _leaf(h: Handle) -> Tensor:
     return h if leaf is None else leaf  # (a leaf nothing else holds is gone: its handle shows its data)
 
 
-def _handles(args: tuple) -> tuple:
+def handles(args: tuple) -> tuple:
     """`args` with each leaf that requires grad replaced by its handle (see `tinygraph.tensor.Handle`)."""
     return tuple([a.handle() if isinstance(a, Tensor) and a._node is None and a.requires_grad else a for a in args])
 

@@ -65,6 +65,11 @@ def _tensor(x: Any, where: str, what: str) -> Tensor:
         raise TypeError(f"{where}: {what} must be numeric: {e}") from None
 
 
+def _array(x: Any) -> np.ndarray:
+    """`x` as an ndarray; an ndarray as it is (tg.compile's trace follows it)."""
+    return x if isinstance(x, np.ndarray) else np.asarray(x)
+
+
 def _float_data(t: Tensor, where: str, what: str) -> np.ndarray:
     arr = t._data
     if arr.dtype.kind not in "fiub":
@@ -182,7 +187,7 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = 
 
 # ----- multi-class losses ------------------------------------------------------------------------------
 def _class_targets(target: Any, n: int, n_classes: int, where: str, in_name: str, in_shape: tuple) -> np.ndarray:
-    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._data if isinstance(target, Tensor) else _array(target)
     if t.dtype.kind == "b" or t.dtype.kind not in "iuf":
         raise TypeError(f"{where}: class-index target must be integers, got dtype {t.dtype}")
     if t.shape != (n,):
@@ -304,7 +309,7 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     z = _tensor(logits, where, "logits")
     _check_2d(z, where, "logits")
     _no_nan(_float_data(z, where, "logits"), where, "logits")
-    t = target._data if isinstance(target, Tensor) else np.asarray(target)
+    t = target._data if isinstance(target, Tensor) else _array(target)
     if t.ndim != 2:  # class indices: one op, the reduction included
         idx = _class_targets(target, z.shape[0], z.shape[1], where, "logits", z.shape)
         if reduction == "mean" and idx.shape[0] == 0:

@@ -454,7 +454,9 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
 
 def where(cond: Any, a: Any, b: Any) -> Any:
     """Elements of a where cond is true, else of b (``np.where``); cond gets no gradient."""
-    cond = np.asarray(value(cond))
+    cond = value(cond)
+    if not isinstance(cond, np.ndarray):  # (an ndarray is kept as it is: tg.compile's trace follows it)
+        cond = np.asarray(cond)
     if cond.dtype != bool:
         cond = cond.astype(bool)
     a, b = pair(a, b, "where")

@@ -1,0 +1,478 @@
+"""tg.compile: compiled calls against eager ones (losses and gradients), retracing, what the trace sees."""
+
+import numpy as np
+import pytest
+
+import tinygraph as tg
+from tinygraph import nn
+from tinygraph.nn import functional as F
+from tinygraph.optim import SGD, Adam
+from tinygraph.random import manual_seed
+from tinygraph.testing import random_program
+
+# ----- the course's nets, several steps, an optimizer in between ---------------------------------------
+
+
+def _course_net(sizes, m=60, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    X = tg.tensor(rng.standard_normal((sizes[0], m)).astype(dtype))
+    Y = tg.tensor((rng.random((1, m)) > 0.5).astype(dtype))
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params.append(tg.tensor(rng.standard_normal((n_out, n_in)).astype(dtype) * 0.5, requires_grad=True))
+        params.append(tg.tensor(np.zeros((n_out, 1), dtype), requires_grad=True))
+    return X, Y, params
+
+
+def _net_loss(params, hidden):
+    def loss_fn(X, Y):
+        A = X
+        L = len(params) // 2
+        for layer in range(L):
+            Z = params[2 * layer] @ A + params[2 * layer + 1]
+            A = hidden(Z) if layer < L - 1 else tg.sigmoid(Z)
+        m = Y.shape[1]
+        return -(Y * tg.log(A) + (1 - Y) * tg.log(1 - A)).sum() / m
+
+    return loss_fn
+
+
+@pytest.mark.parametrize(
+    "sizes, hidden", [((2, 4, 1), tg.tanh), ((2, 5, 2, 1), tg.relu), ((2, 10, 5, 1), tg.relu), ((2, 10, 5, 1), tg.tanh)]
+)
+def test_course_nets_compiled_match_eager_over_steps(sizes, hidden):
+    X, Y, p_eager = _course_net(sizes)
+    _, _, p_comp = _course_net(sizes)
+    eager, step = _net_loss(p_eager, hidden), tg.compile(_net_loss(p_comp, hidden))
+    opt_e, opt_c = SGD(p_eager, lr=0.5), SGD(p_comp, lr=0.5)
+    for _ in range(6):
+        opt_e.zero_grad(), opt_c.zero_grad()
+        le, lc = eager(X, Y), step(X, Y)
+        le.backward(), lc.backward()
+        assert abs(le.item() - lc.item()) <= 1e-12
+        for a, b in zip(p_eager, p_comp):
+            np.testing.assert_allclose(b.grad.data, a.grad.data, rtol=0, atol=1e-12)
+        opt_e.step(), opt_c.step()
+    assert step.traces == 1 and step.eager_reason is None
+
+
+def test_compiled_gradient_matches_finite_differences_and_hand_value():
+    w = tg.tensor([0.3, -0.2], requires_grad=True)
+    step = tg.compile(lambda x: (tg.tanh(x * w) * x).sum())
+    x = tg.tensor([1.5, 2.0])
+    step(x).backward()
+    # d/dw sum(tanh(x w) x) = x^2 (1 - tanh(x w)^2), by hand
+    expected = x.data**2 * (1 - np.tanh(x.data * w.data) ** 2)
+    np.testing.assert_allclose(w.grad.data, expected, rtol=1e-14)
+    eps = 1e-6
+    for i in range(2):
+        d = np.zeros(2)
+        d[i] = eps
+        f = [(np.tanh(x.data * (w.data + s * d)) * x.data).sum() for s in (1, -1)]
+        assert abs((f[0] - f[1]) / (2 * eps) - w.grad.data[i]) < 1e-8
+
+
+def test_every_op_of_random_programs_compiled_matches_eager(deep):
+    seeds = range(2000 if deep else 400)
+    for seed in seeds:
+        p = random_program(seed)
+        xs = [tg.tensor(x, requires_grad=True) for x in p.inputs]
+
+        def f(*a, p=p):
+            o = p(*a)
+            return o.sum() if o.shape != () else o
+
+        out = f(*xs)
+        out.backward()
+        expected = [None if x.grad is None else x.grad.data.copy() for x in xs]
+        for x in xs:
+            x.grad = None
+        step = tg.compile(f)
+        for _ in range(2):  # the trace's own replay, then a plain replay
+            for x in xs:
+                x.grad = None
+            o = step(*xs)
+            o.backward()
+            assert step.eager_reason is None, (seed, step.eager_reason)
+            assert abs(o.item() - out.item()) <= 1e-12 * max(1.0, abs(out.item())), (seed, p.source())
+            for e, x in zip(expected, xs):
+                assert (e is None) == (x.grad is None), (seed, p.source())
+                if e is not None:
+                    np.testing.assert_allclose(x.grad.data, e, rtol=1e-12, atol=1e-12, err_msg=p.source())
+
+
+# ----- a deep MLP with dropout and batch norm, train and eval -----------------------------------------
+
+
+def _mlp():
+    manual_seed(3)
+    return nn.Sequential(
+        nn.Linear(6, 16),
+        nn.BatchNorm1d(16),
+        nn.ReLU(),
+        nn.Dropout(0.3),
+        nn.Linear(16, 16),
+        nn.BatchNorm1d(16),
+        nn.Tanh(),
+        nn.Dropout(0.2),
+        nn.Linear(16, 3),
+    )
+
+
+def test_mlp_with_dropout_and_batch_norm_compiled_matches_eager_in_train_and_eval():
+    rng = np.random.default_rng(0)
+    X = tg.tensor(rng.standard_normal((32, 6)))
+    labels = rng.integers(0, 3, 32)
+    eager_net, comp_net = _mlp(), _mlp()
+    opt_e, opt_c = Adam(eager_net.parameters(), lr=0.01), Adam(comp_net.parameters(), lr=0.01)
+    step = tg.compile(lambda x, y: F.cross_entropy(comp_net(x), y))
+    for i in range(8):
+        training = i % 3 != 2
+        eager_net.train(training), comp_net.train(training)
+        manual_seed(100 + i)
+        le = F.cross_entropy(eager_net(X), labels)
+        manual_seed(100 + i)
+        lc = step(X, tg.tensor(labels))
+        assert abs(le.item() - lc.item()) <= 1e-12
+        opt_e.zero_grad(), opt_c.zero_grad()
+        le.backward(), lc.backward()
+        for (name, a), (_, b) in zip(eager_net.named_parameters(), comp_net.named_parameters()):
+            np.testing.assert_allclose(b.grad.data, a.grad.data, rtol=0, atol=1e-12, err_msg=name)
+        for (name, a), (_, b) in zip(eager_net.named_buffers(), comp_net.named_buffers()):
+            np.testing.assert_allclose(b.data, a.data, rtol=0, atol=1e-13, err_msg=name)  # running statistics
+        opt_e.step(), opt_c.step()
+    assert step.traces == 2  # one program for train, one for eval
+
+
+def test_dropout_draws_a_new_mask_every_call():
+    x = tg.tensor(np.ones(200), requires_grad=True)
+    step = tg.compile(lambda x: F.dropout(x, 0.5).sum())
+    masks = []
+    for _ in range(3):
+        x.grad = None
+        step(x).backward()
+        masks.append(x.grad.data.copy())
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(masks[1], masks[2])
+    assert set(np.unique(masks[0])) == {0.0, 2.0}
+
+
+# ----- retracing, and what changes between calls --------------------------------------------------------
+
+
+def test_new_shapes_retrace_and_old_ones_replay():
+    w = tg.tensor(np.ones((3, 2)), requires_grad=True)
+    step = tg.compile(lambda x: (x @ w).sum())
+    for n in (4, 5, 4, 5, 6):
+        step(tg.tensor(np.ones((n, 3))))
+    assert step.traces == 3
+    step(tg.tensor(np.ones((4, 3)), dtype=np.float32))  # a new dtype
+    step(tg.tensor(np.ones((4, 3)), requires_grad=True))  # a new requires_grad
+    assert step.traces == 5
+
+
+def test_parameters_changed_in_place_and_by_data_assignment_are_read_afresh():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).sum())
+    x = tg.tensor([3.0, 4.0])
+    assert step(x).item() == 11.0
+    w.data -= 1.0  # in place
+    assert step(x).item() == 4.0
+    w.data = np.array([10.0, 0.0])  # a new array
+    assert step(x).item() == 30.0
+    w.data = np.array([1.0, 1.0, 1.0])  # a new shape: the program's guard fails, it retraces
+    with pytest.raises(ValueError, match="shape"):
+        step(x)
+    assert step.traces == 2
+
+
+def test_inputs_changed_between_calls_give_new_values():
+    step = tg.compile(lambda x, y: F.cross_entropy(x, y))
+    z = tg.tensor([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
+    a = step(z, tg.tensor(np.array([0, 1]))).item()
+    b = step(z, tg.tensor(np.array([1, 2]))).item()  # same shapes, new labels: recomputed, not frozen
+    assert abs(a - F.cross_entropy(z, np.array([0, 1])).item()) < 1e-15
+    assert abs(b - F.cross_entropy(z, np.array([1, 2])).item()) < 1e-15
+    assert a != b and step.traces == 1
+    c = step(z, np.array([2, 0])).item()  # labels as a numpy argument: recomputed too
+    assert abs(c - F.cross_entropy(z, np.array([2, 0])).item()) < 1e-15 and step(z, np.array([1, 2])).item() == b
+
+
+def test_softmax_shift_and_comparisons_are_recomputed_each_call():
+    step = tg.compile(lambda x: (tg.softmax(x) * tg.where(x > 0, x, 0.0)).sum())
+    for v in ([1.0, -2.0, 3.0], [-1.0, 5.0, 0.5]):
+        x = tg.tensor(v)
+        expected = (tg.softmax(x) * tg.where(x > 0, x, 0.0)).sum().item()
+        assert abs(step(x).item() - expected) < 1e-15
+    assert step.traces == 1
+
+
+def test_grads_accumulate_as_eager():
+    w = tg.tensor([1.0, -1.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w * w).sum())
+    x = tg.tensor([2.0, 3.0])
+    step(x).backward()
+    step(x).backward()
+    np.testing.assert_array_equal(w.grad.data, 2 * 2 * x.data * w.data)  # two calls: twice 2 x w
+
+
+def test_backward_through_the_engine_and_a_second_call_before_backward():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).sum())
+    l1 = step(tg.tensor([1.0, 1.0]))
+    l2 = step(tg.tensor([5.0, 7.0]))  # the first result's backward has not run: another frame
+    (l1 * 3).backward()  # through the engine's walk
+    np.testing.assert_array_equal(w.grad.data, [3.0, 3.0])
+    w.grad = None
+    l2.backward()
+    np.testing.assert_array_equal(w.grad.data, [5.0, 7.0])
+
+
+def test_in_place_write_before_backward_is_caught_as_eager():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: (tg.tanh(x * w)).sum())
+    loss = step(tg.tensor([1.0, 1.0]))
+    w.data -= 1.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+# ----- what the trace refuses, and the modes ---------------------------------------------------------
+
+
+def test_value_dependent_branch_is_refused_at_trace_time_naming_the_line():
+    def f(x):
+        if x.sum() > 0:  # the line the error names
+            return x.sum()
+        return -x.sum()
+
+    step = tg.compile(f)
+    with pytest.raises(tg.TraceError, match=r"test_compile.py:\d+ in f: if x.sum\(\) > 0:"):
+        step(tg.tensor([1.0, 2.0]))
+    for read in (lambda x: float(x.sum()), lambda x: x.sum().item(), lambda x: x.numpy()):
+        with pytest.raises(tg.TraceError, match="pass it in as an argument"):
+            tg.compile(read)(tg.tensor([1.0]))
+
+
+def test_python_argument_values_are_part_of_the_signature():
+    step = tg.compile(lambda x, k: (x * k).sum())
+    x = tg.tensor([1.0, 2.0])
+    assert step(x, 2.0).item() == 6.0 and step(x, 3.0).item() == 9.0
+    assert step.traces == 2
+
+
+def test_no_grad_gives_a_forward_only_program():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).sum())
+    with tg.no_grad():
+        out = step(tg.tensor([1.0, 1.0]))
+        text = step.program(tg.tensor([1.0, 1.0]))
+    assert not out.requires_grad and out.item() == 3.0
+    assert "def forward" in text and "def backward" not in text
+    assert "def backward" in step.program(tg.tensor([1.0, 1.0]))
+
+
+def test_detect_anomaly_runs_eagerly_and_catches_nan():
+    step = tg.compile(lambda x: tg.log(x).sum())
+    with np.errstate(invalid="ignore"), tg.detect_anomaly(), pytest.raises(tg.AnomalyError, match="log"):
+        step(tg.tensor([-1.0, 1.0]))
+    assert "detect_anomaly" in step.eager_reason
+
+
+def test_create_graph_through_a_compiled_call_falls_back_to_eager():
+    x = tg.tensor(2.0, requires_grad=True)
+    step = tg.compile(lambda x: x**3)
+    (g,) = tg.grad(step(x), [x], create_graph=True)
+    assert g.item() == 12.0 and tg.grad(g, [x])[0].item() == 12.0
+
+
+def test_float32_stays_float32():
+    X, Y, params = _course_net((2, 4, 1), dtype=np.float32)
+    step = tg.compile(_net_loss(params, tg.tanh))
+    for _ in range(2):
+        loss = step(X, Y)
+        loss.backward()
+        assert loss.dtype == np.float32
+        assert all(p.grad.dtype == np.float32 for p in params)
+
+
+def test_bad_input_raises_eagers_error():
+    w = tg.tensor(np.ones((3, 2)), requires_grad=True)
+    step = tg.compile(lambda x: (x @ w).sum())
+    step(tg.tensor(np.ones((4, 3))))
+    with pytest.raises(ValueError, match=r"matmul: \(4, 5\) @ \(3, 2\): inner dimensions 5 and 3 differ"):
+        step(tg.tensor(np.ones((4, 5))))
+
+
+def test_decorator_tuple_outputs_and_the_program_text():
+    w = tg.tensor([1.0, 2.0], requires_grad=True, name="w")
+
+    @tg.compile
+    def f(x):
+        y = x * w
+        return y.sum(), (y * y).sum()
+
+    a, b = f(tg.tensor([1.0, 1.0]))
+    assert (a.item(), b.item()) == (3.0, 5.0)
+    b.backward()
+    np.testing.assert_array_equal(w.grad.data, [2.0, 4.0])  # d/dw sum((x w)^2) = 2 x^2 w, x = 1
+    text = f.program(tg.tensor([1.0, 1.0]))
+    assert "leaf w (2,) float64, requires grad" in text and "def forward" in text and "def backward" in text
+    assert "np.multiply" in text
+
+
+def test_graph_for_the_pictures():
+    viz = pytest.importorskip("tinygraph.viz")
+    w = tg.tensor([1.0, 2.0], requires_grad=True, name="w")
+    step = tg.compile(lambda x: tg.tanh(x * w).sum())
+    x = tg.tensor([1.0, 1.0])
+    src = viz.draw_forward(step.graph(x)).source
+    assert "tanh" in src and "mul" in src
+    assert "compiled" in viz.draw_forward(step(x)).source
+
+
+# ----- the course's examples, compiled ------------------------------------------------------------------
+
+
+def _example(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = next((Path(__file__).resolve().parent.parent / "examples").glob(f"{name}_*.py"))
+    spec = importlib.util.spec_from_file_location(f"compiled_example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_examples_02_and_06_print_the_same_costs_compiled(capsys):
+    ex2 = _example("02")
+    X, Y = ex2.make_flower()
+    _, eager = ex2.nn_model(X, Y, n_h=4, num_iterations=40)
+    _, comp = ex2.nn_model(X, Y, n_h=4, num_iterations=40, compiled=True)
+    np.testing.assert_allclose(comp, eager, rtol=0, atol=1e-10)
+    assert eager[0] == pytest.approx(0.693048, abs=1e-6)  # the course's first cost
+    ex6 = _example("06")
+    from tinygraph.datasets import make_moons
+
+    X, y = make_moons(300, 0.2, seed=3, legacy=True)
+    _, eager = ex6.train(X, y, "adam", 0.007, epochs=3, print_every=0)
+    _, comp = ex6.train(X, y, "adam", 0.007, epochs=3, print_every=0, compiled=True)
+    np.testing.assert_allclose(comp, eager, rtol=0, atol=1e-10)
+    _, first = ex6.train(X, y, "gd", 0.0007, epochs=1, print_every=0, compiled=True)
+    assert first[0] == pytest.approx(0.702405, abs=5e-7)  # the course's "Cost after epoch 0"
+
+
+def test_kernels_give_the_ops_own_results_bit_for_bit(monkeypatch):
+    from tinygraph.compiler import kernels
+
+    X, Y, params = _course_net((2, 10, 5, 1))
+    results = []
+    for enabled in (True, False):
+        monkeypatch.setattr(kernels, "enabled", enabled)
+        step = tg.compile(_net_loss(params, tg.relu))
+        for p in params:
+            p.grad = None
+        loss = step(X, Y)
+        loss.backward()
+        results.append((loss.item(), [p.grad.data.copy() for p in params], step.program(X, Y)))
+    (l1, g1, text1), (l0, g0, text0) = results
+    assert "np.matmul" in text1 and "np.matmul" not in text0  # the kernels were used, and then not
+    assert l1 == l0 and all(np.array_equal(a, b) for a, b in zip(g1, g0))
+
+
+def test_a_compiled_function_called_inside_another_is_traced_into_it():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    inner = tg.compile(lambda x: tg.tanh(x * w))
+    x = tg.tensor([0.5, -1.0])
+    inner(x)  # inner has a program of its own
+    outer = tg.compile(lambda x: (inner(x) ** 2).sum())
+    loss = outer(x)
+    loss.backward()
+    expected = (tg.tanh(x * w) ** 2).sum()
+    assert abs(loss.item() - expected.item()) < 1e-15 and outer.eager_reason is None
+    y = 2 * np.tanh(x.data * w.data) * (1 - np.tanh(x.data * w.data) ** 2) * x.data
+    np.testing.assert_allclose(w.grad.data, y, rtol=1e-14)
+
+
+def test_a_gradient_someone_holds_is_never_written_again():
+    w = tg.tensor(np.ones((3, 4)), requires_grad=True)
+    step = tg.compile(lambda x: (x @ w).sum())
+    x1, x2 = tg.tensor(np.full((2, 3), 1.0)), tg.tensor(np.full((2, 3), 5.0))
+    step(x1).backward()
+    kept = w.grad.data  # the user holds the first gradient's array
+    w.grad = None
+    step(x2).backward()
+    np.testing.assert_array_equal(kept, np.full((3, 4), 2.0))  # d/dw sum(x1 w) = x1^T 1
+    np.testing.assert_array_equal(w.grad.data, np.full((3, 4), 10.0))
+    first = w.grad.data
+    del kept
+    w.grad = None
+    step(x1).backward()
+    np.testing.assert_array_equal(first, np.full((3, 4), 10.0))  # still held here: untouched
+    np.testing.assert_array_equal(w.grad.data, np.full((3, 4), 2.0))
+
+
+def test_retain_graph_array_arguments_and_a_non_leaf_input():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x: x * w * w)
+    out = step(tg.tensor([1.0, 3.0]))
+    out.backward(np.ones(2), retain_graph=True)  # d/dw (x w^2) = 2 x w
+    out.backward(np.ones(2))
+    np.testing.assert_array_equal(w.grad.data, 2 * np.array([2.0, 12.0]))
+    with pytest.raises(RuntimeError, match="already released"):
+        out.backward(np.ones(2))
+    w.grad = None
+    on_arrays = tg.compile(lambda X: (X * w).sum())
+    assert [on_arrays(np.array(v)).item() for v in ([1.0, 2.0], [3.0, 4.0])] == [5.0, 11.0]
+    assert on_arrays.traces == 1
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    dot = tg.compile(lambda h: (h * w).sum())
+    dot(x * 2).backward()  # the gradient goes on into the eager graph of x * 2
+    np.testing.assert_array_equal(x.grad.data, 2 * w.data)
+    np.testing.assert_array_equal(w.grad.data, 2 * x.data)
+
+
+def test_a_condition_made_from_an_input_is_recomputed():
+    step = tg.compile(lambda c, x: tg.where(c, x, -x).sum())
+    x = tg.tensor([1.0, 2.0, 3.0])
+    assert step(tg.tensor([1.0, 0.0, 1.0]), x).item() == 2.0  # 1 - 2 + 3
+    assert step(tg.tensor([0.0, 1.0, 1.0]), x).item() == 4.0  # -1 + 2 + 3: the float condition is not frozen
+
+
+def test_a_tensor_made_from_traced_data_is_made_again_each_call():
+    step = tg.compile(lambda x: (tg.tensor(x.data * 2) * x).sum())
+    for v in ([1.0, 2.0], [3.0, -1.0]):
+        x = tg.tensor(v)
+        assert step(x).item() == 2 * sum(a * a for a in v)
+    assert step.traces == 1
+
+
+def test_a_shape_that_depends_on_the_values_is_refused():
+    step = tg.compile(lambda x: x[x > 0].sum())
+    with pytest.raises(tg.TraceError, match="shape depends on the values"):
+        step(tg.tensor([1.0, -2.0, 3.0]))
+    fine = tg.compile(lambda x: tg.where(x > 0, x, 0.0).sum())
+    assert fine(tg.tensor([1.0, -2.0, 3.0])).item() == 4.0 and fine(tg.tensor([-1.0, 5.0, 1.0])).item() == 6.0
+
+
+def test_two_threads_calling_one_compiled_function():
+    import threading
+
+    w = tg.tensor(np.linspace(-1, 1, 6).reshape(2, 3))
+    step = tg.compile(lambda x: tg.tanh(x @ w).sum())
+    errors = []
+
+    def work(scale):
+        x = tg.tensor(np.full((4, 2), scale))
+        expected = tg.tanh(x @ w).sum().item()
+        for _ in range(300):
+            got = step(x).item()
+            if got != expected:
+                errors.append((scale, got, expected))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (0.5, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors

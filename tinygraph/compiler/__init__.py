@@ -1,0 +1,200 @@
+"""`tg.compile`: trace a function once, then replay it as flat numpy.
+
+>>> import numpy as np, tinygraph as tg
+>>> w = tg.tensor([1.0, 2.0], requires_grad=True)
+>>> @tg.compile
+... def loss_fn(x):
+...     return (tg.tanh(x * w) ** 2).sum()
+>>> x = tg.tensor([0.5, -1.0])
+>>> loss = loss_fn(x)          # traced (run eagerly once, recorded), then replayed
+>>> loss.backward()            # w.grad, as eager gives it
+>>> eager = (tg.tanh(x * w) ** 2).sum().item()
+>>> abs(loss.item() - eager) < 1e-15, loss_fn.traces
+(True, 1)
+
+A call with a new signature (the arguments' shapes, dtypes and requires_grad, Python arguments'
+values, grad mode; the leaves' shapes and dtypes and the modules' train/eval mode the trace saw)
+traces again; a few programs are kept. See the README's "Compiling a step" and `trace`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygraph import mode
+from tinygraph.compiler import trace
+from tinygraph.compiler.node import run
+from tinygraph.compiler.program import Program
+from tinygraph.compiler.trace import Busy, TraceError, Tracer, Unsupported
+from tinygraph.tensor import Tensor
+
+__all__ = ["Compiled", "TraceError", "compile"]
+
+_state = mode.state
+
+
+def compile(fn: Callable | None = None, *, cache_size: int = 8) -> Any:  # noqa: A001 - the API's name
+    """Compile `fn` (a function of tensors returning a Tensor or a tuple of Tensors); also a decorator.
+
+    ``step = tg.compile(loss_fn)``; ``loss = step(X, Y)`` gives what ``loss_fn(X, Y)`` gives, and
+    ``loss.backward()`` the same ``.grad`` on every leaf loss_fn used (closed-over parameters
+    included). Without ``.backward()`` a call is a forward only. ``step.program(X, Y)`` shows the
+    program. ``cache_size`` programs are kept (least recently used dropped first).
+    """
+    if fn is None:
+        return lambda f: Compiled(f, cache_size)
+    return Compiled(fn, cache_size)
+
+
+class Compiled:
+    """A compiled function: a cache of traced programs, keyed by the call's signature.
+
+    ``traces`` counts the traces made; ``eager_reason`` says why the last call ran eagerly (None if
+    it was replayed): under ``detect_anomaly()``, or for a function the tracer cannot follow.
+    """
+
+    def __init__(self, fn: Callable, cache_size: int = 8) -> None:
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.cache_size = cache_size
+        self.cache: OrderedDict = OrderedDict()  # signature -> [Program or reason string]
+        self.traces = 0
+        self.eager_reason: str | None = None
+        self._last: tuple = ((), None)  # the last call's signature and program: a loop's calls skip the cache
+
+    def __call__(self, *args: Any) -> Any:
+        if mode.switches and _state.anomaly:
+            self.eager_reason = "detect_anomaly() is on: the call runs eagerly, checked op by op"
+            return self.fn(*args)
+        if trace.tracing():  # called inside another compiled function's trace: that trace records its ops
+            return self.fn(*args)
+        program = self._program(args)
+        if isinstance(program, str):
+            self.eager_reason = program
+            return self.fn(*args)
+        self.eager_reason = None
+        return run(program, args)
+
+    def program(self, *args: Any) -> str:
+        """The program a call with these arguments replays, as the Python source it runs."""
+        program = self._program(args)
+        if isinstance(program, str):
+            return f"# runs eagerly: {program}"
+        head = ["# inputs:"]
+        for s in program.reads:
+            what = f"argument {s.source}" if s.kind != "leaf" else f"leaf {s.source.name or ''}".rstrip()
+            grad = ", requires grad" if s.requires_grad else ""
+            head.append(f"#   v{s.index}: {what} {s.shape} {s.dtype}{grad}")
+        consts = [f"#   {k}: {_short(v)}" for k, v in program.consts.items()]
+        return "\n".join(head + (["# constants:", *consts] if consts else [])) + "\n" + program.source
+
+    def graph(self, *args: Any) -> Any:
+        """The function's output run eagerly, with its graph: what the trace records (for `tinygraph.viz`)."""
+        return self.fn(*args)
+
+    # ----- the cache
+    def _key(self, args: tuple) -> tuple:
+        grad = _state.grad_enabled if mode.switches else True
+        parts: list = [grad]
+        for a in args:
+            if isinstance(a, Tensor):
+                d = a._data
+                parts.append((d.shape, d.dtype, a.requires_grad, a._node is None))
+            elif isinstance(a, np.ndarray):
+                parts.append(("array", a.shape, a.dtype))
+            else:
+                parts.append((type(a), a))
+        return tuple(parts)
+
+    def _program(self, args: tuple) -> Any:
+        try:
+            key = self._key(args)
+            last_key, last = self._last
+            if key == last_key and _valid(last):  # (tuples compare their dtypes by identity first: no hashing)
+                return last
+            hash(key)
+        except TypeError:
+            return "an argument is neither a Tensor, an ndarray nor a hashable Python value"
+        p = self._lookup(key, args)
+        self._last = (key, p) if isinstance(p, Program) else ((), None)
+        return p
+
+    def _lookup(self, key: tuple, args: tuple) -> Any:
+        entries = self.cache.get(key)
+        if entries is not None:
+            self.cache.move_to_end(key)
+            for p in entries:
+                if isinstance(p, str) or _valid(p):
+                    return p
+        else:
+            entries = self.cache[key] = []
+            if len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+        try:
+            p = self._trace(args, key[0])
+        except Busy as e:  # not kept: the next call traces
+            return f"{e}: the call runs eagerly"
+        entries.insert(0, p)
+        del entries[self.cache_size :]
+        return p
+
+    def _trace(self, args: tuple, grad: bool) -> Any:
+        self.traces += 1
+        try:
+            with Tracer(list(args)) as tracer:
+                out = self.fn(*tracer.call_args(args))
+                recorded = tracer.trace
+                recorded.tuple_out = isinstance(out, tuple)
+                for o in out if recorded.tuple_out else (out,):
+                    if not isinstance(o, Tensor):
+                        raise TypeError(
+                            f"tg.compile: the function must return a Tensor or a tuple of Tensors, got {type(o).__name__}"
+                        )
+                    recorded.outputs.append(tracer.spec(o._data))
+                if tracer.unsupported:
+                    return tracer.unsupported + ": the call runs eagerly"
+        except Busy:
+            raise
+        except Unsupported as e:
+            return f"{e}: the call runs eagerly"
+        program = Program(recorded, grad)
+        program.fn = self.fn
+        program.needs = (True,) * len(program.targets)
+        program.leaf_tensors = [s.source for s in program.leaves]
+        targeted = {s.source for s in program.targets if s.kind == "input"}
+        program.watch_args = [i for i, a in enumerate(args) if isinstance(a, Tensor) and i not in targeted]
+        program.watch_leaves = [s.source for s in program.leaves if s not in program.targets]
+        if all(s.kind == "leaf" and s.source._node is None for s in program.targets):  # the node's inputs never change
+            program.static_targets = [s.source for s in program.targets]
+            program.static_handles = [t.handle() for t in program.static_targets]
+        else:
+            program.static_targets = None
+        outs = recorded.outputs
+        out = outs[0][1] if len(outs) == 1 and outs[0][0] == "slot" else None
+        program.seed = None if out is None or not out.dtype.kind == "f" else np.ones(out.shape, out.dtype)
+        if program.seed is not None:
+            program.seed.flags.writeable = False
+        program.guards = [(s.source, s.shape, s.dtype, s.source.requires_grad) for s in program.leaves]
+        return program
+
+
+def _valid(p: Any) -> bool:
+    """Whether the leaves and modules `p` was traced with are as they were (shapes, dtypes, modes)."""
+    if p is None:
+        return False
+    for t, shape, dtype, rg in p.guards:
+        d = t._data
+        if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:
+            return False
+    return all(m.training == flag for m, flag in p.trace.modules)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        return f"array {v.shape} {v.dtype}" if v.size > 6 else f"array({v.tolist()}, {v.dtype})"
+    return repr(v)
