@@ -2,7 +2,7 @@
 
     python benchmarks/distributed.py [--steps 40] [--ranks 1 2] [--repeat 3]
 
-Launches itself with ``mpiexec -n N`` (tinygraph.distributed.launch) for each N. Each rank
+Launches itself with ``mpiexec -n N`` (tinygraph.distributed.launch, in launcher.py) for each N. Each rank
 runs forward and backward on its share of the 1,024 examples (1024/N), `all_reduce_gradients`
 (one float32 buffer of 235,146 gradients, 0.94 MB), and the SGD step. One BLAS thread per rank.
 Reported, as medians over the timed steps on rank 0:

@@ -146,7 +146,8 @@ def test_python_m_tinygraph_distributed_runs_a_script_on_n_ranks(tmp_path):
         timeout=60,
     )
     assert r.returncode == 0, r.stderr
-    assert sorted(r.stdout.split("\n")[:3]) == [f"rank {i} of 3 says hi" for i in range(3)]
+    # (the ranks' lines reach the one pipe in any order, possibly cut by another rank's write)
+    assert sorted(re.findall(r"rank \d of 3 says hi", r.stdout)) == [f"rank {i} of 3 says hi" for i in range(3)]
 
 
 def test_bad_input_names_the_function_and_leaves_the_gradients_alone():

@@ -56,7 +56,7 @@ if importlib.util.find_spec("mpi4py") is None:
         "(it brings mpi4py and the mpich wheel)"
     )
 
-from tinygraph.distributed.launch import command, launch, mpiexec  # noqa: E402
+from tinygraph.distributed.launcher import command, launch, mpiexec  # noqa: E402
 from tinygraph.distributed.world import DistributedError, World, excepthook  # noqa: E402
 
 __all__ = [
