@@ -125,34 +125,33 @@ def course_net_numpy(data: dict, lr: float, hidden: str) -> callable:
     return step
 
 
-def course_net_tinygraph(data: dict, lr: float, hidden: str) -> callable:
+def tinygraph_step(loss_fn, args: tuple, params: list, lr: float | None, compiled: bool) -> callable:
+    """The tinygraph columns' step: ``loss_fn(*args)``, backward, and the update of `params` (none if `lr` is None).
+
+    With `compiled` the loss goes through ``tg.compile`` (traced at the first call); the step is
+    otherwise the same, so the two columns differ by the compiler alone.
+    """
     import tinygraph as tg
 
-    X, Y = tg.tensor(data["X"]), tg.tensor(data["Y"])
-    params = [tg.tensor(p, requires_grad=True) for p in data["params"]]
-    m = data["X"].shape[1]
-    L = len(params) // 2
-    act = tg.tanh if hidden == "tanh" else tg.relu
+    if compiled:
+        loss_fn = tg.compile(loss_fn)
 
     def step(update: bool = True):
-        A = X
-        for layer in range(L):
-            Z = params[2 * layer] @ A + params[2 * layer + 1]
-            A = act(Z) if layer < L - 1 else tg.sigmoid(Z)
-        cost = -(Y * tg.log(A) + (1 - Y) * tg.log(1 - A)).sum() / m
-        cost.backward()
+        loss = loss_fn(*args)
+        loss.backward()
         grads = [p.grad.data for p in params]
-        if update:
-            for p in params:
+        for p in params:
+            if update and lr is not None:
                 p.data -= lr * p.grad.data
-                p.grad = None
-        return cost, grads
+            p.grad = None
+        return loss, grads
 
+    if compiled:
+        step.compiled, step.args = loss_fn, args
     return step
 
 
-def course_net_compiled(data: dict, lr: float, hidden: str) -> callable:
-    """The tinygraph column's step with the loss through ``tg.compile`` (traced at the first call)."""
+def course_net_tinygraph(data: dict, lr: float, hidden: str, compiled: bool = False) -> callable:
     import tinygraph as tg
 
     X, Y = tg.tensor(data["X"]), tg.tensor(data["Y"])
@@ -161,7 +160,6 @@ def course_net_compiled(data: dict, lr: float, hidden: str) -> callable:
     L = len(params) // 2
     act = tg.tanh if hidden == "tanh" else tg.relu
 
-    @tg.compile
     def loss_fn(X, Y):
         A = X
         for layer in range(L):
@@ -169,19 +167,12 @@ def course_net_compiled(data: dict, lr: float, hidden: str) -> callable:
             A = act(Z) if layer < L - 1 else tg.sigmoid(Z)
         return -(Y * tg.log(A) + (1 - Y) * tg.log(1 - A)).sum() / m
 
-    def step(update: bool = True):
-        cost = loss_fn(X, Y)
-        cost.backward()
-        grads = [p.grad.data for p in params]
-        if update:
-            for p in params:
-                p.data -= lr * p.grad.data
-                p.grad = None
-        return cost, grads
+    return tinygraph_step(loss_fn, (X, Y), params, lr, compiled)
 
-    step.compiled = loss_fn
-    step.args = (X, Y)
-    return step
+
+def course_net_compiled(data: dict, lr: float, hidden: str) -> callable:
+    """The tinygraph column's step with the loss through ``tg.compile``."""
+    return course_net_tinygraph(data, lr, hidden, compiled=True)
 
 
 def course_net_torch(data: dict, lr: float, hidden: str) -> callable:
@@ -245,56 +236,24 @@ def mlp_numpy(data: dict, lr: float) -> callable:
     return step
 
 
-def mlp_tinygraph(data: dict, lr: float) -> callable:
+def mlp_tinygraph(data: dict, lr: float, compiled: bool = False) -> callable:
     import tinygraph as tg
     from tinygraph.nn import functional as F  # noqa: N812
 
     X, labels = tg.tensor(data["X"]), data["labels"]
     params = [tg.tensor(p, requires_grad=True) for p in data["params"]]
 
-    def step(update: bool = True):
-        W1, b1, W2, b2, W3, b3 = params
-        A1 = tg.relu(X @ W1 + b1)
-        A2 = tg.relu(A1 @ W2 + b2)
-        loss = F.cross_entropy(A2 @ W3 + b3, labels)  # as PyTorch's column writes it
-        loss.backward()
-        grads = [p.grad.data for p in params]
-        if update:
-            for p in params:
-                p.data -= lr * p.grad.data
-                p.grad = None
-        return loss, grads
-
-    return step
-
-
-def mlp_compiled(data: dict, lr: float) -> callable:
-    import tinygraph as tg
-    from tinygraph.nn import functional as F  # noqa: N812
-
-    X, labels = tg.tensor(data["X"]), data["labels"]
-    params = [tg.tensor(p, requires_grad=True) for p in data["params"]]
-
-    @tg.compile
     def loss_fn(X):
         W1, b1, W2, b2, W3, b3 = params
         A1 = tg.relu(X @ W1 + b1)
         A2 = tg.relu(A1 @ W2 + b2)
-        return F.cross_entropy(A2 @ W3 + b3, labels)
+        return F.cross_entropy(A2 @ W3 + b3, labels)  # as PyTorch's column writes it
 
-    def step(update: bool = True):
-        loss = loss_fn(X)
-        loss.backward()
-        grads = [p.grad.data for p in params]
-        if update:
-            for p in params:
-                p.data -= lr * p.grad.data
-                p.grad = None
-        return loss, grads
+    return tinygraph_step(loss_fn, (X,), params, lr, compiled)
 
-    step.compiled = loss_fn
-    step.args = (X,)
-    return step
+
+def mlp_compiled(data: dict, lr: float) -> callable:
+    return mlp_tinygraph(data, lr, compiled=True)
 
 
 def mlp_torch(data: dict, lr: float) -> callable:
@@ -366,41 +325,17 @@ def chain_numpy(data: dict) -> callable:
     return step
 
 
-def chain_tinygraph(data: dict) -> callable:
+def chain_tinygraph(data: dict, compiled: bool = False) -> callable:
     import tinygraph as tg
 
     n = data["n_ops"]
     a, b = tg.tensor(data["a"]), tg.tensor(data["b"])
     x0 = tg.tensor(data["x"], requires_grad=True)
-
-    def step(update: bool = True):
-        loss = chain(x0, a, b, n, tg.tanh).sum()
-        loss.backward()
-        g = x0.grad.data
-        x0.grad = None
-        return loss, [g]
-
-    return step
+    return tinygraph_step(lambda x: chain(x, a, b, n, tg.tanh).sum(), (x0,), [x0], None, compiled)
 
 
 def chain_compiled(data: dict) -> callable:
-    import tinygraph as tg
-
-    n = data["n_ops"]
-    a, b = tg.tensor(data["a"]), tg.tensor(data["b"])
-    x0 = tg.tensor(data["x"], requires_grad=True)
-    loss_fn = tg.compile(lambda x: chain(x, a, b, n, tg.tanh).sum())
-
-    def step(update: bool = True):
-        loss = loss_fn(x0)
-        loss.backward()
-        g = x0.grad.data
-        x0.grad = None
-        return loss, [g]
-
-    step.compiled = loss_fn
-    step.args = (x0,)
-    return step
+    return chain_tinygraph(data, compiled=True)
 
 
 def chain_torch(data: dict) -> callable:
