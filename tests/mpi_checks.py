@@ -81,6 +81,22 @@ def check_gradients() -> dict:
         out[f"grad_digest_{m}"] = hashlib.sha256(b"".join(g.tobytes() for g in got)).hexdigest()
         out[f"share_{m}"] = dist.share(m).stop - dist.share(m).start
         out[f"in_place_{m}"] = local_grads.in_place  # the mean went into the .grad arrays backward made
+    # small buckets (several MPI calls) and mixed dtypes (one buffer per dtype) give the same mean
+    X, y = data(13)
+    model = net(1)
+    model[2].bias.data = model[2].bias.data.astype(np.float32)  # one float32 parameter among float64 ones
+    part = dist.share(13)
+    for bucket_bytes in (2**24, 64):
+        model.zero_grad()
+        loss_fn(model, X[part], y[part]).backward()
+        dist.all_reduce_gradients(model, weight=part.stop - part.start, bucket_bytes=bucket_bytes)
+        out[f"bucket_{bucket_bytes}"] = [p.grad.data.tolist() for p in model.parameters()]
+    out["bias_grad_dtype"] = str(model[2].bias.grad.dtype)
+    model.zero_grad()
+    loss_fn(model, X, y).backward()
+    out["mixed_err"] = max(
+        float(np.abs(np.array(g) - p.grad.data).max()) for g, p in zip(out["bucket_64"], model.parameters())
+    )
     # a plain average (weight None) of unequal shares is not the whole batch's gradient
     X, y = data(13)
     model = net(1)

@@ -41,6 +41,9 @@ def test_averaged_gradients_equal_the_whole_batch_gradient(world):
         # a plain average of unequal shares is wrong: weighting by share size matters
         assert d["plain_avg_err_13"] > 1e-3
     assert [d["share_13"] for d in res] == ([7, 6] if n == 2 else [5, 4, 4])
+    for d in res:  # 64-byte buckets (one per parameter, several MPI calls) give the one-buffer result exactly
+        assert d["bucket_64"] == d["bucket_16777216"] and d["bias_grad_dtype"] == "float32"
+        assert d["mixed_err"] < 1e-6  # float32 rounding on the float32 bias
     for m in (12, 13):
         assert len({d[f"grad_digest_{m}"] for d in res}) == 1  # bit for bit the same on every rank
 
