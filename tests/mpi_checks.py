@@ -214,7 +214,17 @@ def check_data() -> dict:
     whole = [yb.tolist() for _, yb in minibatches(X, Y, b, seed=3)]
     joined = [sum((every[r][i] for r in range(len(every))), []) for i in range(len(whole))]
     sizes = [[len(every[r][i]) for r in range(len(every))] for i in range(len(whole))]
+    # with augmentation: every rank augments the whole batch with the shared seed and keeps its share
+    from tinygraph.data import Augment
+
+    imgs = np.random.default_rng(1).random((11, 4, 4))
+    labels = np.arange(11)
+    aug = Augment(flip=0.5, noise=0.1)
+    mine_aug = [xb for xb, _ in dist.minibatches(imgs, labels, 4, seed=2, augment=aug)]
+    whole_aug = [xb[dist.share(len(xb))] for xb, _ in minibatches(imgs, labels, 4, seed=2, augment=aug)]
     return {
+        "augmented_equal_whole": all(np.array_equal(a, b) for a, b in zip(mine_aug, whole_aug))
+        and len(mine_aug) == len(whole_aug) == 3,
         "batches_equal_whole": joined == whole,
         "covers_once": sorted(sum(joined, [])) == list(range(m)),
         "max_size_gap": max(max(s) - min(s) for s in sizes),

@@ -94,7 +94,7 @@ def test_parameters_without_gradient(world):
 def test_data_shares_cover_every_example_once(world):
     _, res, _ = world
     for d in res:
-        assert d["batches_equal_whole"] and d["covers_once"] and d["rows_paired"]
+        assert d["batches_equal_whole"] and d["covers_once"] and d["rows_paired"] and d["augmented_equal_whole"]
         assert d["max_size_gap"] == 1 and d["n_batches"] == 5
 
 

@@ -124,7 +124,7 @@ def init(timeout: float | None = None) -> World:
             excepthook(_world, previous, kind, value, tb)
 
         sys.excepthook = hook
-        atexit.register(_world.notify_exit)  # runs before mpi4py's MPI_Finalize (registered earlier)
+        atexit.register(_world.notify_exit)  # at interpreter exit, before mpi4py finalizes MPI
     return _world
 
 
