@@ -61,9 +61,9 @@ def local_grads(model, X, y, weight_examples: bool = True):
     model.zero_grad()
     if part.stop > part.start:
         loss_fn(model, X[part], y[part]).backward()
-    before = [id(p.grad._data) if p.grad is not None else None for p in model.parameters()]
+    before = [id(p.grad.data) if p.grad is not None else None for p in model.parameters()]
     dist.all_reduce_gradients(model, weight=(part.stop - part.start) if weight_examples else None)
-    local_grads.in_place = all(b is None or b == id(p.grad._data) for b, p in zip(before, model.parameters()))
+    local_grads.in_place = all(b is None or b == id(p.grad.data) for b, p in zip(before, model.parameters()))
     return [p.grad.data.copy() for p in model.parameters()]
 
 
