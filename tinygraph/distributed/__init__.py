@@ -359,7 +359,7 @@ def all_reduce_gradients(model: Any, weight: float | None = None, bucket_bytes: 
             elif _writable(p.grad, p):
                 p.grad.data[...] = part
             else:
-                p.grad = Tensor(part.copy())
+                p.grad = Tensor(part)  # (a copy)
 
 
 def _writable(g: Tensor | None, p: Tensor) -> bool:
