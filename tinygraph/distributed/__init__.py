@@ -26,8 +26,9 @@ metrics averaged over ranks and the progress bar printed by rank 0 only;
 
 Faults: a rank whose script raises tells the others, which raise
 `DistributedError` naming it (through ``sys.excepthook``, installed by
-`init`); a rank that dies is noticed by its peers on the same machine (its
-process is gone) or, by MPICH's launcher, which ends the job; and every wait
+`init`); a rank that exits early says so at exit; a rank that dies is
+noticed by its peers on the same machine (its process is gone) or by MPICH's
+launcher, which ends the job; and every wait
 has a deadline (``timeout``), after which the waiting rank asks the others
 where they are and raises, naming the ones that did not answer.
 
