@@ -18,9 +18,9 @@ Each run is also a script you can start yourself, on a laptop or a cluster's MPI
 
 Measured, 30 epochs: 1, 2 and 3 ranks all give 100% train / 98.3% test accuracy, train cost
 0.008002, test cost 0.035914 (example 03's 98.3%). Batches of 64 are too small to gain from
-splitting: on this 2-core machine an epoch takes 168 ms on 1 rank, 264 ms on 2, 294 ms on 3 (the
-per-step all-reduce and Python overhead outweigh 32 examples of work; see benchmarks/distributed.py
-for a batch large enough to scale).
+splitting: on this shared 2-core machine an epoch took 34-73 ms on 1 rank, 140-150 ms on 2 and
+231-258 ms on 3 (two runs; each step's all-reduce and the scheduling of ranks that share cores
+outweigh the work saved; see benchmarks/distributed.py for a batch large enough to scale).
 """
 
 from __future__ import annotations

@@ -61,9 +61,9 @@ def local_grads(model, X, y, weight_examples: bool = True):
     model.zero_grad()
     if part.stop > part.start:
         loss_fn(model, X[part], y[part]).backward()
-    before = [id(p.grad._data) if p.grad is not None else None for p in model.parameters()]
+    before = [id(p.grad.data) if p.grad is not None else None for p in model.parameters()]
     dist.all_reduce_gradients(model, weight=(part.stop - part.start) if weight_examples else None)
-    local_grads.in_place = all(b is None or b == id(p.grad._data) for b, p in zip(before, model.parameters()))
+    local_grads.in_place = all(b is None or b == id(p.grad.data) for b, p in zip(before, model.parameters()))
     return [p.grad.data.copy() for p in model.parameters()]
 
 
@@ -81,6 +81,22 @@ def check_gradients() -> dict:
         out[f"grad_digest_{m}"] = hashlib.sha256(b"".join(g.tobytes() for g in got)).hexdigest()
         out[f"share_{m}"] = dist.share(m).stop - dist.share(m).start
         out[f"in_place_{m}"] = local_grads.in_place  # the mean went into the .grad arrays backward made
+    # small buckets (several MPI calls) and mixed dtypes (one buffer per dtype) give the same mean
+    X, y = data(13)
+    model = net(1)
+    model[2].bias.data = model[2].bias.data.astype(np.float32)  # one float32 parameter among float64 ones
+    part = dist.share(13)
+    for bucket_bytes in (2**24, 64):
+        model.zero_grad()
+        loss_fn(model, X[part], y[part]).backward()
+        dist.all_reduce_gradients(model, weight=part.stop - part.start, bucket_bytes=bucket_bytes)
+        out[f"bucket_{bucket_bytes}"] = [p.grad.data.tolist() for p in model.parameters()]
+    out["bias_grad_dtype"] = str(model[2].bias.grad.dtype)
+    model.zero_grad()
+    loss_fn(model, X, y).backward()
+    out["mixed_err"] = max(
+        float(np.abs(np.array(g) - p.grad.data).max()) for g, p in zip(out["bucket_64"], model.parameters())
+    )
     # a plain average (weight None) of unequal shares is not the whole batch's gradient
     X, y = data(13)
     model = net(1)
@@ -198,7 +214,17 @@ def check_data() -> dict:
     whole = [yb.tolist() for _, yb in minibatches(X, Y, b, seed=3)]
     joined = [sum((every[r][i] for r in range(len(every))), []) for i in range(len(whole))]
     sizes = [[len(every[r][i]) for r in range(len(every))] for i in range(len(whole))]
+    # with augmentation: every rank augments the whole batch with the shared seed and keeps its share
+    from tinygraph.data import Augment
+
+    imgs = np.random.default_rng(1).random((11, 4, 4))
+    labels = np.arange(11)
+    aug = Augment(flip=0.5, noise=0.1)
+    mine_aug = [xb for xb, _ in dist.minibatches(imgs, labels, 4, seed=2, augment=aug)]
+    whole_aug = [xb[dist.share(len(xb))] for xb, _ in minibatches(imgs, labels, 4, seed=2, augment=aug)]
     return {
+        "augmented_equal_whole": all(np.array_equal(a, b) for a, b in zip(mine_aug, whole_aug))
+        and len(mine_aug) == len(whole_aug) == 3,
         "batches_equal_whole": joined == whole,
         "covers_once": sorted(sum(joined, [])) == list(range(m)),
         "max_size_gap": max(max(s) - min(s) for s in sizes),

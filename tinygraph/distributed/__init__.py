@@ -26,8 +26,9 @@ metrics averaged over ranks and the progress bar printed by rank 0 only;
 
 Faults: a rank whose script raises tells the others, which raise
 `DistributedError` naming it (through ``sys.excepthook``, installed by
-`init`); a rank that dies is noticed by its peers on the same machine (its
-process is gone) or, by MPICH's launcher, which ends the job; and every wait
+`init`); a rank that exits early says so at exit; a rank that dies is
+noticed by its peers on the same machine (its process is gone) or by MPICH's
+launcher, which ends the job; and every wait
 has a deadline (``timeout``), after which the waiting rank asks the others
 where they are and raises, naming the ones that did not answer.
 
@@ -124,7 +125,7 @@ def init(timeout: float | None = None) -> World:
             excepthook(_world, previous, kind, value, tb)
 
         sys.excepthook = hook
-        atexit.register(_world.notify_exit)  # runs before mpi4py's MPI_Finalize (registered earlier)
+        atexit.register(_world.notify_exit)  # at interpreter exit, before mpi4py finalizes MPI
     return _world
 
 
@@ -339,13 +340,12 @@ def all_reduce_gradients(model: Any, weight: float | None = None, bucket_bytes: 
                 part[...] = 0
                 flat[n + 1 + k] = 0
             else:
-                np.multiply(np.asarray(p.grad._data, dtype=dtype).reshape(-1), weight, out=part)
+                np.multiply(np.asarray(p.grad.data, dtype=dtype).reshape(-1), weight, out=part)
                 flat[n + 1 + k] = 1
             at += p.size
         flat[n] = weight
-        if w.size > 1:
-            w.calls += 1
-            w.wait(w.comm.Iallreduce(w.MPI.IN_PLACE, flat, op=w.MPI.SUM), f"all_reduce_gradients #{w.calls}")
+        w.calls += 1
+        w.wait(w.comm.Iallreduce(w.MPI.IN_PLACE, flat, op=w.MPI.SUM), f"all_reduce_gradients #{w.calls}")
         total = flat[n]
         if total == 0:
             raise ValueError("all_reduce_gradients: every rank passed weight=0 (no examples anywhere)")
@@ -358,16 +358,16 @@ def all_reduce_gradients(model: Any, weight: float | None = None, bucket_bytes: 
             if flat[n + 1 + k] == 0:
                 p.grad = None
             elif _writable(p.grad, p):
-                p.grad._data[...] = part
+                p.grad.data[...] = part
             else:
-                p.grad = Tensor._make(part.copy())
+                p.grad = Tensor(part)  # (a copy)
 
 
 def _writable(g: Tensor | None, p: Tensor) -> bool:
     """Whether the gradient's own array can take the mean in place (not shared, not part of a graph)."""
     if g is None or g.requires_grad or g.shape != p.shape or g.dtype != p.dtype:
         return False
-    a = g._data
+    a = g.data
     return a.base is None and a.flags.writeable and a.flags.c_contiguous
 
 

@@ -66,8 +66,11 @@ class World:
         spins = 0
         while not request.Test():
             spins += 1
-            if spins > 2000:  # first spin (the all-reduce's rounds need progress), then yield the core
-                time.sleep(0.0002)
+            if spins > 100:  # spin a little, then hand the core over: a peer may need it to progress
+                if spins < 5000:
+                    os.sched_yield()
+                else:
+                    time.sleep(0.0002)
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + 0.02
