@@ -50,8 +50,8 @@ def launch(
 
     >>> import sys
     >>> from tinygraph.distributed import launch
-    >>> launch(2, ["-c", "print('hi')"], timeout=60).stdout.split()
-    ['hi', 'hi']
+    >>> launch(2, ["-c", "print('hi')"], timeout=60).stdout.count("hi")  # (the ranks' lines may interleave)
+    2
     """
     return subprocess.run(command(n, args, label), capture_output=True, text=True, timeout=timeout, **kwargs)
 
