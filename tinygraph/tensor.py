@@ -77,10 +77,10 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @staticmethod
-    def _make(data: np.ndarray, node: Any = None) -> Tensor:
-        """Wrap an ndarray the engine owns, without copying or checks."""
-        t = _new(Tensor)
+    @classmethod
+    def _make(cls, data: np.ndarray, node: Any = None) -> Tensor:
+        """Wrap an ndarray the engine owns, without copying or checks (as a `cls`)."""
+        t = _new(cls)
         t._data = data
         t.grad = t.name = t._mem = t._handle = None
         t._node = node
@@ -167,7 +167,7 @@ class Tensor:
     # ----- metadata ---------------------------------------------------------------------------
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
-    size = property(lambda self: self._data.size)
+    # (`size`, numpy's element count, is attached by tinygraph.ops.spellings: an int that answers t.size() with a hint)
     dtype = property(lambda self: self._data.dtype)
     is_leaf = property(lambda self: self._node is None, doc="True for tensors made by the user, not by an op.")
     grad_fn = property(lambda self: self._node, doc="The node (a `Context`) of the op that made it; None for a leaf.")

@@ -138,24 +138,16 @@ def _results(program: Any, frame: Any, args: tuple, outs: tuple, rng: Any) -> An
                 args_ = handles(tuple(targets))
                 saved = [*args_, *[args[i] for i in program.watch_args], *program.watch_leaves]
                 direct = all(t._node is None for t in targets)
-            # the in-place guard watches what the program's backward reads (`Context.save_for_backward`'s
-            # bookkeeping, spelled out: this runs on every call)
-            versions = []
-            for x in saved:
-                mem = x._mem or x.memory()
-                versions.append(mem.save() if mem.handed else mem.version)
-            saved, versions = tuple(saved), tuple(versions)
+            versions = None
             users = frame.users = []
         node = new_node(CompiledNode, CompiledStep, args_, program.needs)
         node.program, node.frame, node.output_index, node.call, node.rng = program, frame, k, args, rng
         node.targets = targets if direct else None
-        node.saved, node.versions = saved, versions
+        if versions is None:  # the in-place guard watches what the program's backward reads
+            node.save_for_backward(*saved)
+            saved, versions = node.saved, node.versions
+        else:  # (one call's outputs share what it saved)
+            node.saved, node.versions = saved, versions
         users.append(weakref.ref(node))
-        t = Tensor.__new__(CompiledResult)
-        t._data = o
-        t.grad = t.name = t._mem = t._handle = None
-        t._retain = False
-        t._node = node
-        t.requires_grad = True
-        results.append(t)
+        results.append(CompiledResult._make(o, node))
     return tuple(results) if program.trace.tuple_out else results[0]

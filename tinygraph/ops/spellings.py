@@ -244,7 +244,7 @@ def module_hint(name: str) -> str:
     return base
 
 
-Tensor.size = property(_size, doc=Count.__doc__)  # (replaces tensor.py's plain int: the same value)
+Tensor.size = property(_size, doc=Count.__doc__)  # (Tensor's one `size`: numpy's element count)
 Tensor.to = to
 Tensor.cpu = cpu
 Tensor.cuda = cuda
