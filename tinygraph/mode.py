@@ -19,6 +19,7 @@ from typing import Any
 class _State(threading.local):
     grad_enabled = True
     anomaly = False
+    held = False  # counted in `switches` for a switch made by a call (`set_grad_enabled(False)`), not a block
 
 
 state = _State()
@@ -30,6 +31,18 @@ def _count(delta: int) -> None:
     global switches
     with _lock:
         switches += delta
+
+
+def _settle() -> None:
+    """Count this thread in `switches` while a call (not a ``with`` block) left its modes off their defaults.
+
+    Run after each such call and after each block ends, so that a thread counts once however
+    many calls it makes, and no longer once its modes are back to the defaults.
+    """
+    off = not state.grad_enabled or state.anomaly
+    if off != state.held:
+        state.held = off
+        _count(1 if off else -1)
 
 
 def is_grad_enabled() -> bool:
@@ -54,6 +67,7 @@ class _Switch:
 
     def __exit__(self, *exc: Any) -> None:
         setattr(state, self._field, self._prev.pop())
+        _settle()  # (the value put back may be one a call set)
         _count(-1)
 
     def __call__(self, func: Any) -> Any:
@@ -91,14 +105,23 @@ class set_grad_enabled(_Switch):
 
     def __init__(self, mode: bool) -> None:
         super().__init__("grad_enabled", mode)
-        self.__enter__()  # at once; a `with` block's __exit__ (or __call__) switches back
+        self._prev.append(state.grad_enabled)  # what a `with` block's end, or the decorator, puts back
+        self._pending = True  # the switch made here, not yet taken over by a block or a decorator
+        state.grad_enabled = self._value
+        _settle()
 
     def __enter__(self) -> None:
-        if not self._prev:  # the switch made by __init__ is this block's
+        if self._pending:  # the block takes over the switch made by __init__
+            self._pending = False
+            _count(1)
+        else:
             super().__enter__()
 
     def __call__(self, func: Any) -> Any:
-        self.__exit__()  # a decorator switches around each call, not from its definition on
+        if self._pending:  # a decorator switches around each call, not from its definition on
+            self._pending = False
+            state.grad_enabled = self._prev.pop()
+            _settle()
         return super().__call__(func)
 
 
