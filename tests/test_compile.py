@@ -476,3 +476,21 @@ def test_two_threads_calling_one_compiled_function():
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_the_compiler_is_imported_on_first_use_of_tg_compile():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tinygraph as tg\n"
+        "assert 'tinygraph.compiler' not in sys.modules\n"
+        "step = tg.compile(lambda x: (x * x).sum())\n"
+        "from tinygraph import TraceError\n"
+        "assert 'tinygraph.compiler' in sys.modules and issubclass(TraceError, Exception)\n"
+        "x = tg.tensor([1.0, 2.0], requires_grad=True)\n"
+        "step(x).backward()\n"
+        "print(x.grad.tolist())\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[2.0, 4.0]", r.stderr

@@ -41,11 +41,16 @@ from tinygraph.strict import strict_shapes  # noqa: E402
 
 
 def __getattr__(name: str):
-    """``tg.viz`` imported on first use (so ``import tinygraph`` does not load graphviz); hints for PyTorch names."""
-    if name == "viz":
-        import importlib
+    """``tg.viz`` and ``tg.compile`` imported on first use (``import tinygraph`` loads neither graphviz nor
+    the compiler); hints for PyTorch names."""
+    import importlib
 
+    if name == "viz":
         return importlib.import_module("tinygraph.viz")
+    if name in ("compile", "TraceError"):  # tg.compile (issue 18): trace a step once, replay it as flat numpy
+        compiler = importlib.import_module("tinygraph.compiler")
+        globals().update(compile=compiler.compile, TraceError=compiler.TraceError)
+        return globals()[name]
     from tinygraph.ops.spellings import module_hint
 
     raise AttributeError(module_hint(name))
@@ -93,7 +98,4 @@ __all__ = [
 ]
 __all__ += ["CheckpointError"]
 
-# tg.compile (issue 18): trace a step once, replay it as flat numpy
-from tinygraph.compiler import TraceError, compile  # noqa: E402, A004 - the API's name (the builtin is not used here)
-
-__all__ += ["TraceError", "compile"]
+__all__ += ["TraceError", "compile"]  # noqa: F405 - loaded on first use, by __getattr__
