@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import time
+import traceback
 from typing import Any
 
 import numpy as np
@@ -190,9 +191,13 @@ def _alive(pid: int) -> bool:
 
 def excepthook(w: World, previous: Any, kind: type, value: BaseException, tb: Any) -> None:
     """What an uncaught exception on a rank does: print it with the rank, tell the others, end the job."""
-    print(f"tinygraph.distributed: rank {w.rank} of {w.size} stopped with {kind.__name__}:", file=sys.stderr)
-    previous(kind, value, tb)
+    header = f"tinygraph.distributed: rank {w.rank} of {w.size} stopped with {kind.__name__}:\n"
     sys.stdout.flush()
+    if previous is sys.__excepthook__:  # the report in one write: another rank ending the job cannot cut it short
+        sys.stderr.write(header + "".join(traceback.format_exception(kind, value, tb)))
+    else:
+        sys.stderr.write(header)
+        previous(kind, value, tb)
     sys.stderr.flush()
     if isinstance(value, DistributedError):
         if w.failed_rank is not None:
