@@ -19,6 +19,7 @@ import numpy as np
 
 _FAIL, _QUERY, _REPLY, _ACK, _EXIT = 11, 12, 13, 14, 15  # tags on the control communicator
 _GRACE = 1.0  # seconds a wait goes on after a peer is gone (its last messages may be in flight)
+_FORWARD = 0.5  # seconds a failing rank gives mpiexec to forward its report before it ends the job
 _NOTE = 512  # bytes of a control message
 
 
@@ -206,4 +207,7 @@ def excepthook(w: World, previous: Any, kind: type, value: BaseException, tb: An
         w.notify_failure(value)
         if not isinstance(value, KeyboardInterrupt):  # (Ctrl-C reaches every rank at once)
             w.await_acks(grace=3.0)
+    # mpiexec forwards a rank's output on its own schedule, and ending the job kills that forwarding: without
+    # this pause, a report just written was sometimes lost whole (seen in the fault tests under load)
+    time.sleep(_FORWARD)
     w.MPI.COMM_WORLD.Abort(1)
