@@ -161,3 +161,21 @@ def test_layouts_and_dtypes_round_trip_exactly(tmp_path):
         assert b.flags.writeable, k
     with pytest.raises(TypeError, match=r"save: the array at 'c' has dtype complex128"):
         save({"c": np.array([1j])}, tmp_path / "c.npz")
+
+
+def test_checkpoints_are_loaded_on_first_use_and_round_trip(tmp_path):
+    """``import tinygraph`` leaves zipfile and hashlib out (tg.save/tg.load/tg.CheckpointError load them)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.npz"
+    code = (
+        "import sys, numpy as np, tinygraph as tg\n"
+        "assert 'tinygraph.serialization' not in sys.modules and 'zipfile' not in sys.modules\n"
+        f"tg.save({{'w': tg.tensor([1.5, -2.0])}}, {str(path)!r})\n"
+        "from tinygraph import CheckpointError, load\n"
+        "assert 'zipfile' in sys.modules and issubclass(CheckpointError, ValueError)\n"
+        f"print(load({str(path)!r})['w'].tolist())\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[1.5, -2.0]", r.stderr

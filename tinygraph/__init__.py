@@ -26,8 +26,6 @@ from tinygraph.gradcheck import (
     numerical_grad,
 )
 from tinygraph.random import manual_seed
-from tinygraph.serialization import load, save
-from tinygraph.serialization import CheckpointError
 from tinygraph import data, nn, optim  # noqa: E402 - built on everything above
 from tinygraph import linalg  # noqa: E402 - numpy.linalg's functions (issue 20)
 
@@ -41,8 +39,8 @@ from tinygraph.strict import strict_shapes  # noqa: E402
 
 
 def __getattr__(name: str):
-    """``tg.viz`` and ``tg.compile`` imported on first use (``import tinygraph`` loads neither graphviz nor
-    the compiler); hints for PyTorch names."""
+    """``tg.viz``, ``tg.compile`` and ``tg.save``/``tg.load`` imported on first use (``import tinygraph``
+    loads neither graphviz, the compiler nor zipfile and hashlib); hints for PyTorch names."""
     import importlib
 
     if name == "viz":
@@ -50,6 +48,10 @@ def __getattr__(name: str):
     if name in ("compile", "TraceError"):  # tg.compile (issue 18): trace a step once, replay it as flat numpy
         compiler = importlib.import_module("tinygraph.compiler")
         globals().update(compile=compiler.compile, TraceError=compiler.TraceError)
+        return globals()[name]
+    if name in ("save", "load", "CheckpointError"):  # checkpoints (tinygraph.serialization)
+        ser = importlib.import_module("tinygraph.serialization")
+        globals().update(save=ser.save, load=ser.load, CheckpointError=ser.CheckpointError)
         return globals()[name]
     from tinygraph.ops.spellings import module_hint
 
@@ -83,11 +85,9 @@ __all__ = [
     "gradcheck_module",
     "gradgradcheck",
     "is_grad_enabled",
-    "load",
     "manual_seed",
     "no_grad",
     "numerical_grad",
-    "save",
     "set_default_dtype",
     "set_grad_enabled",
     "tensor",
@@ -96,6 +96,6 @@ __all__ = [
     "strict_shapes",
     *_factories_all,
 ]
-__all__ += ["CheckpointError"]
+__all__ += ["CheckpointError", "load", "save"]  # noqa: F405 - loaded on first use, by __getattr__
 
 __all__ += ["TraceError", "compile"]  # noqa: F405 - loaded on first use, by __getattr__

@@ -184,7 +184,7 @@ def backward(
         mask = alloc(shape, np.bool_)
         dst = into(j)
         zero = const(ZERO[dt])
-        pre = [f"np.greater({args[0]}, {zero}, {mask})"]
+        pre = [f"np.greater({out}, {zero}, {mask})"]  # (y > 0 where x > 0: the input's buffer is free for y)
         return [(k, f"np.multiply({g}, {mask}" + (f", {dst})" if dst else ")"), pre, "buffer" if dst else "fresh")]
     if name == "sum" and len(step.args) == 3:  # the gradient repeated along the summed axes
         k, j = wanted[0]

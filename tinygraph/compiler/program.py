@@ -300,7 +300,7 @@ class Frame:
 
 _BUFFER = re.compile(r"\b([YGT]\d+)\b")
 _ELEMENTWISE = re.compile(
-    r"^\s*(\w+ = )?np\.(add|subtract|multiply|divide|negative|exp|log|tanh|sqrt|absolute)\([\w, ]*\)(\s*#.*)?$"
+    r"^\s*(\w+ = )?np\.(add|subtract|multiply|divide|negative|exp|log|tanh|sqrt|absolute|maximum)\([\w, =]*\)(\s*#.*)?$"
 )
 _NUMPY_CALL = re.compile(
     r"^\s*np\.(matmul|add\.reduce|add|subtract|multiply|divide|negative|exp|log|tanh|sqrt"
