@@ -201,7 +201,9 @@ def test_line_shapes_keep_strings_keywords_attributes_and_comments_apart():
         "    return (v4, v1)",
     ]
     table = interpret.Table(lines, None)
-    assert sorted(table.names) == ["T3", "v0", "v1", "v2", "v3", "v4"]
+    assert table.blocks == {"v": (0, 5), "T": (5, 4)}  # entries of R: v0 ... v4, then T0 ... T3
+    operands = [ix for _, ix in table.forward]
+    assert operands == [(1, 0), (2, 1, 8), (3, 2), (4, 3), (4, 1)]
     assert len(table.forward) == 5  # the comment-only line is dropped
 
     class Real:

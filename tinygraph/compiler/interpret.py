@@ -9,7 +9,10 @@ Y7)`` and ``v10 = np.add(v8, v1, Y10)`` are one shape, ``R[a0] = np.add(R[a1], R
 turns each into its shape and its operands:
 
 - every numbered name of the program (``v12``, ``g3``, ``Y7``, ``K0``, ``F4``, ``L_2``, ...)
-  becomes an entry of one list, ``R``, one per frame;
+  becomes an entry of one list, ``R``, one per frame: the names of one letter take a block of
+  entries in the order of their numbers (``v0`` ... ``v<largest>``, then the ``g`` names, ...), so
+  a name's entry is worked out from its letter and its number, in a few array operations for all
+  the names at once;
 - a line's shape is the line with its comment dropped and its names replaced by ``R[a0]``,
   ``R[a1]``, ... (one per occurrence, in order); each distinct shape is compiled once as a small
   function ``_s<k>(R, ix)`` that unpacks the entries ``a0, a1, ... = ix`` and runs the line; its
@@ -27,25 +30,30 @@ from __future__ import annotations
 
 import re
 
-# a numbered name of the program, or a function's parameter; not an attribute (`.float32`), not
-# a keyword argument (`x1=...`: the generator writes those without spaces), not inside a number (`1e5`)
-_NAME = r"(?<![\w.])[A-Za-z]+_?\d+\b(?!=[^=])"
-_SPLIT = re.compile(f"({_NAME})")  # (split keeps the operands)
+import numpy as np
+
+# a numbered name of the program, as its letters and its number; not an attribute (`.float32`),
+# not a keyword argument (`x1=...`: the generator writes those without spaces), not inside a number (`1e5`)
+_NAME = r"(?<![\w.])([A-Za-z]+_?)(0|[1-9]\d*)\b(?!=[^=])"  # (no leading zeros: one name, one number)
+_SPLIT = re.compile(_NAME)  # (split keeps the letters and the numbers)
 _HASH = re.compile("#[^\n]*")  # a comment, where no line has a string
 _STRING = r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\""""
 _COMMENT = re.compile(f"({_STRING})|[ \\t]*#[^\\n]*")  # a comment (dropped), or a string (kept as it is)
-_QUOTED = re.compile(f"({_STRING})|({_NAME})")  # for text with strings in it: a string, or an operand
+_QUOTED = re.compile(f"({_STRING})|{_NAME}")  # for text with strings in it: a string, or an operand
+_WHOLE = re.compile(r"([A-Za-z]+_?)(0|[1-9]\d*)")  # a name of the frame's namespace, whole
 
 
 class Table:
     """A program's lines as shapes (compiled once) and, per line, its shape's number and its operands' entries."""
 
     def __init__(self, forward: list[str], backward: list[str] | None) -> None:
-        self.names: dict[str, int] = {}  # name -> its entry of R
+        self.blocks: dict[str, tuple] = {}  # a name's letters -> (its block's first entry, the block's length)
+        self.size = 0  # the number of entries of R
+        self._objects: list | None = None  # (entry, name) of the frame's objects the lines use, from the first frame
         self.shapes: dict[str, int] = {}  # a line's shape -> its number
-        self._counts: list[int] = []  # per shape, its number of operands
-        self.forward = self._lines(forward)
-        self.backward = self._lines(backward) if backward else None
+        self.forward, self.backward = self._lines(forward, backward or [])
+        if not backward:
+            self.backward = None
         src = []
         for shape, k in self.shapes.items():
             n = shape.count("\0")
@@ -58,36 +66,41 @@ class Table:
             src.append(f"    {body}")
         self.code = compile("\n".join(src) + "\n", "<tg.compile line shapes>", "exec")
 
-    def _lines(self, lines: list[str]) -> list[tuple]:
-        """Per line that is not only a comment: (its shape's number, its operands' entries).
+    def _lines(self, forward: list[str], backward: list[str]) -> tuple[list, list]:
+        """Per line of each function that is not only a comment: (its shape's number, its operands' entries).
 
-        The text is handled whole, one pass of a regular expression over all the lines (a long
-        program's lines are counted in hundreds of thousands; a pass per line costs more).
+        The text of both functions is handled whole, one pass of a regular expression over all
+        its lines (a long program's lines are counted in hundreds of thousands: a pass per line
+        costs several times more), with a line of one ``\\x01`` between the two functions.
         """
-        text = "\n".join(lines)
+        text = "\n".join(forward) + "\n\x01\n" + "\n".join(backward)
         plain = _HASH.sub("", text)
         if "'" in plain or '"' in plain:  # a string in some line (which may hold a "#"): the careful way
-            ops: list[str] = []
+            letters: list[str] = []
+            numbers: list[str] = []
 
             def operand(m: re.Match) -> str:
                 if m.group(1) is not None:
                     return m.group(1)
-                ops.append(m.group(2))
+                letters.append(m.group(2))
+                numbers.append(m.group(3))
                 return "\0"
 
             shaped = _QUOTED.sub(operand, _COMMENT.sub(r"\1", text))
         else:
             parts = _SPLIT.split(plain)
-            shaped, ops = "\0".join(parts[::2]), parts[1::2]
-        names = self.names
-        for name in dict.fromkeys(ops):
-            if name not in names:
-                names[name] = len(names)
-        entries = list(map(names.__getitem__, ops))
-        shapes, counts = self.shapes, self._counts
-        out, pos = [], 0
+            shaped, letters, numbers = "\0".join(parts[::3]), parts[1::3], parts[2::3]
+        entries = self._entries(letters, numbers)
+        shapes, counts = self.shapes, []
+        out: list = []
+        lines = [out]
+        pos = 0
         for shape in shaped.split("\n"):
             if shape.isspace() or not shape:
+                continue
+            if shape == "\x01":  # the backward's lines from here
+                out = []
+                lines.append(out)
                 continue
             k = shapes.get(shape)
             if k is None:
@@ -96,11 +109,35 @@ class Table:
             n = counts[k]
             out.append((k, tuple(entries[pos : pos + n])))
             pos += n
-        return out
+        return lines[0], lines[1]
+
+    def _entries(self, letters: list[str], numbers: list[str]) -> list[int]:
+        """The entries of R of the operands named by `letters` and `numbers`; sets the blocks."""
+        kinds = {k: j for j, k in enumerate(dict.fromkeys(letters))}  # a few: v, g, t, Y, G, T, K, ...
+        kind = np.fromiter(map(kinds.__getitem__, letters), np.intp, len(letters))
+        number = np.fromiter(map(int, numbers), np.intp, len(numbers))
+        largest = np.full(len(kinds), -1, np.intp)
+        np.maximum.at(largest, kind, number)
+        first = np.cumsum(largest + 1) - (largest + 1)
+        self.blocks = {k: (int(first[j]), int(largest[j]) + 1) for k, j in kinds.items()}
+        self.size = int((largest + 1).sum())
+        return (first[kind] + number).tolist()
+
+    def entry(self, name: str) -> int | None:
+        """The entry of R of `name`, or None if no line uses a name of its letters and number."""
+        m = _WHOLE.fullmatch(name)
+        block = m and self.blocks.get(m.group(1))
+        if not block or int(m.group(2)) >= block[1]:
+            return None
+        return block[0] + int(m.group(2))
 
     def bind(self, ns: dict) -> tuple:
         """The forward and backward of one frame whose objects and globals are in `ns`."""
-        R = [ns.get(name) for name in self.names]
+        if self._objects is None:  # (the frames of one program have the same names)
+            self._objects = [(e, name) for name in ns if (e := self.entry(name)) is not None]
+        R: list = [None] * self.size
+        for e, name in self._objects:
+            R[e] = ns[name]
         exec(self.code, ns)  # noqa: S102 - the line shapes, defined in the frame's globals
         shapes = [ns[f"_s{k}"] for k in range(len(self.shapes))]
         forward_steps = [(shapes[k], ix) for k, ix in self.forward]
