@@ -5,6 +5,8 @@ any program, goes the long way; its results are checked against eager, against t
 compiled as source (bit for bit), against a hand-written numpy chain and finite differences.
 """
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -193,6 +195,7 @@ def test_the_program_text_of_a_long_program(long_programs):
 
 def test_line_shapes_keep_strings_keywords_attributes_and_comments_apart():
     lines = [
+        "    T3[...] = 10.0",
         "    v1 = f(v0, 'v0 # not a comment', key1='x')  # a comment with v7 in it",
         "    v2 = np.float32(v1.real2) + T3  # another",
         '    v3 = g(v2, "it\'s v2")',
@@ -201,10 +204,9 @@ def test_line_shapes_keep_strings_keywords_attributes_and_comments_apart():
         "    return (v4, v1)",
     ]
     table = interpret.Table(lines, None)
-    assert table.blocks == {"v": (0, 5), "T": (5, 4)}  # entries of R: v0 ... v4, then T0 ... T3
-    operands = [ix for _, ix in table.forward]
-    assert operands == [(1, 0), (2, 1, 8), (3, 2), (4, 3), (4, 1)]
-    assert len(table.forward) == 5  # the comment-only line is dropped
+    assert table.blocks == {"T": (0, 4), "v": (4, 5)}  # entries of R: T0 ... T3, then v0 ... v4
+    operands = [ix for _, ix in table.forward]  # the comment-only line is dropped
+    assert operands == [(3,), (5, 4), (6, 5, 3), (7, 6), (8, 7), (8, 5)]
 
     class Real:
         real2 = 2.0
@@ -217,8 +219,24 @@ def test_line_shapes_keep_strings_keywords_attributes_and_comments_apart():
         assert s == "it's v2"
         return a + 1
 
-    ns = {"f": f, "g": g, "np": np, "v0": None, "T3": 10.0}
-    forward, backward = table.bind(ns)
+    ns = {"f": f, "g": g, "np": np, "v0": None}
+    forward, backward = table.bind(ns, {"T3": ((), np.float64), "T4": ((2,), np.float64)})  # (T4: not used)
     v4, v1 = forward(())
     assert backward is None and isinstance(v1, Real)
-    assert v4 == 1e5 * (np.float32(2.0) + 10.0 + 1)
+    assert v4 == 1e5 * (2.0 + 10.0 + 1)
+
+
+def test_the_cycle_collector_is_on_again_after_a_trace_a_failing_one_included():
+    assert gc.isenabled()
+    refused = tg.compile(lambda x: x * 2 if float(x.sum()) > 0 else x)
+    with pytest.raises(tg.TraceError):
+        refused(tg.tensor([1.0]))
+    assert gc.isenabled()
+    assert tg.compile(lambda x: (x * 2).sum())(tg.tensor([1.5])).item() == 3.0
+    assert gc.isenabled()
+    gc.disable()  # switched off by the user: it stays off
+    try:
+        assert tg.compile(lambda x: (x * 3).sum())(tg.tensor([1.5])).item() == 4.5
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

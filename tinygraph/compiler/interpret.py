@@ -5,7 +5,8 @@ lines, and ``compile()`` of them took two minutes, more than linear in the lengt
 the lines of a long program differ only by the numbered names they use: ``v7 = np.add(v5, v1,
 Y7)`` and ``v10 = np.add(v8, v1, Y10)`` are one shape, ``R[a0] = np.add(R[a1], R[a2], R[a3])``.
 
-`Table` takes the lines `program.Program` wrote (the same text a short program compiles) and
+`Table` takes the lines `program.Program` wrote (the same text a short program compiles; each
+line one whole statement, which the splitting of long source into parts already relies on) and
 turns each into its shape and its operands:
 
 - every numbered name of the program (``v12``, ``g3``, ``Y7``, ``K0``, ``F4``, ``L_2``, ...)
@@ -29,6 +30,7 @@ same source either way. Which programs run this way: ``program.LONG``.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +42,7 @@ _HASH = re.compile("#[^\n]*")  # a comment, where no line has a string
 _STRING = r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\""""
 _COMMENT = re.compile(f"({_STRING})|[ \\t]*#[^\\n]*")  # a comment (dropped), or a string (kept as it is)
 _QUOTED = re.compile(f"({_STRING})|{_NAME}")  # for text with strings in it: a string, or an operand
-_WHOLE = re.compile(r"([A-Za-z]+_?)(0|[1-9]\d*)")  # a name of the frame's namespace, whole
+_WHOLE = re.compile(r"^(([A-Za-z]+_?)(0|[1-9]\d*))$", re.MULTILINE)  # a numbered name of the frame's namespace
 
 
 class Table:
@@ -50,6 +52,7 @@ class Table:
         self.blocks: dict[str, tuple] = {}  # a name's letters -> (its block's first entry, the block's length)
         self.size = 0  # the number of entries of R
         self._objects: list | None = None  # (entry, name) of the frame's objects the lines use, from the first frame
+        self._buffers: list = []  # (entry, (shape, dtype)) of the frame's buffers
         self.shapes: dict[str, int] = {}  # a line's shape -> its number
         self.forward, self.backward = self._lines(forward, backward or [])
         if not backward:
@@ -73,7 +76,7 @@ class Table:
         its lines (a long program's lines are counted in hundreds of thousands: a pass per line
         costs several times more), with a line of one ``\\x01`` between the two functions.
         """
-        text = "\n".join(forward) + "\n\x01\n" + "\n".join(backward)
+        text = ("\n".join(forward) + "\n\x01\n" + "\n".join(backward)).replace("\n    ", "\n")  # (less to scan)
         plain = _HASH.sub("", text)
         if "'" in plain or '"' in plain:  # a string in some line (which may hold a "#"): the careful way
             letters: list[str] = []
@@ -123,21 +126,28 @@ class Table:
         self.size = int((largest + 1).sum())
         return (first[kind] + number).tolist()
 
-    def entry(self, name: str) -> int | None:
-        """The entry of R of `name`, or None if no line uses a name of its letters and number."""
-        m = _WHOLE.fullmatch(name)
-        block = m and self.blocks.get(m.group(1))
-        if not block or int(m.group(2)) >= block[1]:
-            return None
-        return block[0] + int(m.group(2))
+    def locate(self, names: Any) -> list[tuple[int, str]]:
+        """(entry of R, name) for each of `names` that has one (its letters and number are used by a line)."""
+        out = []
+        for name, letters, number in _WHOLE.findall("\n".join(names)):
+            block = self.blocks.get(letters)
+            if block is not None and int(number) < block[1]:
+                out.append((block[0] + int(number), name))
+        return out
 
-    def bind(self, ns: dict) -> tuple:
-        """The forward and backward of one frame whose objects and globals are in `ns`."""
+    def bind(self, ns: dict, buffers: dict) -> tuple:
+        """The forward and backward of one frame whose objects and globals are in `ns`.
+
+        `buffers` (name -> (shape, dtype)): the arrays the frame keeps, made here into R.
+        """
         if self._objects is None:  # (the frames of one program have the same names)
-            self._objects = [(e, name) for name in ns if (e := self.entry(name)) is not None]
+            self._objects = self.locate(ns)
+            self._buffers = [(e, buffers[name]) for e, name in self.locate(buffers)]
         R: list = [None] * self.size
         for e, name in self._objects:
             R[e] = ns[name]
+        for e, (shape, dtype) in self._buffers:
+            R[e] = np.empty(shape, dtype)
         exec(self.code, ns)  # noqa: S102 - the line shapes, defined in the frame's globals
         shapes = [ns[f"_s{k}"] for k in range(len(self.shapes))]
         forward_steps = [(shapes[k], ix) for k, ix in self.forward]

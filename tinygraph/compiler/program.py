@@ -11,6 +11,10 @@ numpy calls run.
 A `Frame` is one set of buffers and saved values with the two functions compiled into it. A frame
 stays with the results of the call that filled it until their backward has run (or they are
 gone), so a second call before the first call's backward uses another frame.
+
+A program of more than ``LONG`` lines is not compiled (CPython's ``compile()`` of one takes more
+than linear time: minutes for a 200,000-op chain): the same lines run from an `interpret.Table`,
+each distinct line shape compiled once, and ``program.source`` is still their text.
 """
 
 from __future__ import annotations
@@ -146,7 +150,8 @@ class Program:
 
     def _forward_line(self, step: Step) -> str:
         i = step.index
-        args = ", ".join(self._arg(a) for a in step.args)
+        names = [self._arg(a) for a in step.args]
+        args = ", ".join(names)
         out = f"v{step.out.index}" if step.out is not None else ""
         views = any(s.index in self.in_buffer for s in step.slots())
         if step.kind == "assign":
@@ -161,7 +166,7 @@ class Program:
         into = None
         if step.out.index not in self.fresh:
             into = f"Y{step.out.index}"
-        fast = kernels.forward(step, [self._arg(a) for a in step.args], out, into, self._const, self._alloc)
+        fast = kernels.forward(step, names, out, into, self._const, self._alloc)
         if fast is not None:
             if into:
                 self.buffers[into] = (step.out.shape, step.out.dtype)
@@ -307,14 +312,14 @@ class Frame:
                 ns[f"N{i}"] = step.fn
             else:
                 ns[f"L{i}"] = step.fn
-        for name, (shape, dtype) in program.buffers.items():
-            ns[name] = np.empty(shape, dtype)
         ns["take"] = Recycler(program.recycled).take
         if program.table is None:
+            for name, (shape, dtype) in program.buffers.items():
+                ns[name] = np.empty(shape, dtype)
             exec(program.code, ns)  # noqa: S102 - the program's own generated source
             self.forward, self.backward = ns["forward"], ns.get("backward")
-        else:  # a long program: the same lines, run from its table
-            self.forward, self.backward = program.table.bind(ns)
+        else:  # a long program: the same lines, run from its table (which makes the buffers)
+            self.forward, self.backward = program.table.bind(ns, program.buffers)
         self.ns = ns
         self.users: list = []  # weak references to the nodes of the results that need this frame
         self.busy = False  # a call is running in it
@@ -347,9 +352,11 @@ def _share_buffers(forward: list[str], backward: list[str], buffers: dict) -> tu
     which may run twice (``retain_graph``) on the forward's values. `buffers` is updated in place.
     Programs longer than ``_SHARE_LIMIT`` lines are left as they are.
     """
+    if len(forward) + len(backward) > _SHARE_LIMIT:  # a very long program of small arrays (W5): not worth the pass
+        return forward, backward
     lines = [(0, line) for block in forward for line in block.split("\n")]
     lines += [(1, line) for block in backward for line in block.split("\n")]
-    if len(lines) > _SHARE_LIMIT:  # a very long program of small arrays (W5): not worth the pass
+    if len(lines) > _SHARE_LIMIT:
         return forward, backward
     last: dict = {}
     holds: dict = {}
