@@ -10,10 +10,10 @@ line one whole statement, which the splitting of long source into parts already 
 turns each into its shape and its operands:
 
 - every numbered name of the program (``v12``, ``g3``, ``Y7``, ``K0``, ``F4``, ``L_2``, ...)
-  becomes an entry of one list, ``R``, one per frame: the names of one letter take a block of
-  entries in the order of their numbers (``v0`` ... ``v<largest>``, then the ``g`` names, ...), so
-  a name's entry is worked out from its letter and its number, in a few array operations for all
-  the names at once;
+  becomes an entry of one list, ``R``, one per frame: the names of the same letters take a block
+  of entries in the order of their numbers (``v0`` ... ``v<largest>``, then the ``g`` names, ...),
+  so a name's entry is worked out from its letters and its number, in a few array operations for
+  all the names at once;
 - a line's shape is the line with its comment dropped and its names replaced by ``R[a0]``,
   ``R[a1]``, ... (one per occurrence, in order); each distinct shape is compiled once as a small
   function ``_s<k>(R, ix)`` that unpacks the entries ``a0, a1, ... = ix`` and runs the line; its

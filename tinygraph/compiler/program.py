@@ -79,7 +79,8 @@ class Program:
         self.fresh |= {st.args[0][1].index for st in self.steps if st.kind == "assign"}
         self.in_buffer: set = set()  # slots whose array may be (a view of) a buffer
         self.recycled: dict = {}  # leaf slot -> (shape, dtype) of the gradient array `Recycler` hands out
-        self.calls: set = set()  # the steps whose op's own forward or vjp the source calls (F, B, C)
+        self.calls: set = set()  # the steps whose op's own forward or vjp the source calls (F, B, C):
+        # a long program's frame makes those three for these steps only (a kernel writing F/B/C must add its step)
         fwd = self._forward_source()
         bwd = self._backward_source() if any(self.out_grad) else ([], "", [])
         fwd_body, bwd_body = _share_buffers(fwd[0] + [fwd[1]], bwd[0] + [bwd[1]], self.buffers)
@@ -132,7 +133,9 @@ class Program:
         return self._const(v)
 
     def _forward_source(self) -> str:
-        saved = sorted(self._saved_for_backward())
+        # what the backward reads from the forward (globals of the compiled source; a program of
+        # more steps than LONG is long for sure: its lines run from a table, which needs no list)
+        saved = sorted(self._saved_for_backward()) if len(self.steps) <= LONG else []
         lines = []
         for s in self.args:  # this call's arguments
             lines.append(f"    v{s.index} = ins[{s.source}]" + ("._data" if s.kind == "input" else ""))
@@ -303,7 +306,7 @@ class Frame:
         for step in program.steps:
             i = step.index
             if step.kind == "op":
-                if i not in program.calls:  # (a kernel's numpy calls only)
+                if program.table is not None and i not in program.calls:  # a long program's kernel step
                     continue
                 ns[f"F{i}"] = _func(step.fn.forward)
                 ns[f"B{i}"] = _func(step.fn.backward)
