@@ -7,7 +7,7 @@ One thread each (the BLAS thread variables are set before numpy or torch is impo
 one CPU, implementations alternating step by step after a warm-up, Python's garbage collector on.
 Before timing, every workload checks that the implementations compute the same loss and
 gradients (float32 tolerances). "tinygraph (compiled)" is the tinygraph column's step with the loss
-through ``tg.compile``; its first call (the trace) is timed apart, for W3 and W2. Peak memory (RSS) of W2 at batch 1024 is measured for each
+through ``tg.compile``; its first call (the trace) is timed apart, for W3 and W2 (and W5's first step is printed). Peak memory (RSS) of W2 at batch 1024 is measured for each
 implementation in a fresh subprocess.
 """
 
