@@ -7,7 +7,7 @@ One thread each (the BLAS thread variables are set before numpy or torch is impo
 one CPU, implementations alternating step by step after a warm-up, Python's garbage collector on.
 Before timing, every workload checks that the implementations compute the same loss and
 gradients (float32 tolerances). "tinygraph (compiled)" is the tinygraph column's step with the loss
-through ``tg.compile``; its first call (the trace) is timed apart, for W3 and W2. Peak memory (RSS) of W2 at batch 1024 is measured for each
+through ``tg.compile``; its first call (the trace) is timed apart, for W3 and W2 (and W5's first step is printed). Peak memory (RSS) of W2 at batch 1024 is measured for each
 implementation in a fresh subprocess.
 """
 
@@ -116,6 +116,9 @@ def check(name: str, steps: dict) -> None:
             sys.exit(f"{name}: {impl} disagrees with hand-written numpy: " + "; ".join(problems))
 
 
+FIRST: dict = {}  # (workload, implementation) -> seconds of its first step (the compiled one's trace)
+
+
 def time_workload(name: str, data: dict, factories: dict, warmup: int, n: int) -> dict:
     """Per-step times in seconds for each implementation, alternating implementations every step."""
     check_steps = {impl: f(data) for impl, f in factories.items()}
@@ -130,6 +133,8 @@ def time_workload(name: str, data: dict, factories: dict, warmup: int, n: int) -
             t0 = time.perf_counter()
             step()
             dt = time.perf_counter() - t0
+            if i == 0:
+                FIRST[name, impl] = dt
             if i >= warmup:
                 times[impl].append(dt)
     return times
@@ -272,6 +277,10 @@ def main() -> None:
             ratios.append(f"{t / stats['pytorch'][0]:.2f}×" if "pytorch" in stats else "–")
         label = f"{name} {desc}" + (" (per op)" if name == "W4" else "")
         print(f"| {label} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+
+    if ("W5", "compiled") in FIRST:
+        print()
+        print(f"W5's first compiled call (trace, program built, one replay): {fmt(FIRST['W5', 'compiled'])}")
 
     if not only or "W3" in only or "W2" in only:
         print()

@@ -11,10 +11,16 @@ numpy calls run.
 A `Frame` is one set of buffers and saved values with the two functions compiled into it. A frame
 stays with the results of the call that filled it until their backward has run (or they are
 gone), so a second call before the first call's backward uses another frame.
+
+A program of more than ``LONG`` lines is not compiled (CPython's ``compile()`` of one takes more
+than linear time: minutes for a 200,000-op chain): the same lines run from an `interpret.Table`,
+each distinct line shape compiled once, and ``program.source`` is still their text.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 import sys
 import threading
@@ -22,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.compiler import kernels
+from tinygraph.compiler import interpret, kernels
 from tinygraph.compiler.trace import Slot, Step, Trace
 
 
@@ -52,6 +58,10 @@ class Program:
     """The forward and backward of one trace, as source, and the frames that run them."""
 
     def __init__(self, trace: Trace, with_grad: bool) -> None:
+        with _collector_paused():
+            self._build(trace, with_grad)
+
+    def _build(self, trace: Trace, with_grad: bool) -> None:
         self.trace = trace
         self.steps = _live(trace)
         self.args = [s for s in trace.inputs if s is not None]
@@ -69,13 +79,27 @@ class Program:
         self.fresh |= {st.args[0][1].index for st in self.steps if st.kind == "assign"}
         self.in_buffer: set = set()  # slots whose array may be (a view of) a buffer
         self.recycled: dict = {}  # leaf slot -> (shape, dtype) of the gradient array `Recycler` hands out
+        self.calls: set = set()  # the steps whose op's own forward or vjp the source calls (F, B, C):
+        # a long program's frame makes those three for these steps only (a kernel writing F/B/C must add its step)
         fwd = self._forward_source()
         bwd = self._backward_source() if any(self.out_grad) else ([], "", [])
         fwd_body, bwd_body = _share_buffers(fwd[0] + [fwd[1]], bwd[0] + [bwd[1]], self.buffers)
-        self.forward_source = _assemble("forward", "ins", fwd_body[:-1], fwd_body[-1], fwd[2])
-        self.backward_source = _assemble("backward", "seeds", bwd_body[:-1], bwd_body[-1], []) if bwd[1] else ""
+        fwd_lines = [line for block in fwd_body for line in block.split("\n")]
+        bwd_lines = [line for block in bwd_body for line in block.split("\n")] if bwd[1] else []
+        self.table = None  # a long program's lines as shapes and operands (`interpret.Table`), else None
+        if len(fwd_lines) + len(bwd_lines) > LONG:
+            self.table = interpret.Table(fwd_lines, bwd_lines)
+            self.forward_source = _listing("forward", "ins", fwd_lines)
+            self.backward_source = _listing("backward", "seeds", bwd_lines) if bwd_lines else ""
+        else:
+            self.forward_source = _assemble("forward", "ins", fwd_lines[:-1], fwd_lines[-1], fwd[2])
+            self.backward_source = (
+                _assemble("backward", "seeds", bwd_lines[:-1], bwd_lines[-1], []) if bwd_lines else ""
+            )
         self.source = self.forward_source + ("\n" + self.backward_source if self.backward_source else "")
-        self.code = compile(self.source, "<tg.compile program>", "exec")
+        if self.table is not None:
+            self.source = self.table.describe() + "\n" + self.source
+        self.code = compile(self.source, "<tg.compile program>", "exec") if self.table is None else None
         self.frames: list[Frame] = []
         self.lock = threading.Lock()
 
@@ -109,7 +133,9 @@ class Program:
         return self._const(v)
 
     def _forward_source(self) -> str:
-        saved = sorted(self._saved_for_backward())
+        # what the backward reads from the forward (globals of the compiled source; a program of
+        # more steps than LONG is long for sure: its lines run from a table, which needs no list)
+        saved = sorted(self._saved_for_backward()) if len(self.steps) <= LONG else []
         lines = []
         for s in self.args:  # this call's arguments
             lines.append(f"    v{s.index} = ins[{s.source}]" + ("._data" if s.kind == "input" else ""))
@@ -127,7 +153,8 @@ class Program:
 
     def _forward_line(self, step: Step) -> str:
         i = step.index
-        args = ", ".join(self._arg(a) for a in step.args)
+        names = [self._arg(a) for a in step.args]
+        args = ", ".join(names)
         out = f"v{step.out.index}" if step.out is not None else ""
         views = any(s.index in self.in_buffer for s in step.slots())
         if step.kind == "assign":
@@ -142,12 +169,13 @@ class Program:
         into = None
         if step.out.index not in self.fresh:
             into = f"Y{step.out.index}"
-        fast = kernels.forward(step, [self._arg(a) for a in step.args], out, into, self._const, self._alloc)
+        fast = kernels.forward(step, names, out, into, self._const, self._alloc)
         if fast is not None:
             if into:
                 self.buffers[into] = (step.out.shape, step.out.dtype)
                 self.in_buffer.add(step.out.index)
             return "\n    ".join(fast)
+        self.calls.add(i)
         call = f"F{i}(C{i}, {args})"
         return f"{out} = " + (f"asarray({call})" if step.wrap else call) + f"  # {step.fn.name}"
 
@@ -226,6 +254,7 @@ class Program:
                     add(j, expr, what, g_buf)
                 continue
             args = ", ".join(arg_names)
+            self.calls.add(i)
             if step.fn.saves_output:
                 lines.append(f"    C{i}.output = v{step.out.index}")
             if len(step.args) == 1:
@@ -265,6 +294,10 @@ class Frame:
     """One set of buffers and saved values, with the program's two functions compiled into it."""
 
     def __init__(self, program: Program) -> None:
+        with _collector_paused():
+            self._fill(program)
+
+    def _fill(self, program: Program) -> None:
         ns: dict[str, Any] = {"asarray": np.asarray, "first": _first, "np": np}
         ns.update(sce_forward=kernels.sce_forward, sce_backward=kernels.sce_backward)
         ns.update(program.consts)
@@ -273,6 +306,8 @@ class Frame:
         for step in program.steps:
             i = step.index
             if step.kind == "op":
+                if program.table is not None and i not in program.calls:  # a long program's kernel step
+                    continue
                 ns[f"F{i}"] = _func(step.fn.forward)
                 ns[f"B{i}"] = _func(step.fn.backward)
                 ns[f"C{i}"] = ReplayContext(step.needs)
@@ -280,13 +315,15 @@ class Frame:
                 ns[f"N{i}"] = step.fn
             else:
                 ns[f"L{i}"] = step.fn
-        for name, (shape, dtype) in program.buffers.items():
-            ns[name] = np.empty(shape, dtype)
-        exec(program.code, ns)  # noqa: S102 - the program's own generated source
         ns["take"] = Recycler(program.recycled).take
+        if program.table is None:
+            for name, (shape, dtype) in program.buffers.items():
+                ns[name] = np.empty(shape, dtype)
+            exec(program.code, ns)  # noqa: S102 - the program's own generated source
+            self.forward, self.backward = ns["forward"], ns.get("backward")
+        else:  # a long program: the same lines, run from its table (which makes the buffers)
+            self.forward, self.backward = program.table.bind(ns, program.buffers)
         self.ns = ns
-        self.forward = ns["forward"]
-        self.backward = ns.get("backward")
         self.users: list = []  # weak references to the nodes of the results that need this frame
         self.busy = False  # a call is running in it
 
@@ -318,9 +355,11 @@ def _share_buffers(forward: list[str], backward: list[str], buffers: dict) -> tu
     which may run twice (``retain_graph``) on the forward's values. `buffers` is updated in place.
     Programs longer than ``_SHARE_LIMIT`` lines are left as they are.
     """
+    if len(forward) + len(backward) > _SHARE_LIMIT:  # a very long program of small arrays (W5): not worth the pass
+        return forward, backward
     lines = [(0, line) for block in forward for line in block.split("\n")]
     lines += [(1, line) for block in backward for line in block.split("\n")]
-    if len(lines) > _SHARE_LIMIT:  # a very long program of small arrays (W5): not worth the pass
+    if len(lines) > _SHARE_LIMIT:
         return forward, backward
     last: dict = {}
     holds: dict = {}
@@ -368,6 +407,10 @@ def _share_buffers(forward: list[str], backward: list[str], buffers: dict) -> tu
 
 
 _SHARE_LIMIT = 30_000
+# programs of more lines than this (forward and backward) run their lines from a table
+# (`interpret.Table`) instead of compiling them: CPython's compile() of a long program takes
+# more than linear time (minutes for a 200,000-op chain), a table is built in linear time
+LONG = 20_000
 _CHUNK = 300  # CPython compiles one very long function in more than linear time: long programs are split
 _ASSIGNED = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*,?\s*=(?!=)")
 
@@ -392,6 +435,11 @@ def _assemble(name: str, param: str, body: list[str], ret: str, global_names: li
     return "\n".join([*out, f"def {name}({param}):", *calls, ret]) + "\n"
 
 
+def _listing(name: str, param: str, lines: list[str]) -> str:
+    """A long program's function as one listing (to read: its lines run from a table, not compiled)."""
+    return "\n".join([f"def {name}({param}):", *lines]) + "\n"
+
+
 class Recycler:
     """The arrays a frame writes leaves' gradients into: last call's, if nobody holds it any more.
 
@@ -410,6 +458,23 @@ class Recycler:
             return a
         a = self.kept[j] = np.empty(*self.specs[j])
         return a
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Any:
+    """Python's cycle collector off while a program or a frame is built (no user code runs in between).
+
+    A long trace holds millions of small objects, and the collector's passes over them, set off by
+    the objects the build makes, cost more than the build itself (about a third of a 200,000-op
+    chain's first call). It is switched back on after, if it was on.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _func(f: Any) -> Any:

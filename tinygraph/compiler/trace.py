@@ -16,7 +16,11 @@ While a `Tracer` is active (one thread, for the length of one call):
   values (they run at trace time only);
 - the modules called are noted, so that a program is replayed only in the train/eval mode it saw;
 - the random generator's state is put back afterwards, so the first replay draws what the eager
-  call would have drawn.
+  call would have drawn;
+- Python's cycle collector is paused for the length of the trace (one call) and switched back on
+  after, if it was on: a long trace holds millions of small objects (slots, steps, the eager
+  graph), and the collector's passes over them cost more than the recording itself (a 200,000-op
+  chain: 4.4-4.9 s with it, 1.9-2.5 s without).
 
 Everything is restored when the trace ends. A tensor made before the trace keeps its own array
 throughout (the tracer hands out views of it, and an assignment to it is recorded, not made);
@@ -27,6 +31,7 @@ while a trace runs; one trace runs at a time.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -468,6 +473,8 @@ class Tracer:
         global _active
         if not _lock.acquire(blocking=False):
             raise Busy("another thread is tracing")
+        self.collector_was_on = gc.isenabled()
+        gc.disable()
         _active = self
         self.rng_state = _random.generator().bit_generator.state
         tracer = self
@@ -533,6 +540,8 @@ class Tracer:
                     t._handle._data = t._data
         finally:
             _active = None
+            if self.collector_was_on:
+                gc.enable()
             _lock.release()
 
 
