@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.compiler import kernels
+from tinygraph.compiler import kernels, patterns
 from tinygraph.compiler.trace import Slot, Step, Trace
 
 
@@ -206,7 +206,20 @@ class Program:
                 lines.append(f"    g{j} = g{j} + {expr}")
                 own[j], buf[j] = self.trace.slots[j].shape != (), False
 
+        grad_outs = {o[1].index for o, need in zip(self.trace.outputs, self.out_grad) if need}
+        fused = patterns.find(self.steps, self.grad_slots, grad_outs)  # sigmoid step's index -> its chain
+        covered = {i for m in fused.values() for i in m.covered}
         for step in reversed(self.steps):
+            if step.index in covered:
+                continue
+            m = fused.get(step.index)
+            if m is not None:
+                if m.total.out.index in have:
+                    pre, expr, what = patterns.backward(m, f"g{m.total.out.index}", self._arg(m.y), into(m.z.index))
+                    lines.append("    # sigmoid + binary cross-entropy's vjp, closed form: (Y - A) * g")
+                    lines += ["    " + p for p in pre]
+                    add(m.z.index, expr, what, False)
+                continue
             if step.kind != "op" or step.out.index not in self.grad_slots or step.out.index not in have:
                 continue
             i = step.index

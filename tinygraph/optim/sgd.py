@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph.optim.optimizer import Optimizer, check_non_negative, with_l2
+from tinygraph.tensor import Tensor
 
 
 class SGD(Optimizer):
@@ -33,6 +34,10 @@ class SGD(Optimizer):
     ...     w.grad = tg.tensor([1.0]); opt.step()
     >>> round(w.item(), 10)   # 1 - 0.1*1 - 0.1*(0.9*1 + 1)
     0.71
+
+    Plain gradient descent (no momentum, no weight decay) steps in place through one scratch
+    array, the size of the largest parameter, kept between steps: ``np.multiply(g, lr, out=s)``
+    then ``np.subtract(θ, s, out=θ)``, the values of ``θ -= lr * g`` without its new array.
     """
 
     def __init__(
@@ -44,6 +49,8 @@ class SGD(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
+        self._flat: dict = {}  # dtype -> the scratch array of plain steps
+        self._views: dict = {}  # parameter -> its view of it
         super().__init__(
             params,
             {
@@ -54,6 +61,39 @@ class SGD(Optimizer):
                 "weight_decay": weight_decay,
             },
         )
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place (see the class's docstring)."""
+        groups = self.param_groups
+        if any(g["momentum"] or g["weight_decay"] for g in groups):
+            return super().step()
+        views = self._views
+        for group in groups:
+            lr = group["lr"]
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                g, d = grad._data if isinstance(grad, Tensor) else np.asarray(grad), p._data
+                if g.shape != d.shape or g.dtype != d.dtype:  # the general step: its error, or a cast
+                    self._step_one(p, group)
+                    continue
+                s = views.get(p)
+                if s is None or s.shape != d.shape or s.dtype != d.dtype:
+                    s = self._scratch(p, d)
+                np.multiply(g, lr, s)
+                np.subtract(d, s, d)
+                p.mark_written("an optimizer step")  # a graph that saved this parameter must notice
+
+    def _scratch(self, p: Any, d: np.ndarray) -> np.ndarray:
+        """`p`'s view of the shared scratch array of its dtype (made larger when `p` needs it)."""
+        flat = self._flat.get(d.dtype)
+        if flat is None or flat.size < d.size:
+            flat = self._flat[d.dtype] = np.empty(d.size, d.dtype)
+            self._views.clear()  # (views of the old array would keep it alive)
+        self.state.setdefault(p, {})  # as the general step leaves it
+        s = self._views[p] = flat[: d.size].reshape(d.shape)
+        return s
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
