@@ -143,14 +143,19 @@ def _near_misses():
         Yg = Y * params[3]  # a Y that depends on a parameter
         return -(Yg * tg.log(A) + (1 - Yg) * tg.log(1 - A)).sum() / 50
 
-    return X, Y, params, {
-        "weight 2 on the second term": _bce(params, weight=2.0),
-        "1 - Y of another Y": _bce(params, other_y=other),
-        "log(1 - A) with A a tanh": _bce(params, last=lambda z: 0.5 * tg.tanh(z) + 0.5),
-        "A used elsewhere": a_used_twice,
-        "1 - B for another sigmoid B": one_minus_another_sigmoid,
-        "Y needs a gradient": y_needs_a_gradient,
-    }
+    return (
+        X,
+        Y,
+        params,
+        {
+            "weight 2 on the second term": _bce(params, weight=2.0),
+            "1 - Y of another Y": _bce(params, other_y=other),
+            "log(1 - A) with A a tanh": _bce(params, last=lambda z: 0.5 * tg.tanh(z) + 0.5),
+            "A used elsewhere": a_used_twice,
+            "1 - B for another sigmoid B": one_minus_another_sigmoid,
+            "Y needs a gradient": y_needs_a_gradient,
+        },
+    )
 
 
 def test_near_misses_are_not_matched_and_match_eager():
