@@ -214,9 +214,10 @@ class Program:
                 continue
             m = fused.get(step.index)
             if m is not None:
-                if m.total.out.index in have:
-                    pre, expr, what = patterns.backward(m, f"g{m.total.out.index}", self._arg(m.y), into(m.z.index))
-                    lines.append("    # sigmoid + binary cross-entropy's vjp, closed form: (Y - A) * g")
+                if patterns.start(m).index in have:
+                    g = f"g{patterns.start(m).index}"
+                    pre, expr, what = patterns.backward(m, g, self._arg(m.y), into(m.z.index))
+                    lines.append("    # sigmoid + binary cross-entropy's vjp in closed form (patterns.py)")
                     lines += ["    " + p for p in pre]
                     add(m.z.index, expr, what, False)
                 continue

@@ -50,7 +50,7 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         self._flat: dict = {}  # dtype -> the scratch array of plain steps
-        self._views: dict = {}  # parameter -> its view of it
+        self._views: dict = {}  # parameter -> (its view of it, lr as a 0-d array, lr, shape, dtype)
         super().__init__(
             params,
             {
@@ -75,25 +75,31 @@ class SGD(Optimizer):
                 if grad is None:
                     continue
                 g, d = grad._data if isinstance(grad, Tensor) else np.asarray(grad), p._data
-                if g.shape != d.shape or g.dtype != d.dtype:  # the general step: its error, or a cast
+                shape, dtype = d.shape, d.dtype
+                if g.shape != shape or g.dtype != dtype:  # the general step: its error, or a cast
                     self._step_one(p, group)
                     continue
-                s = views.get(p)
-                if s is None or s.shape != d.shape or s.dtype != d.dtype:
-                    s = self._scratch(p, d)
-                np.multiply(g, lr, s)
+                kept = views.get(p)
+                if kept is None or kept[2] != lr or kept[3] != shape or kept[4] != dtype:
+                    kept = self._scratch(p, d, lr)
+                s, rate = kept[0], kept[1]
+                np.multiply(g, rate, s)
                 np.subtract(d, s, d)
                 p.mark_written("an optimizer step")  # a graph that saved this parameter must notice
 
-    def _scratch(self, p: Any, d: np.ndarray) -> np.ndarray:
-        """`p`'s view of the shared scratch array of its dtype (made larger when `p` needs it)."""
+    def _scratch(self, p: Any, d: np.ndarray, lr: float) -> tuple:
+        """`p`'s view of the shared scratch array of its dtype (made larger when `p` needs it), and lr.
+
+        lr is kept as a 0-d array of the parameter's dtype: the value numpy would round the Python
+        number to, without converting it on every call.
+        """
         flat = self._flat.get(d.dtype)
         if flat is None or flat.size < d.size:
             flat = self._flat[d.dtype] = np.empty(d.size, d.dtype)
             self._views.clear()  # (views of the old array would keep it alive)
         self.state.setdefault(p, {})  # as the general step leaves it
-        s = self._views[p] = flat[: d.size].reshape(d.shape)
-        return s
+        kept = self._views[p] = (flat[: d.size].reshape(d.shape), np.array(lr, d.dtype), lr, d.shape, d.dtype)
+        return kept
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
