@@ -85,7 +85,9 @@ class SGD(Optimizer):
                 s, rate = kept[0], kept[1]
                 np.multiply(g, rate, s)
                 np.subtract(d, s, d)
-                p.mark_written("an optimizer step")  # a graph that saved this parameter must notice
+                mem = p._mem  # (a leaf's counter: mark_written's own test, without its two calls when nobody waits)
+                if mem is not None and mem.pending():
+                    p.mark_written("an optimizer step")  # a graph that saved this parameter must notice
 
     def _scratch(self, p: Any, d: np.ndarray, lr: float) -> tuple:
         """`p`'s view of the shared scratch array of its dtype (made larger when `p` needs it), and lr.
