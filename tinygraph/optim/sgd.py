@@ -65,8 +65,9 @@ class SGD(Optimizer):
     def step(self) -> None:
         """Update every parameter that has a gradient, in place (see the class's docstring)."""
         groups = self.param_groups
-        if any(g["momentum"] or g["weight_decay"] for g in groups):
-            return super().step()
+        for group in groups:
+            if group["momentum"] or group["weight_decay"]:
+                return super().step()
         views = self._views
         for group in groups:
             lr = group["lr"]
