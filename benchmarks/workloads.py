@@ -126,24 +126,26 @@ def course_net_numpy(data: dict, lr: float, hidden: str) -> callable:
 
 
 def tinygraph_step(loss_fn, args: tuple, params: list, lr: float | None, compiled: bool) -> callable:
-    """The tinygraph columns' step: ``loss_fn(*args)``, backward, and the update of `params` (none if `lr` is None).
+    """The tinygraph columns' step: the course's loop ``opt.zero_grad(); loss_fn(*args).backward(); opt.step()``
+    with ``tg.optim.SGD`` on `params` (no update if `lr` is None).
 
     With `compiled` the loss goes through ``tg.compile`` (traced at the first call); the step is
-    otherwise the same, so the two columns differ by the compiler alone.
+    otherwise the same, so the two columns differ by the compiler alone. The gradients are returned
+    as the tensors (``.grad``), for the check.
     """
     import tinygraph as tg
 
     if compiled:
         loss_fn = tg.compile(loss_fn)
+    opt = tg.optim.SGD(params, lr=lr if lr is not None else 0.0)
 
     def step(update: bool = True):
+        opt.zero_grad()
         loss = loss_fn(*args)
         loss.backward()
-        grads = [p.grad.data for p in params]
-        for p in params:
-            if update and lr is not None:
-                p.data -= lr * p.grad.data
-            p.grad = None
+        grads = [p.grad for p in params]
+        if update and lr is not None:
+            opt.step()
         return loss, grads
 
     if compiled:

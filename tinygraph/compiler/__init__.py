@@ -66,6 +66,7 @@ class Compiled:
         self.traces = 0
         self.eager_reason: str | None = None
         self._last: tuple = ((), None)  # the last call's signature and program: a loop's calls skip the cache
+        self._fast: Program | None = None  # the last call's program: its `check` tells whether this call fits it
 
     def __call__(self, *args: Any) -> Any:
         if mode.switches and _state.anomaly:
@@ -73,11 +74,16 @@ class Compiled:
             return self.fn(*args)
         if trace.tracing():  # called inside another compiled function's trace: that trace records its ops
             return self.fn(*args)
+        fast = self._fast
+        if fast is not None and fast.check(args, _state.grad_enabled if mode.switches else True):
+            self.eager_reason = None
+            return run(fast, args)
         program = self._program(args)
         if isinstance(program, str):
             self.eager_reason = program
             return self.fn(*args)
         self.eager_reason = None
+        self._fast = program
         return run(program, args)
 
     def program(self, *args: Any) -> str:
@@ -174,12 +180,16 @@ class Compiled:
             program.static_handles = [t.handle() for t in program.static_targets]
         else:
             program.static_targets = None
+        program.single = program.static_targets is not None and program.out_grad == [True] and not recorded.tuple_out
+        program.static_args = tuple(program.static_handles) if program.single else None
+        program.watch_all = program.watch_args == list(range(len(args)))
         outs = recorded.outputs
         out = outs[0][1] if len(outs) == 1 and outs[0][0] == "slot" else None
         program.seed = None if out is None or not out.dtype.kind == "f" else np.ones(out.shape, out.dtype)
         if program.seed is not None:
             program.seed.flags.writeable = False
         program.guards = [(s.source, s.shape, s.dtype, s.source.requires_grad) for s in program.leaves]
+        program.check = _checker(program, args, grad)
         return program
 
 
@@ -192,6 +202,51 @@ def _valid(p: Any) -> bool:
         if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:
             return False
     return all(m.training == flag for m, flag in p.trace.modules)
+
+
+def _checker(program: Program, args: tuple, grad: bool) -> Callable:
+    """``check(args, grad)``: True if a call fits `program` as the cache's key and `_valid` would say.
+
+    One generated function, no tuples built: a loop's calls skip `_key` and `_valid`. It may say
+    False where they would say True (a dtype equal but not the same object): the cache then decides.
+    """
+    ns: dict = {}
+    lines = [
+        "def check(ins, grad):",
+        f"    if grad is not {bool(grad)!r} or len(ins) != {len(args)}:",
+        "        return False",
+    ]
+    for i, a in enumerate(args):
+        ns[f"C{i}"] = type(a)
+        lines.append(f"    a = ins[{i}]")
+        if isinstance(a, (Tensor, np.ndarray)):
+            d = a._data if isinstance(a, Tensor) else a
+            ns[f"S{i}"], ns[f"D{i}"] = d.shape, d.dtype
+            test = f"d.shape != S{i} or d.dtype is not D{i}"
+            if isinstance(a, Tensor):
+                rg, leaf = bool(a.requires_grad), "not " if a._node is None else ""
+                test += f" or a.requires_grad is not {rg!r} or a._node is {leaf}None"
+            lines += [f"    if type(a) is not C{i}:", "        return False"]
+            lines += [
+                "    d = a" + ("._data" if isinstance(a, Tensor) else ""),
+                f"    if {test}:",
+                "        return False",
+            ]
+        else:
+            ns[f"V{i}"] = a
+            lines += [f"    if type(a) is not C{i} or a != V{i}:", "        return False"]
+    for k, (t, shape, dtype, rg) in enumerate(program.guards):
+        ns[f"L{k}"], ns[f"LS{k}"], ns[f"LD{k}"] = t, shape, dtype
+        lines += [
+            f"    d = L{k}._data",
+            f"    if d.shape != LS{k} or d.dtype is not LD{k} or L{k}.requires_grad is not {bool(rg)!r}:",
+            "        return False",
+        ]
+    for k, (m, flag) in enumerate(program.trace.modules):
+        ns[f"M{k}"] = m
+        lines += [f"    if M{k}.training is not {bool(flag)!r}:", "        return False"]
+    exec("\n".join([*lines, "    return True"]), ns)  # noqa: S102 - generated from the trace's own signature
+    return ns["check"]
 
 
 def _short(v: Any) -> str:

@@ -93,7 +93,15 @@ class CompiledResult(Tensor):
         seed = node.program.seed
         if seed is None or seed.shape != self._data.shape:
             seed = np.ones(self._data.shape, self._data.dtype)
-        gs = node.vjp(self, seed, not retain_graph)
+        if node.program.single:  # `vjp`'s road, spelled out for a training step's loss
+            if node.released:
+                raise RuntimeError(released_message(node))
+            check_saved(node, self)
+            gs = node.frame.backward([seed])
+            if not retain_graph:
+                node.release()
+        else:
+            gs = node.vjp(self, seed, not retain_graph)
         handed = {id(seed)}
         for t, g in zip(node.targets, gs):
             if g is None:
@@ -112,7 +120,17 @@ def run(program: Any, args: tuple) -> Any:
     try:
         rng = _random.generator().bit_generator.state if program.random and program.targets else None
         outs = frame.forward(args)
-        return _results(program, frame, args, outs, rng)
+        if not program.single:
+            return _results(program, frame, args, outs, rng)
+        # `_results` for one output that needs a gradient, sent to leaves only (a training step's loss)
+        node = new_node(CompiledNode, CompiledStep, program.static_args, program.needs)
+        node.program, node.frame, node.output_index, node.call, node.rng = program, frame, 0, args, rng
+        node.targets = program.static_targets
+        watched = args if program.watch_all else [args[i] for i in program.watch_args]
+        node.save_for_backward(*program.static_handles, *watched, *program.watch_leaves)
+        frame.users = [weakref.ref(node)]
+        o = outs[0]
+        return CompiledResult._make(o if type(o) is np.ndarray else np.asarray(o), node)
     finally:
         frame.busy = False
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.compiler import interpret, kernels
+from tinygraph.compiler import interpret, kernels, patterns
 from tinygraph.compiler.trace import Slot, Step, Trace
 
 
@@ -234,7 +234,21 @@ class Program:
                 lines.append(f"    g{j} = g{j} + {expr}")
                 own[j], buf[j] = self.trace.slots[j].shape != (), False
 
+        grad_outs = {o[1].index for o, need in zip(self.trace.outputs, self.out_grad) if need}
+        fused = patterns.find(self.steps, self.grad_slots, grad_outs)  # sigmoid step's index -> its chain
+        covered = {i for m in fused.values() for i in m.covered}
         for step in reversed(self.steps):
+            if step.index in covered:
+                continue
+            m = fused.get(step.index)
+            if m is not None:
+                if patterns.start(m).index in have:
+                    g = f"g{patterns.start(m).index}"
+                    pre, expr, what = patterns.backward(m, g, self._arg(m.y), into(m.z.index))
+                    lines.append("    # sigmoid + binary cross-entropy's vjp in closed form (patterns.py)")
+                    lines += ["    " + p for p in pre]
+                    add(m.z.index, expr, what, False)
+                continue
             if step.kind != "op" or step.out.index not in self.grad_slots or step.out.index not in have:
                 continue
             i = step.index

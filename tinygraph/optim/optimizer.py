@@ -192,22 +192,25 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    g = p.grad._data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
-                    if g.shape != p._data.shape:
-                        raise ValueError(
-                            f"{type(self).__name__}.step: gradient of shape {g.shape} does not match "
-                            f"its parameter's shape {p._data.shape}"
-                        )
-                    # Compute in the parameter's dtype so float32 parameters stay float32.
-                    g = np.asarray(g, dtype=p._data.dtype)
-                    state = self.state.get(p)
-                    if state is None:
-                        state = self.state[p] = {}
-                    self._update(p._data, g, state, group)
-                    # A graph that saved this parameter must notice the in-place write.
-                    p.mark_written("an optimizer step")
+                    if p.grad is not None:
+                        self._step_one(p, group)
+
+    def _step_one(self, p: Tensor, group: dict[str, Any]) -> None:
+        """Update one parameter that has a gradient."""
+        g = p.grad._data if isinstance(p.grad, Tensor) else np.asarray(p.grad)
+        if g.shape != p._data.shape:
+            raise ValueError(
+                f"{type(self).__name__}.step: gradient of shape {g.shape} does not match "
+                f"its parameter's shape {p._data.shape}"
+            )
+        # Compute in the parameter's dtype so float32 parameters stay float32.
+        g = np.asarray(g, dtype=p._data.dtype)
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = {}
+        self._update(p._data, g, state, group)
+        # A graph that saved this parameter must notice the in-place write.
+        p.mark_written("an optimizer step")
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not implement _update")

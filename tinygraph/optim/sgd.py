@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph.optim.optimizer import Optimizer, check_non_negative, with_l2
+from tinygraph.tensor import Tensor
 
 
 class SGD(Optimizer):
@@ -33,6 +34,10 @@ class SGD(Optimizer):
     ...     w.grad = tg.tensor([1.0]); opt.step()
     >>> round(w.item(), 10)   # 1 - 0.1*1 - 0.1*(0.9*1 + 1)
     0.71
+
+    Plain gradient descent (no momentum, no weight decay) steps in place through one scratch
+    array, the size of the largest parameter, kept between steps: ``np.multiply(g, lr, out=s)``
+    then ``np.subtract(θ, s, out=θ)``, the values of ``θ -= lr * g`` without its new array.
     """
 
     def __init__(
@@ -44,6 +49,8 @@ class SGD(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
     ) -> None:
+        self._flat: dict = {}  # dtype -> the scratch array of plain steps
+        self._views: dict = {}  # parameter -> (its view of it, lr as a 0-d array, lr, shape, dtype)
         super().__init__(
             params,
             {
@@ -54,6 +61,48 @@ class SGD(Optimizer):
                 "weight_decay": weight_decay,
             },
         )
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place (see the class's docstring)."""
+        groups = self.param_groups
+        for group in groups:
+            if group["momentum"] or group["weight_decay"]:
+                return super().step()
+        views = self._views
+        for group in groups:
+            lr = group["lr"]
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                g, d = grad._data if isinstance(grad, Tensor) else np.asarray(grad), p._data
+                shape, dtype = d.shape, d.dtype
+                if g.shape != shape or g.dtype != dtype:  # the general step: its error, or a cast
+                    self._step_one(p, group)
+                    continue
+                kept = views.get(p)
+                if kept is None or kept[2] != lr or kept[3] != shape or kept[4] != dtype:
+                    kept = self._scratch(p, d, lr)
+                s, rate = kept[0], kept[1]
+                np.multiply(g, rate, s)
+                np.subtract(d, s, d)
+                mem = p._mem  # (a leaf's counter: mark_written's own test, without its two calls when nobody waits)
+                if mem is not None and mem.pending():
+                    p.mark_written("an optimizer step")  # a graph that saved this parameter must notice
+
+    def _scratch(self, p: Any, d: np.ndarray, lr: float) -> tuple:
+        """`p`'s view of the shared scratch array of its dtype (made larger when `p` needs it), and lr.
+
+        lr is kept as a 0-d array of the parameter's dtype: the value numpy would round the Python
+        number to, without converting it on every call.
+        """
+        flat = self._flat.get(d.dtype)
+        if flat is None or flat.size < d.size:
+            flat = self._flat[d.dtype] = np.empty(d.size, d.dtype)
+            self._views.clear()  # (views of the old array would keep it alive)
+        self.state.setdefault(p, {})  # as the general step leaves it
+        kept = self._views[p] = (flat[: d.size].reshape(d.shape), np.array(lr, d.dtype), lr, d.shape, d.dtype)
+        return kept
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
