@@ -129,14 +129,15 @@ def tinygraph_step(loss_fn, args: tuple, params: list, lr: float | None, compile
     """The tinygraph columns' step: the course's loop ``opt.zero_grad(); loss_fn(*args).backward(); opt.step()``
     with ``tg.optim.SGD`` on `params` (no update if `lr` is None).
 
-    With `compiled` the loss goes through ``tg.compile`` (traced at the first call); the step is
-    otherwise the same, so the two columns differ by the compiler alone. The gradients are returned
-    as the tensors (``.grad``), for the check.
+    With `compiled` the loss goes through ``tg.compile(loss_fn, closed_forms=True)`` (traced at the
+    first call; the closed forms give sigmoid + binary cross-entropy the course's dZ = A - Y, as the
+    hand-written numpy does); the step is otherwise the same, so the two columns differ by the
+    compiler alone. The gradients are returned as the tensors (``.grad``), for the check.
     """
     import tinygraph as tg
 
     if compiled:
-        loss_fn = tg.compile(loss_fn)
+        loss_fn = tg.compile(loss_fn, closed_forms=True)
     opt = tg.optim.SGD(params, lr=lr if lr is not None else 0.0)
 
     def step(update: bool = True):

@@ -32,9 +32,9 @@ def _bce(params, last=tg.sigmoid, weight=None, other_y=None):
     return loss_fn
 
 
-def _against_eager(fn, X, Y, params, atol):
+def _against_eager(fn, X, Y, params, atol, closed_forms=True):
     """Compiled and eager loss and gradients; returns the program's text."""
-    step = tg.compile(fn)
+    step = tg.compile(fn, closed_forms=closed_forms)
     for p in params:
         p.grad = None
     eager = fn(X, Y)
@@ -56,18 +56,16 @@ def _against_eager(fn, X, Y, params, atol):
 
 
 @pytest.mark.parametrize("on", [True, False])
-def test_bce_net_float64_matches_eager_with_the_pattern_on_and_off(on, monkeypatch):
-    monkeypatch.setattr(patterns, "enabled", on)
+def test_bce_net_float64_matches_eager_with_the_pattern_on_and_off(on):
     X, Y, params = _net(np.float64)
-    text = _against_eager(_bce(params), X, Y, params, atol=1e-12)
+    text = _against_eager(_bce(params), X, Y, params, atol=1e-12, closed_forms=on)
     assert (CLOSED in text) == on
 
 
 @pytest.mark.parametrize("on", [True, False])
-def test_bce_net_float32_matches_eager_within_float32_rounding(on, monkeypatch):
-    monkeypatch.setattr(patterns, "enabled", on)
+def test_bce_net_float32_matches_eager_within_float32_rounding(on):
     X, Y, params = _net(np.float32)
-    text = _against_eager(_bce(params), X, Y, params, atol=2e-6)
+    text = _against_eager(_bce(params), X, Y, params, atol=2e-6, closed_forms=on)
     assert (CLOSED in text) == on
 
 
@@ -83,7 +81,7 @@ def test_closed_form_is_the_hand_derived_gradient_and_finite_differences():
         A = tg.sigmoid(w @ X + b)
         return -(Y * tg.log(A) + (1 - Y) * tg.log(1 - A)).sum() / 20
 
-    step = tg.compile(cost)
+    step = tg.compile(cost, closed_forms=True)
     step(X, Y).backward()
     assert CLOSED in step.program(X, Y)
     A = 1 / (1 + np.exp(-(w.data @ X.data + b.data)))
@@ -110,7 +108,7 @@ def test_terms_in_the_other_order_a_sum_over_one_axis_and_a_leaf_under_the_sigmo
         per_row = (tg.log(1 - A) * (1 - Y) + tg.log(A) * Y).sum(axis=1)  # (3,)
         return -(per_row * tg.tensor([1.0, 2.0, 3.0])).sum()
 
-    step = tg.compile(loss_fn)
+    step = tg.compile(loss_fn, closed_forms=True)
     eager = loss_fn(Y)
     eager.backward()
     ge, z.grad = z.grad.data.copy(), None
@@ -163,3 +161,21 @@ def test_near_misses_are_not_matched_and_match_eager():
     for name, fn in cases.items():
         text = _against_eager(fn, X, Y, params, atol=1e-12)
         assert CLOSED not in text, name
+
+
+def test_by_default_the_chain_rule_runs_and_gradients_are_eagers_bit_for_bit(monkeypatch):
+    """Without closed_forms=True (or with patterns.enabled off) the backward is eager's, op by op."""
+    X, Y, params = _net(np.float64)
+    fn = _bce(params)
+    for p in params:
+        p.grad = None
+    fn(X, Y).backward()
+    ge = [p.grad.data.copy() for p in params]
+    for compiled in (tg.compile(fn), tg.compile(fn, closed_forms=True)):
+        if compiled.closed_forms:
+            monkeypatch.setattr(patterns, "enabled", False)
+        for p in params:
+            p.grad = None
+        compiled(X, Y).backward()
+        assert CLOSED not in compiled.program(X, Y)
+        assert all(np.array_equal(p.grad.data, g) for p, g in zip(params, ge))

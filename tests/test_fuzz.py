@@ -153,3 +153,13 @@ def test_the_fuzzer_catches_a_wrong_second_derivative(monkeypatch):
 def test_unknown_op_names_are_refused():
     with pytest.raises(ValueError, match="random_program: unknown ops \\['no_such_op'\\]"):
         random_program(0, ops=["no_such_op"])
+
+
+def test_a_deep_run_found_seed_284312_kron_of_a_flipped_column_against_pytorch():
+    """PyTorch's kron views its operands; a (2, 1) of strides (1, 2) (swapaxes, then flipud) made it
+    raise, so the reference copies them into the standard layout first. tinygraph was right."""
+    pytest.importorskip("torch")
+    program = random_program(284312)
+    assert "tg.kron(" in str(program) and "tg.flipud(" in str(program)
+    result = check_program(program, torch=True)
+    assert result.passed and not result.failures, str(result)

@@ -38,17 +38,24 @@ __all__ = ["Compiled", "TraceError", "compile"]
 _state = mode.state
 
 
-def compile(fn: Callable | None = None, *, cache_size: int = 8) -> Any:  # noqa: A001 - the API's name
+def compile(  # noqa: A001 - the API's name
+    fn: Callable | None = None, *, cache_size: int = 8, closed_forms: bool = False
+) -> Any:
     """Compile `fn` (a function of tensors returning a Tensor or a tuple of Tensors); also a decorator.
 
     ``step = tg.compile(loss_fn)``; ``loss = step(X, Y)`` gives what ``loss_fn(X, Y)`` gives, and
     ``loss.backward()`` the same ``.grad`` on every leaf loss_fn used (closed-over parameters
     included). Without ``.backward()`` a call is a forward only. ``step.program(X, Y)`` shows the
     program. ``cache_size`` programs are kept (least recently used dropped first).
+
+    ``closed_forms=True`` lets the backward use the closed forms of `tinygraph.compiler.patterns`
+    (the course's sigmoid + binary cross-entropy: dZ = A - Y), which round differently from eager's
+    chain rule: gradients equal to a few units in the last place, not bit for bit, so a long
+    training run drifts apart from eager's. Off by default: the gradients are eager's.
     """
     if fn is None:
-        return lambda f: Compiled(f, cache_size)
-    return Compiled(fn, cache_size)
+        return lambda f: Compiled(f, cache_size, closed_forms)
+    return Compiled(fn, cache_size, closed_forms)
 
 
 class Compiled:
@@ -58,10 +65,11 @@ class Compiled:
     it was replayed): under ``detect_anomaly()``, or for a function the tracer cannot follow.
     """
 
-    def __init__(self, fn: Callable, cache_size: int = 8) -> None:
+    def __init__(self, fn: Callable, cache_size: int = 8, closed_forms: bool = False) -> None:
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.cache_size = cache_size
+        self.closed_forms = closed_forms
         self.cache: OrderedDict = OrderedDict()  # signature -> [Program or reason string]
         self.traces = 0
         self.eager_reason: str | None = None
@@ -168,7 +176,7 @@ class Compiled:
             raise
         except Unsupported as e:
             return f"{e}: the call runs eagerly"
-        program = Program(recorded, grad)
+        program = Program(recorded, grad, self.closed_forms)
         program.fn = self.fn
         program.needs = (True,) * len(program.targets)
         program.leaf_tensors = [s.source for s in program.leaves]

@@ -57,7 +57,8 @@ def _first(r: Any) -> Any:
 class Program:
     """The forward and backward of one trace, as source, and the frames that run them."""
 
-    def __init__(self, trace: Trace, with_grad: bool) -> None:
+    def __init__(self, trace: Trace, with_grad: bool, closed_forms: bool = False) -> None:
+        self.closed_forms = closed_forms  # the backward may use `patterns`' closed forms (tg.compile's keyword)
         with _collector_paused():
             self._build(trace, with_grad)
 
@@ -235,7 +236,7 @@ class Program:
                 own[j], buf[j] = self.trace.slots[j].shape != (), False
 
         grad_outs = {o[1].index for o, need in zip(self.trace.outputs, self.out_grad) if need}
-        fused = patterns.find(self.steps, self.grad_slots, grad_outs)  # sigmoid step's index -> its chain
+        fused = patterns.find(self.steps, self.grad_slots, grad_outs) if self.closed_forms else {}  # sigmoid -> chain
         covered = {i for m in fused.values() for i in m.covered}
         for step in reversed(self.steps):
             if step.index in covered:

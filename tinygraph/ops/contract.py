@@ -370,7 +370,11 @@ def outer(a: Any, b: Any) -> Any:
         "kron",
         inputs=2,
         numpy=np.kron,
-        torch=lambda t, a, b: t.kron(a.contiguous(), b.contiguous()),  # (PyTorch 2.13 fails on some views)
+        # (PyTorch 2.13's kron views its operands and fails on some "contiguous" ones, e.g. a (2, 1) of
+        # strides (1, 2) from swapaxes + flipud: a copy in the standard layout it can view)
+        torch=lambda t, a, b: t.kron(
+            a.clone(memory_format=t.contiguous_format), b.clone(memory_format=t.contiguous_format)
+        ),
         shapes=(((2, 2), (2, 3)), ((3,), (2,)), ((2, 3), (2,)), ((), (3,)), ((2,), (2, 1, 2))),
         fits=vs.kron_fits,
         partner=vs.small_partner,
