@@ -150,29 +150,10 @@ class Table:
             R[e] = np.empty(shape, dtype)
         exec(self.code, ns)  # noqa: S102 - the line shapes, defined in the frame's globals
         shapes = [ns[f"_s{k}"] for k in range(len(self.shapes))]
-        forward_steps = [(shapes[k], ix) for k, ix in self.forward]
-        last_forward = forward_steps.pop()  # the return
-
-        def forward(args: tuple) -> tuple:
-            ns["ins"] = args
-            for shape, ix in forward_steps:
-                shape(R, ix)
-            ns["ins"] = None
-            return last_forward[0](R, last_forward[1])
-
+        forward = _runner(ns, R, [(shapes[k], ix) for k, ix in self.forward], "ins")
         if self.backward is None:
             return forward, None
-        backward_steps = [(shapes[k], ix) for k, ix in self.backward]
-        last_backward = backward_steps.pop()
-
-        def backward(gs: list) -> tuple:
-            ns["seeds"] = gs
-            for shape, ix in backward_steps:
-                shape(R, ix)
-            ns["seeds"] = None
-            return last_backward[0](R, last_backward[1])
-
-        return forward, backward
+        return forward, _runner(ns, R, [(shapes[k], ix) for k, ix in self.backward], "seeds")
 
     def describe(self) -> str:
         """A comment saying how the program runs (``step.program`` prints it above the source)."""
@@ -181,3 +162,18 @@ class Table:
             f"# a long program: its {n:,} lines are not compiled but run one by one from a table; each of its "
             f"{len(self.shapes):,} line shapes is compiled once (tinygraph.compiler.interpret)"
         )
+
+
+def _runner(ns: dict, R: list, steps: list, param: str) -> Any:
+    """One of a frame's two functions: its lines' (shape, entries) in order, the last one the return;
+    the call's values (``ins`` or ``seeds``) are a global of the shapes while it runs."""
+    body, (last, last_ix) = steps[:-1], steps[-1]
+
+    def run(values: Any) -> tuple:
+        ns[param] = values
+        for shape, ix in body:
+            shape(R, ix)
+        ns[param] = None
+        return last(R, last_ix)
+
+    return run
