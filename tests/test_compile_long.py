@@ -69,7 +69,7 @@ def test_a_long_chain_gives_eagers_loss_and_gradients_and_the_hand_written_chain
         np.testing.assert_array_equal(x.grad.data, want_grad)
         assert abs(loss.item() - by_hand) <= 1e-12
         np.testing.assert_allclose(x.grad.data, by_hand_grad, rtol=1e-12, atol=1e-14)
-    program = step._last[1]
+    program = step._fast
     assert program.table is not None and program.code is None
     assert step.traces == 1 and step.eager_reason is None
     # the chain's 4,500 ops, forward and backward, run from a handful of line shapes
@@ -87,7 +87,7 @@ def test_the_table_and_the_compiled_source_agree_bit_for_bit(monkeypatch):
         x.grad = None
         loss = step(x)
         loss.backward()
-        assert (step._last[1].table is None) == (long > 0)
+        assert (step._fast.table is None) == (long > 0)
         results.append((loss.item(), x.grad.data.copy()))
     assert results[0][0] == results[1][0]
     np.testing.assert_array_equal(results[0][1], results[1][1])
@@ -155,7 +155,7 @@ def test_two_calls_before_backward_and_retain_graph_use_their_own_frames(long_pr
     a.backward()
     for x, g, k in ((x1, w.grad.data, 1), (x2, g2, 2)):  # d/dw sum(tanh(x w) x) = x^2 (1 - tanh(x w)^2)
         np.testing.assert_allclose(g, k * x.data**2 * (1 - np.tanh(x.data * w.data) ** 2), rtol=1e-14)
-    assert len(step._last[1].frames) == 2
+    assert len(step._fast.frames) == 2
 
 
 def test_random_programs_from_a_table_match_eager(long_programs):

@@ -73,7 +73,6 @@ class Compiled:
         self.cache: OrderedDict = OrderedDict()  # signature -> [Program or reason string]
         self.traces = 0
         self.eager_reason: str | None = None
-        self._last: tuple = ((), None)  # the last call's signature and program: a loop's calls skip the cache
         self._fast: Program | None = None  # the last call's program: its `check` tells whether this call fits it
 
     def __call__(self, *args: Any) -> Any:
@@ -128,15 +127,10 @@ class Compiled:
     def _program(self, args: tuple) -> Any:
         try:
             key = self._key(args)
-            last_key, last = self._last
-            if key == last_key and _valid(last):  # (tuples compare their dtypes by identity first: no hashing)
-                return last
             hash(key)
         except TypeError:
             return "an argument is neither a Tensor, an ndarray nor a hashable Python value"
-        p = self._lookup(key, args)
-        self._last = (key, p) if isinstance(p, Program) else ((), None)
-        return p
+        return self._lookup(key, args)
 
     def _lookup(self, key: tuple, args: tuple) -> Any:
         entries = self.cache.get(key)
@@ -203,8 +197,6 @@ class Compiled:
 
 def _valid(p: Any) -> bool:
     """Whether the leaves and modules `p` was traced with are as they were (shapes, dtypes, modes)."""
-    if p is None:
-        return False
     for t, shape, dtype, rg in p.guards:
         d = t._data
         if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:

@@ -93,15 +93,7 @@ class CompiledResult(Tensor):
         seed = node.program.seed
         if seed is None or seed.shape != self._data.shape:
             seed = np.ones(self._data.shape, self._data.dtype)
-        if node.program.single:  # `vjp`'s road, spelled out for a training step's loss
-            if node.released:
-                raise RuntimeError(released_message(node))
-            check_saved(node, self)
-            gs = node.frame.backward([seed])
-            if not retain_graph:
-                node.release()
-        else:
-            gs = node.vjp(self, seed, not retain_graph)
+        gs = node.vjp(self, seed, not retain_graph)
         handed = {id(seed)}
         for t, g in zip(node.targets, gs):
             if g is None:
