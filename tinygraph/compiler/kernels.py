@@ -146,6 +146,14 @@ def _sum_to(src: str, shape: tuple, to: tuple, dst: str | None, alloc: Any, dtyp
     return dst, lines
 
 
+def summed_back(g: str, shape: tuple, axes: Any, keep: bool) -> str:
+    """`g`, the gradient of a sum of an array of `shape` over `axes`, with the summed axes put back
+    as 1s (a view that broadcasts against the array), as sum's vjp does."""
+    if keep or axes is None:
+        return g
+    return f"{g}.reshape({tuple(1 if i in axes else n for i, n in enumerate(shape))})"
+
+
 def backward(
     step: Any, g: str, wanted: list, args: list[str], out: str, into: Any, alloc: Any, const: Any
 ) -> list[tuple[int, str, list[str], bool]] | None:
@@ -189,8 +197,7 @@ def backward(
     if name == "sum" and len(step.args) == 3:  # the gradient repeated along the summed axes
         k, j = wanted[0]
         a_shape, axes, keep = step.args[0][1].shape, step.args[1][1], step.args[2][1]
-        kshape = tuple(1 if axes is None or i in axes else n for i, n in enumerate(a_shape))
-        src = g if keep or axes is None else f"{g}.reshape({kshape})"
+        src = summed_back(g, a_shape, axes, keep)
         dst = into(j)
         if dst is None:  # (a buffer of its own: the program copies it if it is handed out)
             dst = alloc(a_shape, dt)

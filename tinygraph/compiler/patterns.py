@@ -140,9 +140,7 @@ def backward(m: SigmoidBCE, g: str, y: str, dst: str | None) -> tuple[list[str],
     ``g * (Y - A)`` from the sum's gradient; ``g * (A - Y)`` from the gradient of its negation.
     """
     a_shape, axes, keep = m.total.args[0][1].shape, m.total.args[1][1], m.total.args[2][1]
-    if not keep and axes is not None:  # the summed axes put back, as sum's vjp does
-        kshape = tuple(1 if i in axes else n for i, n in enumerate(a_shape))
-        g = f"{g}.reshape({kshape})"
+    g = kernels.summed_back(g, a_shape, axes, keep)
     first, second = (f"v{m.a.index}", y) if m.neg is not None else (y, f"v{m.a.index}")
     if dst is None:
         return [], f"np.multiply(np.subtract({first}, {second}), {g})", "fresh"
