@@ -228,12 +228,25 @@ def test_backward_through_the_engine_and_a_second_call_before_backward():
 
 
 def test_in_place_write_before_backward_is_caught_as_eager():
-    w = tg.tensor([1.0, 2.0], requires_grad=True)
-    step = tg.compile(lambda x: (tg.tanh(x * w)).sum())
-    loss = step(tg.tensor([1.0, 1.0]))
-    w.data -= 1.0
-    with pytest.raises(RuntimeError, match="modified in place"):
-        loss.backward()
+    """A write to what the backward reads raises, eager and compiled; a write to what it does not read
+    (w in tanh(x * w): its gradient reads x and tanh's output) changes no gradient, and raises in neither."""
+    x = tg.tensor([1.0, 1.0])
+    for f, caught in ((lambda x: (x * w * w).sum(), True), (lambda x: tg.tanh(x * w).sum(), False)):
+        grads = []
+        for run in (f, tg.compile(f)):
+            w = tg.tensor([1.0, 2.0], requires_grad=True)
+            run(x)  # (the compiled one traces here)
+            loss = run(x)
+            w.data -= 1.0
+            if caught:
+                with pytest.raises(RuntimeError, match="modified in place"):
+                    loss.backward()
+            else:
+                loss.backward()
+                grads.append(w.grad.data)
+        if not caught:  # the gradient at the forward's w = [1, 2]: x * (1 - tanh(x * w) ** 2)
+            np.testing.assert_allclose(grads[0], 1 - np.tanh([1.0, 2.0]) ** 2, rtol=1e-15)
+            np.testing.assert_array_equal(grads[1], grads[0])
 
 
 # ----- what the trace refuses, and the modes ---------------------------------------------------------
@@ -351,7 +364,10 @@ def test_examples_02_and_06_print_the_same_costs_compiled(capsys):
     _, eager = ex2.nn_model(X, Y, n_h=4, num_iterations=10000)
     _, comp = ex2.nn_model(X, Y, n_h=4, num_iterations=10000, compiled=True)
     np.testing.assert_allclose(comp, eager, rtol=0, atol=1e-10)
-    assert eager[9000] == pytest.approx(0.218632, abs=1e-6)  # "Cost after iteration 9000: 0.218632", both ways
+    # The exact check is the one above (the same machine, both ways). The run's own value after 9,000 steps at
+    # learning rate 1.2 depends on the CPU numpy's SIMD exp and tanh were built for: 0.218632 on an Intel VM,
+    # 0.218624 on an AMD EPYC one.
+    assert eager[9000] == pytest.approx(0.21863, abs=1e-4)
     assert eager[0] == pytest.approx(0.693048, abs=1e-6)  # the course's first cost
     ex6 = _example("06")
     from tinygraph.datasets import make_moons

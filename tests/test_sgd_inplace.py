@@ -43,7 +43,7 @@ def test_a_pending_backward_that_saved_the_parameter_raises():
     opt.step()
     with pytest.raises(RuntimeError, match="optimizer step"):
         y.backward()
-    step = tg.compile(lambda x: (tg.tanh(x * w)).sum())  # through a compiled call too
+    step = tg.compile(lambda x: (tg.tanh(x * w) * w).sum())  # through a compiled call too (its backward reads w)
     loss = step(tg.tensor([1.0, 3.0]))
     w.grad = tg.tensor([1.0, 1.0])
     opt.step()

@@ -174,12 +174,20 @@ class Compiled:
         program.fn = self.fn
         program.needs = (True,) * len(program.targets)
         program.leaf_tensors = [s.source for s in program.leaves]
+        # the in-place guard watches what the backward reads, as eager's nodes save what their vjps read
+        reads = program.backward_reads
+        program.read_targets = [s.index in reads for s in program.targets]
         targeted = {s.source for s in program.targets if s.kind == "input"}
-        program.watch_args = [i for i, a in enumerate(args) if isinstance(a, Tensor) and i not in targeted]
-        program.watch_leaves = [s.source for s in program.leaves if s not in program.targets]
+        program.watch_args = [
+            i
+            for i, a in enumerate(args)
+            if isinstance(a, Tensor) and i not in targeted and recorded.inputs[i].index in reads
+        ]
+        program.watch_leaves = [s.source for s in program.leaves if s not in program.targets and s.index in reads]
         if all(s.kind == "leaf" and s.source._node is None for s in program.targets):  # the node's inputs never change
             program.static_targets = [s.source for s in program.targets]
             program.static_handles = [t.handle() for t in program.static_targets]
+            program.static_saved = [h for h, r in zip(program.static_handles, program.read_targets) if r]
         else:
             program.static_targets = None
         program.single = program.static_targets is not None and program.out_grad == [True] and not recorded.tuple_out

@@ -3,7 +3,9 @@
 `run(program, args)` replays the forward in a free frame and returns the outputs. An output that
 needs a gradient is a `CompiledResult` whose node (`CompiledNode`, a `Context`) holds, as its
 inputs, every tensor the program sends a gradient to (the leaves through their handles, as every
-node does), and saves them, so the in-place guard covers them as it covers any node. The engine's
+node does), and saves those of them, and of the call's arguments and leaves, that the program's
+backward reads (`Program.backward_reads`), so the in-place guard catches the writes eager's would:
+eager's nodes save what their vjps read. The engine's
 walk reaches it like any other node: its vjp runs the program's backward and returns one gradient
 per input, and the walk sums them into ``.grad``. ``result.backward()`` with no arguments takes
 a shorter road to the same ``.grad`` (no walk, one node).
@@ -94,6 +96,10 @@ class CompiledResult(Tensor):
         if seed is None or seed.shape != self._data.shape:
             seed = np.ones(self._data.shape, self._data.dtype)
         gs = node.vjp(self, seed, not retain_graph)
+        if node.program.sole_grads:  # each a new array of its own (`Program.sole_grads`): no checks needed
+            for t, g in zip(node.targets, gs):
+                t.grad = Tensor._make(g) if t.grad is None else t.grad + Tensor._make(g)
+            return None
         handed = {id(seed)}
         for t, g in zip(node.targets, gs):
             if g is None:
@@ -119,7 +125,7 @@ def run(program: Any, args: tuple) -> Any:
         node.program, node.frame, node.output_index, node.call, node.rng = program, frame, 0, args, rng
         node.targets = program.static_targets
         watched = args if program.watch_all else [args[i] for i in program.watch_args]
-        node.save_for_backward(*program.static_handles, *watched, *program.watch_leaves)
+        node.save_for_backward(*program.static_saved, *watched, *program.watch_leaves)
         frame.users = [weakref.ref(node)]
         o = outs[0]
         return CompiledResult._make(o if type(o) is np.ndarray else np.asarray(o), node)
@@ -140,13 +146,14 @@ def _results(program: Any, frame: Any, args: tuple, outs: tuple, rng: Any) -> An
         if args_ is None:
             if program.static_targets is not None:  # leaves only: the same inputs every call
                 targets = program.static_targets
-                saved = [*program.static_handles, *[args[i] for i in program.watch_args], *program.watch_leaves]
+                saved = [*program.static_saved, *[args[i] for i in program.watch_args], *program.watch_leaves]
                 args_ = tuple(program.static_handles)
                 direct = True
             else:
                 targets = [args[s.source] if s.kind != "leaf" else s.source for s in program.targets]
                 args_ = handles(tuple(targets))
-                saved = [*args_, *[args[i] for i in program.watch_args], *program.watch_leaves]
+                read = [h for h, r in zip(args_, program.read_targets) if r]
+                saved = [*read, *[args[i] for i in program.watch_args], *program.watch_leaves]
                 direct = all(t._node is None for t in targets)
             versions = None
             users = frame.users = []

@@ -80,6 +80,7 @@ class Program:
         self.fresh |= {st.args[0][1].index for st in self.steps if st.kind == "assign"}
         self.in_buffer: set = set()  # slots whose array may be (a view of) a buffer
         self.recycled: dict = {}  # leaf slot -> (shape, dtype) of the gradient array `Recycler` hands out
+        self.sole_grads = False  # the backward returns a new ndarray per target, which nothing else holds
         self.calls: set = set()  # the steps whose op's own forward or vjp the source calls (F, B, C):
         # a long program's frame makes those three for these steps only (a kernel writing F/B/C must add its step)
         fwd = self._forward_source()
@@ -87,6 +88,12 @@ class Program:
         fwd_body, bwd_body = _share_buffers(fwd[0] + [fwd[1]], bwd[0] + [bwd[1]], self.buffers)
         fwd_lines = [line for block in fwd_body for line in block.split("\n")]
         bwd_lines = [line for block in bwd_body for line in block.split("\n")] if bwd[1] else []
+        # the slots the backward reads: named in its lines, or given to an op whose own forward or vjp
+        # runs (what its ctx keeps is not named); a call's node guards these arguments and leaves only
+        self.backward_reads = {int(n) for line in bwd_lines for n in _SLOT_NAME.findall(line)}
+        for step in self.steps:
+            if step.index in self.calls:
+                self.backward_reads |= {a.index for a in step.slots()}
         self.table = None  # a long program's lines as shapes and operands (`interpret.Table`), else None
         if len(fwd_lines) + len(bwd_lines) > LONG:
             self.table = interpret.Table(fwd_lines, bwd_lines)
@@ -204,6 +211,7 @@ class Program:
                 have.add(o[1].index)
         lines += [f"    {', '.join(seeds)}, = seeds", *extra]
         own: dict = {}  # slot -> whether its gradient's array is one this backward made (may be summed into)
+        sole: dict = {}  # slot -> whether its gradient is a new ndarray that nothing else holds (none of `buf`)
         buf: dict = {o[1].index: False for o, need in zip(self.trace.outputs, self.out_grad) if need}
         targets = {s.index for s in self.targets}
 
@@ -228,12 +236,14 @@ class Program:
                 lines.append(f"    g{j} = {expr}")
                 own[j] = what == "buffer" or (what == "fresh" and self.trace.slots[j].shape != ())
                 buf[j] = what == "buffer" or (what == "alias" and g_buf)
+                sole[j] = what == "fresh" and self.trace.slots[j].shape != ()
                 have.add(j)
             elif own[j]:
                 lines.append(f"    np.add(g{j}, {expr}, out=g{j})")
             else:
                 lines.append(f"    g{j} = g{j} + {expr}")
                 own[j], buf[j] = self.trace.slots[j].shape != (), False
+                sole[j] = own[j]
 
         grad_outs = {o[1].index for o, need in zip(self.trace.outputs, self.out_grad) if need}
         fused = patterns.find(self.steps, self.grad_slots, grad_outs) if self.closed_forms else {}  # sigmoid -> chain
@@ -285,6 +295,8 @@ class Program:
                 rets.append("None")
             else:
                 rets.append(f"g{s.index}.copy()" if buf.get(s.index) else f"g{s.index}")
+        # every target's gradient a new ndarray of its own: they can be handed out as they are
+        self.sole_grads = all(s.index in have and (buf.get(s.index) or sole.get(s.index)) for s in self.targets)
         return lines, f"    return ({', '.join(rets)},)", []
 
     # ----- frames
@@ -351,6 +363,7 @@ class Frame:
 
 
 _BUFFER = re.compile(r"\b([YGT]\d+)\b")
+_SLOT_NAME = re.compile(r"\bv(\d+)\b")
 _ELEMENTWISE = re.compile(
     r"^\s*(\w+ = )?np\.(add|subtract|multiply|divide|negative|exp|log|tanh|sqrt|absolute|maximum)\([\w, =]*\)(\s*#.*)?$"
 )

@@ -76,16 +76,15 @@ class SGD(Optimizer):
                 if grad is None:
                     continue
                 g, d = grad._data if isinstance(grad, Tensor) else np.asarray(grad), p._data
-                shape, dtype = d.shape, d.dtype
-                if g.shape != shape or g.dtype != dtype:  # the general step: its error, or a cast
-                    self._step_one(p, group)
-                    continue
-                kept = views.get(p)
-                if kept is None or kept[2] != lr or kept[3] != shape or kept[4] != dtype:
+                kept = views.get(p)  # (scratch view, lr as an array, lr, the data it was made for, dtype, shape)
+                # kept for this very array (so its shape and dtype), lr, and a gradient of that shape and dtype
+                if kept is None or kept[3] is not d or kept[2] != lr or g.dtype is not kept[4] or g.shape != kept[5]:
+                    if g.shape != d.shape or g.dtype != d.dtype:  # the general step: its error, or a cast
+                        self._step_one(p, group)
+                        continue
                     kept = self._scratch(p, d, lr)
-                s, rate = kept[0], kept[1]
-                np.multiply(g, rate, s)
-                np.subtract(d, s, d)
+                np.multiply(g, kept[1], kept[0])
+                np.subtract(d, kept[0], d)
                 mem = p._mem  # (a leaf's counter: mark_written's own test, without its two calls when nobody waits)
                 if mem is not None and mem.pending():
                     p.mark_written("an optimizer step")  # a graph that saved this parameter must notice
@@ -94,14 +93,15 @@ class SGD(Optimizer):
         """`p`'s view of the shared scratch array of its dtype (made larger when `p` needs it), and lr.
 
         lr is kept as a 0-d array of the parameter's dtype: the value numpy would round the Python
-        number to, without converting it on every call.
+        number to, without converting it on every call. The view is kept for `p`'s data array as
+        it is (a new array through ``.data =`` makes a new view).
         """
         flat = self._flat.get(d.dtype)
         if flat is None or flat.size < d.size:
             flat = self._flat[d.dtype] = np.empty(d.size, d.dtype)
             self._views.clear()  # (views of the old array would keep it alive)
         self.state.setdefault(p, {})  # as the general step leaves it
-        kept = self._views[p] = (flat[: d.size].reshape(d.shape), np.array(lr, d.dtype), lr, d.shape, d.dtype)
+        kept = self._views[p] = (flat[: d.size].reshape(d.shape), np.array(lr, d.dtype), lr, d, d.dtype, d.shape)
         return kept
 
     def _check_group(self, group: dict[str, Any]) -> None:
