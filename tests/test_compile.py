@@ -1,5 +1,7 @@
 """tg.compile: compiled calls against eager ones (losses and gradients), retracing, what the trace sees."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -231,10 +233,12 @@ def test_in_place_write_before_backward_is_caught_as_eager():
     """A write to what the backward reads raises, eager and compiled; a write to what it does not read
     (w in tanh(x * w): its gradient reads x and tanh's output) changes no gradient, and raises in neither."""
     x = tg.tensor([1.0, 1.0])
-    for f, caught in ((lambda x: (x * w * w).sum(), True), (lambda x: tg.tanh(x * w).sum(), False)):
+    for loss_of, caught in ((lambda x, w: (x * w * w).sum(), True), (lambda x, w: tg.tanh(x * w).sum(), False)):
         grads = []
-        for run in (f, tg.compile(f)):
+        for compiled in (False, True):
             w = tg.tensor([1.0, 2.0], requires_grad=True)
+            run = functools.partial(loss_of, w=w)
+            run = tg.compile(run) if compiled else run
             run(x)  # (the compiled one traces here)
             loss = run(x)
             w.data -= 1.0
