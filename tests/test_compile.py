@@ -208,6 +208,28 @@ def test_softmax_shift_and_comparisons_are_recomputed_each_call():
     assert step.traces == 1
 
 
+def test_gradients_handed_out_are_arrays_of_their_own():
+    """Each leaf gets a .grad array of its own, which a later call's backward does not overwrite while held:
+    whether the program returns the seed itself to both leaves (a + b on scalars: checked and copied when
+    handed out) or a new array per leaf (a * b: `sole_grads`, handed out as they are)."""
+    cases = ((1.0, 3.0, lambda a, b: a + b, False), ([1.0, 2.0], [3.0, 5.0], lambda a, b: (a * b).sum(), True))
+    for va, vb, f, sole in cases:
+        a, b = tg.tensor(va, requires_grad=True), tg.tensor(vb, requires_grad=True)
+        step = tg.compile(functools.partial(f, a, b))
+        step().backward()
+        assert step._fast.sole_grads is sole  # (the program the loop replays)
+        ga, gb = a.grad, b.grad
+        assert not np.shares_memory(ga.data, gb.data)
+        a.grad = b.grad = None
+        step().backward()  # while ga and gb are held
+        assert not np.shares_memory(a.grad.data, ga.data) and not np.shares_memory(a.grad.data, b.grad.data)
+        expected = (vb, va) if sole else (1.0, 1.0)
+        for g in (ga, a.grad):
+            np.testing.assert_array_equal(g.data, expected[0])
+        for g in (gb, b.grad):
+            np.testing.assert_array_equal(g.data, expected[1])
+
+
 def test_grads_accumulate_as_eager():
     w = tg.tensor([1.0, -1.0], requires_grad=True)
     step = tg.compile(lambda x: (x * w * w).sum())
