@@ -275,6 +275,19 @@ def test_in_place_write_before_backward_is_caught_as_eager():
             np.testing.assert_array_equal(grads[1], grads[0])
 
 
+def test_in_place_write_to_what_a_read_view_shows_is_caught_as_eager():
+    """x's gradient reads w.T, a view of the constant w: a write to w after the forward raises, both ways."""
+    w = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x = tg.tensor([[1.0, 1.0], [2.0, 0.5]], requires_grad=True)
+    for run in (lambda: (x * w.T).sum(), tg.compile(lambda: (x * w.T).sum())):
+        run()
+        loss = run()
+        w.data -= 1.0
+        with pytest.raises(RuntimeError, match="modified in place"):
+            loss.backward()
+        w.data += 1.0
+
+
 # ----- what the trace refuses, and the modes ---------------------------------------------------------
 
 

@@ -90,10 +90,17 @@ class Program:
         bwd_lines = [line for block in bwd_body for line in block.split("\n")] if bwd[1] else []
         # the slots the backward reads: named in its lines, or given to an op whose own forward or vjp
         # runs (what its ctx keeps is not named); a call's node guards these arguments and leaves only
-        self.backward_reads = {int(n) for line in bwd_lines for n in _SLOT_NAME.findall(line)}
+        reads = {int(n) for line in bwd_lines for n in _SLOT_NAME.findall(line)}
         for step in self.steps:
             if step.index in self.calls:
-                self.backward_reads |= {a.index for a in step.slots()}
+                reads |= {a.index for a in step.slots()}
+        for step in reversed(self.steps):  # a read view reads what it views (an op's input 0; any input of a numpy call)
+            if step.out is not None and step.out.index in reads and step.kind != "assign":
+                if step.kind == "numpy":
+                    reads |= {a.index for a in step.slots()}
+                elif step.fn.shares_memory and step.args and step.args[0][0] == "slot":
+                    reads.add(step.args[0][1].index)
+        self.backward_reads = reads
         self.table = None  # a long program's lines as shapes and operands (`interpret.Table`), else None
         if len(fwd_lines) + len(bwd_lines) > LONG:
             self.table = interpret.Table(fwd_lines, bwd_lines)
