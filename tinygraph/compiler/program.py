@@ -94,7 +94,9 @@ class Program:
         for step in self.steps:
             if step.index in self.calls:
                 reads |= {a.index for a in step.slots()}
-        for step in reversed(self.steps):  # a read view reads what it views (an op's input 0; any input of a numpy call)
+        for step in reversed(
+            self.steps
+        ):  # a read view reads what it views (an op's input 0; any input of a numpy call)
             if step.out is not None and step.out.index in reads and step.kind != "assign":
                 if step.kind == "numpy":
                     reads |= {a.index for a in step.slots()}
