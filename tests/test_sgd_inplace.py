@@ -91,3 +91,17 @@ def test_mismatched_gradients_take_the_general_step():
     w.grad = tg.tensor(np.ones(4, dtype=np.float32))
     with pytest.raises(ValueError, match=r"SGD.step: gradient of shape \(4,\) does not match"):
         opt.step()
+
+
+def test_a_parameter_array_reshaped_in_place_steps_at_its_new_shape():
+    w = tg.tensor(np.arange(6.0), requires_grad=True)
+    opt = SGD([w], lr=0.5)
+    w.grad = tg.tensor(np.ones(6))
+    opt.step()
+    w.data.shape = (2, 3)  # the same array, a new shape
+    w.grad = tg.tensor(np.full((2, 3), 2.0))
+    opt.step()
+    np.testing.assert_array_equal(w.data, np.arange(6.0).reshape(2, 3) - 1.5)
+    w.grad = tg.tensor(np.ones(6))  # the old shape no longer fits
+    with pytest.raises(ValueError, match="does not match"):
+        opt.step()

@@ -77,8 +77,16 @@ class SGD(Optimizer):
                     continue
                 g, d = grad._data if isinstance(grad, Tensor) else np.asarray(grad), p._data
                 kept = views.get(p)  # (scratch view, lr as an array, lr, the data it was made for, dtype, shape)
-                # kept for this very array (so its shape and dtype), lr, and a gradient of that shape and dtype
-                if kept is None or kept[3] is not d or kept[2] != lr or g.dtype is not kept[4] or g.shape != kept[5]:
+                # kept for this very array (so its dtype) at its shape, and lr; a gradient of that shape and dtype
+                shape = d.shape
+                if (
+                    kept is None
+                    or kept[3] is not d
+                    or kept[5] != shape
+                    or kept[2] != lr
+                    or g.shape != shape
+                    or g.dtype is not kept[4]
+                ):
                     if g.shape != d.shape or g.dtype != d.dtype:  # the general step: its error, or a cast
                         self._step_one(p, group)
                         continue
