@@ -33,6 +33,21 @@ def test_x_times_x_and_reused_intermediate():
     assert np.isclose(x.grad.item(), (2 * t + 1) * (1 - t * t))
 
 
+def test_an_intermediate_given_twice_to_one_op_runs_once_with_both_gradients():
+    # the walk runs a chain's next node without the heap, its gradient kept aside: both uses must reach it
+    x = leaf(0.5)
+    h = tg.tanh(x * 2)
+    h.retain_grad()
+    y = h * h
+    y.backward(retain_graph=True)
+    t = np.tanh(1.0)
+    assert np.isclose(h.grad.item(), 2 * t) and np.isclose(x.grad.item(), 4 * t * (1 - t * t))
+    (dx,) = tg.grad(y, [x], create_graph=True)
+    assert np.isclose(dx.item(), 4 * t * (1 - t * t))
+    (ddx,) = tg.grad(dx, [x])
+    assert np.isclose(ddx.item(), 8 * (1 - t * t) * (1 - 3 * t * t))
+
+
 def test_gradients_accumulate_across_backward_calls():
     x = leaf([1.0, 2.0])
     (x * x).sum().backward()

@@ -67,12 +67,11 @@ class Context:
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays) for backward; writing to a saved tensor's data later is an error."""
         self.saved = items
-        versions = []
+        self.versions = versions = []
         for t in items:
             mem = (t._mem or t.memory()) if isinstance(t, Tensor) else None
             versions.append(None if mem is None else mem.save() if mem.handed else mem.version)
-        self.versions = tuple(versions)
-        if _state.anomaly:
+        if mode.switches and _state.anomaly:  # (a thread-local read costs 600 instructions)
             arrays = [getattr(t, "_data", t) for t in items]
             self.checksums = [checksum(a) if isinstance(a, np.ndarray) else None for a in arrays]
 

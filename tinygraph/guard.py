@@ -97,8 +97,12 @@ class Memory:
 
 def check_saved(node: Any, out: Any) -> None:
     """Raise if anything `node` saved (or its output `out`, if its gradient reads it) was written since."""
-    for t, v in zip(node.saved, node.versions):
+    saved = node.saved
+    i = -1
+    for v in node.versions:
+        i += 1
         if v is not None:  # a Tensor (a plain array has no counter: only anomaly mode checks it)
+            t = saved[i]
             mem = t._mem
             if mem.handed:
                 mem.notice_writes()
