@@ -1,6 +1,8 @@
 """tg.compile: compiled calls against eager ones (losses and gradients), retracing, what the trace sees."""
 
 import functools
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,9 @@ from tinygraph import nn
 from tinygraph.nn import functional as F
 from tinygraph.optim import SGD, Adam
 from tinygraph.random import manual_seed
-from tinygraph.testing import random_program
+
+sys.path.insert(0, str(Path(__file__).parent))  # the check shared by the compile tests
+from compile_checks import assert_random_program_compiles_as_eager  # noqa: E402
 
 # ----- the course's nets, several steps, an optimizer in between ---------------------------------------
 
@@ -77,30 +81,7 @@ def test_compiled_gradient_matches_finite_differences_and_hand_value():
 def test_every_op_of_random_programs_compiled_matches_eager(deep):
     seeds = range(2000 if deep else 400)
     for seed in seeds:
-        p = random_program(seed)
-        xs = [tg.tensor(x, requires_grad=True) for x in p.inputs]
-
-        def f(*a, p=p):
-            o = p(*a)
-            return o.sum() if o.shape != () else o
-
-        out = f(*xs)
-        out.backward()
-        expected = [None if x.grad is None else x.grad.data.copy() for x in xs]
-        for x in xs:
-            x.grad = None
-        step = tg.compile(f)
-        for _ in range(2):  # the trace's own replay, then a plain replay
-            for x in xs:
-                x.grad = None
-            o = step(*xs)
-            o.backward()
-            assert step.eager_reason is None, (seed, step.eager_reason)
-            assert abs(o.item() - out.item()) <= 1e-12 * max(1.0, abs(out.item())), (seed, p.source())
-            for e, x in zip(expected, xs):
-                assert (e is None) == (x.grad is None), (seed, p.source())
-                if e is not None:
-                    np.testing.assert_allclose(x.grad.data, e, rtol=1e-12, atol=1e-12, err_msg=p.source())
+        assert_random_program_compiles_as_eager(seed)
 
 
 # ----- a deep MLP with dropout and batch norm, train and eval -----------------------------------------

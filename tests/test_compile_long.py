@@ -6,6 +6,8 @@ compiled as source (bit for bit), against a hand-written numpy chain and finite 
 """
 
 import gc
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,9 @@ import pytest
 import tinygraph as tg
 from tinygraph.compiler import interpret
 from tinygraph.compiler import program as program_module
-from tinygraph.testing import random_program
+
+sys.path.insert(0, str(Path(__file__).parent))  # the check shared by the compile tests
+from compile_checks import assert_random_program_compiles_as_eager  # noqa: E402
 
 
 @pytest.fixture
@@ -160,28 +164,7 @@ def test_two_calls_before_backward_and_retain_graph_use_their_own_frames(long_pr
 
 def test_random_programs_from_a_table_match_eager(long_programs):
     for seed in range(60):
-        p = random_program(seed)
-        xs = [tg.tensor(x, requires_grad=True) for x in p.inputs]
-
-        def f(*a, p=p):
-            o = p(*a)
-            return o.sum() if o.shape != () else o
-
-        out = f(*xs)
-        out.backward()
-        expected = [None if x.grad is None else x.grad.data.copy() for x in xs]
-        step = tg.compile(f)
-        for _ in range(2):
-            for x in xs:
-                x.grad = None
-            o = step(*xs)
-            o.backward()
-            assert step.eager_reason is None, (seed, step.eager_reason)
-            assert abs(o.item() - out.item()) <= 1e-12 * max(1.0, abs(out.item())), (seed, p.source())
-            for e, x in zip(expected, xs):
-                assert (e is None) == (x.grad is None), (seed, p.source())
-                if e is not None:
-                    np.testing.assert_allclose(x.grad.data, e, rtol=1e-12, atol=1e-12, err_msg=p.source())
+        assert_random_program_compiles_as_eager(seed)
 
 
 def test_the_program_text_of_a_long_program(long_programs):

@@ -87,7 +87,7 @@ class SGD(Optimizer):
                     or g.shape != shape
                     or g.dtype is not kept[4]
                 ):
-                    if g.shape != d.shape or g.dtype != d.dtype:  # the general step: its error, or a cast
+                    if g.shape != shape or g.dtype != d.dtype:  # the general step: its error, or a cast
                         self._step_one(p, group)
                         continue
                     kept = self._scratch(p, d, lr)
