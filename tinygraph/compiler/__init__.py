@@ -20,6 +20,7 @@ traces again; a few programs are kept. See the README's "Compiling a step" and `
 from __future__ import annotations
 
 import functools
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +29,7 @@ import numpy as np
 
 from tinygraph import mode
 from tinygraph.compiler import trace
-from tinygraph.compiler.node import run
+from tinygraph.compiler.node import bind, replayer, run
 from tinygraph.compiler.program import Program
 from tinygraph.compiler.trace import Busy, TraceError, Tracer, Unsupported
 from tinygraph.tensor import Tensor
@@ -74,6 +75,7 @@ class Compiled:
         self.traces = 0
         self.eager_reason: str | None = None
         self._fast: Program | None = None  # the last call's program: its `check` tells whether this call fits it
+        self._replay: Callable | None = None  # its `replay` on its first frame, if it has one (`node.replayer`)
 
     def __call__(self, *args: Any) -> Any:
         if mode.switches and _state.anomaly:
@@ -81,8 +83,15 @@ class Compiled:
             return self.fn(*args)
         if trace.tracing():  # called inside another compiled function's trace: that trace records its ops
             return self.fn(*args)
+        grad = _state.grad_enabled if mode.switches else True
+        replay = self._replay
+        if replay is not None:
+            out = replay(args, grad)
+            if out is not None:
+                self.eager_reason = None
+                return out
         fast = self._fast
-        if fast is not None and fast.check(args, _state.grad_enabled if mode.switches else True):
+        if fast is not None and fast.check(args, grad):
             self.eager_reason = None
             return run(fast, args)
         program = self._program(args)
@@ -90,8 +99,10 @@ class Compiled:
             self.eager_reason = program
             return self.fn(*args)
         self.eager_reason = None
-        self._fast = program
-        return run(program, args)
+        out = run(program, args)
+        if program is not self._fast:
+            self._fast, self._replay = program, bind(program)
+        return out
 
     def program(self, *args: Any) -> str:
         """The program a call with these arguments replays, as the Python source it runs."""
@@ -195,11 +206,15 @@ class Compiled:
         program.watch_all = program.watch_args == list(range(len(args)))
         outs = recorded.outputs
         out = outs[0][1] if len(outs) == 1 and outs[0][0] == "slot" else None
-        program.seed = None if out is None or not out.dtype.kind == "f" else np.ones(out.shape, out.dtype)
-        if program.seed is not None:
+        # backward()'s seed: ones for an output of one float (eager's rule for an implicit gradient), else None
+        scalar = out is not None and out.dtype.kind == "f" and math.prod(out.shape) == 1
+        program.seed = np.ones(out.shape, out.dtype) if scalar else None
+        program.seed_shape = out.shape if scalar else None
+        if scalar:
             program.seed.flags.writeable = False
         program.guards = [(s.source, s.shape, s.dtype, s.source.requires_grad) for s in program.leaves]
         program.check = _checker(program, args, grad)
+        program.replay = replayer(program, *checks(program, args, grad, "None"))
         return program
 
 
@@ -218,43 +233,48 @@ def _checker(program: Program, args: tuple, grad: bool) -> Callable:
     One generated function, no tuples built: a loop's calls skip `_key` and `_valid`. It may say
     False where they would say True (a dtype equal but not the same object): the cache then decides.
     """
+    lines, ns = checks(program, args, grad, "False")
+    exec("\n".join(["def check(ins, grad):", *lines, "    return True"]), ns)  # noqa: S102 - from the trace's signature
+    return ns["check"]
+
+
+def checks(program: Program, args: tuple, grad: bool, miss: str) -> tuple[list[str], dict]:
+    """The lines of `_checker`'s function that return `miss` unless a call fits, and the names they read.
+
+    The names start with Q, so the lines can go into another generated function (`node.replayer`).
+    """
     ns: dict = {}
-    lines = [
-        "def check(ins, grad):",
-        f"    if grad is not {bool(grad)!r} or len(ins) != {len(args)}:",
-        "        return False",
-    ]
+    lines = [f"    if grad is not {bool(grad)!r} or len(ins) != {len(args)}:", f"        return {miss}"]
     for i, a in enumerate(args):
-        ns[f"C{i}"] = type(a)
+        ns[f"QC{i}"] = type(a)
         lines.append(f"    a = ins[{i}]")
         if isinstance(a, (Tensor, np.ndarray)):
             d = a._data if isinstance(a, Tensor) else a
-            ns[f"S{i}"], ns[f"D{i}"] = d.shape, d.dtype
-            test = f"d.shape != S{i} or d.dtype is not D{i}"
+            ns[f"QS{i}"], ns[f"QD{i}"] = d.shape, d.dtype
+            test = f"d.shape != QS{i} or d.dtype is not QD{i}"
             if isinstance(a, Tensor):
                 rg, leaf = bool(a.requires_grad), "not " if a._node is None else ""
                 test += f" or a.requires_grad is not {rg!r} or a._node is {leaf}None"
-            lines += [f"    if type(a) is not C{i}:", "        return False"]
+            lines += [f"    if type(a) is not QC{i}:", f"        return {miss}"]
             lines += [
                 "    d = a" + ("._data" if isinstance(a, Tensor) else ""),
                 f"    if {test}:",
-                "        return False",
+                f"        return {miss}",
             ]
         else:
-            ns[f"V{i}"] = a
-            lines += [f"    if type(a) is not C{i} or a != V{i}:", "        return False"]
+            ns[f"QV{i}"] = a
+            lines += [f"    if type(a) is not QC{i} or a != QV{i}:", f"        return {miss}"]
     for k, (t, shape, dtype, rg) in enumerate(program.guards):
-        ns[f"L{k}"], ns[f"LS{k}"], ns[f"LD{k}"] = t, shape, dtype
+        ns[f"QL{k}"], ns[f"QLS{k}"], ns[f"QLD{k}"] = t, shape, dtype
         lines += [
-            f"    d = L{k}._data",
-            f"    if d.shape != LS{k} or d.dtype is not LD{k} or L{k}.requires_grad is not {bool(rg)!r}:",
-            "        return False",
+            f"    d = QL{k}._data",
+            f"    if d.shape != QLS{k} or d.dtype is not QLD{k} or QL{k}.requires_grad is not {bool(rg)!r}:",
+            f"        return {miss}",
         ]
     for k, (m, flag) in enumerate(program.trace.modules):
-        ns[f"M{k}"] = m
-        lines += [f"    if M{k}.training is not {bool(flag)!r}:", "        return False"]
-    exec("\n".join([*lines, "    return True"]), ns)  # noqa: S102 - generated from the trace's own signature
-    return ns["check"]
+        ns[f"QM{k}"] = m
+        lines += [f"    if QM{k}.training is not {bool(flag)!r}:", f"        return {miss}"]
+    return lines, ns
 
 
 def _short(v: Any) -> str:

@@ -16,7 +16,9 @@ node re-runs the function eagerly on the call's arguments (and random draws) and
 
 from __future__ import annotations
 
+import functools
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from tinygraph.guard import check_saved
 from tinygraph.tensor import Tensor
 
 _state = mode.state
+_new = object.__new__
 
 
 class CompiledStep(Function):
@@ -90,15 +93,27 @@ class CompiledResult(Tensor):
 
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
         node = self._node
-        if gradient is not None or create_graph or _state.anomaly or self._data.size != 1 or node.targets is None:
+        program = node.program
+        seed = program.seed
+        if (
+            gradient is not None
+            or create_graph
+            or node.targets is None
+            or seed is None
+            or (mode.switches and _state.anomaly)
+            or self._data.shape != program.seed_shape  # (a result given new data)
+        ):
             return autograd.backward(self, gradient, retain_graph, create_graph)
-        seed = node.program.seed
-        if seed is None or seed.shape != self._data.shape:
-            seed = np.ones(self._data.shape, self._data.dtype)
         gs = node.vjp(self, seed, not retain_graph)
-        if node.program.sole_grads:  # each a new array of its own (`Program.sole_grads`): no checks needed
+        if program.sole_grads:  # each a new array of its own (`Program.sole_grads`): no checks needed
             for t, g in zip(node.targets, gs):
-                t.grad = Tensor._make(g) if t.grad is None else t.grad + Tensor._make(g)
+                if t.grad is None:  # (Tensor._make, spelled out: it runs for every parameter of a step)
+                    r = t.grad = _new(Tensor)
+                    r._data = g
+                    r.grad = r.name = r._mem = r._handle = r._node = None
+                    r.requires_grad = r._retain = False
+                else:
+                    t.grad = t.grad + Tensor._make(g)
             return None
         handed = {id(seed)}
         for t, g in zip(node.targets, gs):
@@ -130,7 +145,76 @@ def run(program: Any, args: tuple) -> Any:
         o = outs[0]
         return CompiledResult._make(o if type(o) is np.ndarray else np.asarray(o), node)
     finally:
-        frame.busy = False
+        frame.unclaim()
+
+
+def replayer(program: Any, check_lines: list[str], ns: dict) -> Callable | None:
+    """`run` for a program of one output sent to leaves only (``program.single``), as one generated function.
+
+    ``replay(program, frame, ins, grad)`` checks the call as ``program.check`` does, claims `frame`,
+    replays the forward and returns the result with its node, with no call out but the forward
+    (about 20 k instructions fewer per call than `run` on W3, benchmarks/NOTES.md). It returns None
+    where the caller must take the general road: the call does not fit, or `frame` is in use.
+    Bind it to a frame with `bind`. None for other programs and long ones (run from a table).
+    """
+    if not program.single or program.table is not None:
+        return None
+    saved = [f"QH{k}" for k in range(len(program.static_saved))]
+    saved += [f"ins[{i}]" for i in program.watch_args] + [f"QW{k}" for k in range(len(program.watch_leaves))]
+    ns.update({f"QH{k}": h for k, h in enumerate(program.static_saved)})
+    ns.update({f"QW{k}": t for k, t in enumerate(program.watch_leaves)})
+    ns.update(Q_new=object.__new__, Q_node=new_node, Q_kind=CompiledNode, Q_op=CompiledStep, Q_result=CompiledResult)
+    ns.update(Q_args=program.static_args, Q_needs=program.needs, Q_targets=program.static_targets)
+    ns.update(Q_ref=weakref.ref, Q_ndarray=np.ndarray, Q_asarray=np.asarray, Q_generator=_random.generator)
+    rng = "Q_generator().bit_generator.state" if program.random else "None"
+    lines = [
+        "def replay(program, frame, ins, grad):",
+        *check_lines,
+        "    try:  # (Frame.claim and Frame.free, spelled out)",
+        "        frame.idle.pop()",
+        "    except IndexError:",
+        "        return None",
+        "    for ref in frame.users:",
+        "        n = ref()",
+        "        if n is not None and not n.released:",
+        "            frame.idle.append(True)",
+        "            return None",
+        "    try:",
+        f"        rng = {rng}",
+        "        o = frame.forward(ins)[0]",
+        "        node = Q_node(Q_kind, Q_op, Q_args, Q_needs)",
+        "        node.program, node.frame, node.output_index, node.call, node.rng = program, frame, 0, ins, rng",
+        "        node.targets = Q_targets",
+        "        # Context.save_for_backward, spelled out for these tensors (no detect_anomaly here: it runs eagerly)",
+        f"        node.saved = ({''.join(t + ', ' for t in saved)})",
+        "        versions = node.versions = []",
+    ]
+    for t in saved:
+        lines += [
+            f"        m = {t}._mem or {t}.memory()",
+            "        versions.append(m.save() if m.handed else m.version)",
+        ]
+    lines += [
+        "        frame.users = [Q_ref(node)]",
+        "        r = Q_new(Q_result)  # (Tensor._make, spelled out)",
+        "        r._data = o if type(o) is Q_ndarray else Q_asarray(o)",
+        "        r.grad = r.name = r._mem = r._handle = None",
+        "        r._node = node",
+        "        r.requires_grad = True",
+        "        r._retain = False",
+        "        return r",
+        "    finally:",
+        "        frame.idle.append(True)",
+    ]
+    exec("\n".join(lines), ns)  # noqa: S102 - generated from the trace's signature
+    return ns["replay"]
+
+
+def bind(program: Any) -> Callable | None:
+    """``replay(ins, grad)`` on the program's first frame (see `replayer`), or None."""
+    if program.replay is None or not program.frames:
+        return None
+    return functools.partial(program.replay, program, program.frames[0])
 
 
 def _results(program: Any, frame: Any, args: tuple, outs: tuple, rng: Any) -> Any:

@@ -23,7 +23,6 @@ import contextlib
 import gc
 import re
 import sys
-import threading
 from typing import Any
 
 import numpy as np
@@ -118,7 +117,6 @@ class Program:
             self.source = self.table.describe() + "\n" + self.source
         self.code = compile(self.source, "<tg.compile program>", "exec") if self.table is None else None
         self.frames: list[Frame] = []
-        self.lock = threading.Lock()
 
     # ----- source
     def _const(self, value: Any) -> str:
@@ -312,17 +310,16 @@ class Program:
     def frame(self) -> Frame:
         """A frame no call is running in and no pending backward needs (a new one if all are taken).
 
-        It comes back marked busy; the call that took it clears the mark once its results hold it.
+        It comes back claimed (`Frame.claim`); the call that took it gives it back once its results hold it.
         """
-        with self.lock:  # two threads may call one compiled function
-            for f in self.frames:
-                if not f.busy and f.free():
-                    f.busy = True
+        for f in self.frames:  # (two threads may call one compiled function: a claim is atomic)
+            if f.claim():
+                if f.free():
                     return f
+                f.unclaim()
         f = Frame(self)
-        f.busy = True
-        with self.lock:
-            self.frames.append(f)
+        f.claim()
+        self.frames.append(f)
         return f
 
 
@@ -361,7 +358,18 @@ class Frame:
             self.forward, self.backward = program.table.bind(ns, program.buffers)
         self.ns = ns
         self.users: list = []  # weak references to the nodes of the results that need this frame
-        self.busy = False  # a call is running in it
+        self.idle = [True]  # one token while no call runs in this frame
+
+    def claim(self) -> bool:
+        """Take the frame for a call, unless one runs in it (list.pop is atomic: two threads cannot both)."""
+        try:
+            self.idle.pop()
+        except IndexError:
+            return False
+        return True
+
+    def unclaim(self) -> None:
+        self.idle.append(True)
 
     def free(self) -> bool:
         for ref in self.users:
