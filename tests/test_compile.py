@@ -516,6 +516,65 @@ def test_two_threads_calling_one_compiled_function():
     assert not errors
 
 
+def test_two_threads_training_through_one_compiled_function():
+    """Each thread's calls replay in a frame of their own (the replay claims one atomically)."""
+    import threading
+
+    w = tg.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    step = tg.compile(lambda x: tg.tanh(x @ w).sum())
+    errors = []
+
+    def work(scale):
+        x = tg.tensor(np.full((4, 2), scale))
+        for _ in range(300):
+            loss = step(x)
+            (g,) = tg.grad(loss, [w])  # (not .grad: the threads share w)
+            t = np.tanh(x.data @ w.data)
+            if loss.item() != t.sum() or not np.allclose(g.data, x.data.T @ (1 - t * t), rtol=1e-14):
+                errors.append(scale)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in (0.5, 2.0)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert 1 <= len(step._fast.frames) <= 2
+
+
+def test_calls_held_before_backward_replay_in_frames_of_their_own():
+    w = tg.tensor([0.5, -1.0], requires_grad=True)
+    step = tg.compile(lambda x: (tg.tanh(x * w) * x).sum())
+    x1, x2, x3 = tg.tensor([1.0, 2.0]), tg.tensor([3.0, -1.0]), tg.tensor([-2.0, 0.5])
+    step(x1).backward()  # traced
+    w.grad = None
+    a, b = step(x1), step(x2)  # a holds the first frame, so b takes a second
+    b.backward()
+    g2 = w.grad.data.copy()
+    w.grad = None
+    c = step(x3)  # the first frame is still held by a: c goes to the second, free again
+    a.backward()
+    g1 = w.grad.data.copy()
+    w.grad = None
+    c.backward()
+    for x, g in ((x1, g1), (x2, g2), (x3, w.grad.data)):  # d/dw sum(tanh(x w) x) = x^2 (1 - tanh(x w)^2)
+        np.testing.assert_allclose(g, x.data**2 * (1 - np.tanh(x.data * w.data) ** 2), rtol=1e-14)
+    assert len(step._fast.frames) == 2 and step.traces == 1
+    assert (step._replay is not None) == (step._fast.table is None)  # (a long program runs from its table)
+
+
+def test_a_compiled_result_given_new_data_backpropagates_through_the_walk():
+    w = tg.tensor([2.0, -1.0], requires_grad=True)
+    step = tg.compile(lambda x: (x * w).sum())
+    x = tg.tensor([3.0, 4.0])
+    step(x).backward()
+    w.grad = None
+    loss = step(x)
+    loss.data = np.array([[5.0]])  # (1, 1), not the traced () : the walk's backward, with its checks
+    loss.backward()
+    np.testing.assert_array_equal(w.grad.data, [3.0, 4.0])
+
+
 def test_the_compiler_is_imported_on_first_use_of_tg_compile():
     import subprocess
     import sys
