@@ -591,3 +591,29 @@ def test_the_compiler_is_imported_on_first_use_of_tg_compile():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "[2.0, 4.0]", r.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_zero_d_tail_runs_as_numpy_scalars_bit_for_bit_as_eager(dtype):
+    """-sum(...) / m: the program's 0-d values are numpy scalars (scalar arithmetic, not ufunc calls)."""
+    rng = np.random.default_rng(0)
+    X, W0 = rng.standard_normal((3, 50)).astype(dtype), rng.standard_normal((1, 3)).astype(dtype)
+
+    def make():
+        w = tg.tensor(W0.copy(), requires_grad=True)
+        return w, lambda x: -(tg.log(tg.sigmoid(w @ x))).sum() / 50 * 2.0 + 1.0
+
+    (we, fe), (wc, fc) = make(), make()
+    fc = tg.compile(fc)
+    x = tg.tensor(X)
+    for _ in range(3):
+        le, lc = fe(x), fc(x)
+        le.backward()
+        lc.backward()
+        assert type(lc.data) is np.ndarray and lc.data.shape == () and lc.dtype == dtype
+        assert lc.data.tobytes() == le.data.tobytes() and wc.grad.data.tobytes() == we.grad.data.tobytes()
+        for w in (we, wc):
+            w.data -= 0.1 * w.grad.data
+            w.grad = None
+    text = fc.program(x)
+    assert "= -v" in text and " / K" in text and " * K" in text and " + K" in text  # the tail's four, as operators

@@ -24,6 +24,7 @@ enabled = True
 
 UNARY = {"neg": "negative", "exp": "exp", "log": "log", "sqrt": "sqrt", "tanh": "tanh", "abs": "absolute"}
 BINARY = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}
+OPERATOR = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 
 def _same_dtype(step: Any) -> bool:
@@ -42,6 +43,15 @@ def _same_dtype(step: Any) -> bool:
 def _arrays(step: Any, n: int) -> bool:
     return len(step.args) >= n and all(
         k == "slot" or (k == "const" and isinstance(v, np.ndarray)) for k, v in step.args[:n]
+    )
+
+
+def _zero_d(step: Any) -> bool:
+    """Whether the step's array arguments are all 0-d (slots, or constant arrays)."""
+    n = 1 if step.fn.name == "neg" else 2
+    return len(step.args) == n and all(
+        (k == "slot" and v.shape == ()) or (k == "const" and isinstance(v, np.ndarray) and v.shape == ())
+        for k, v in step.args
     )
 
 
@@ -85,6 +95,13 @@ def forward(step: Any, args: list[str], out: str, into: str | None, const: Any, 
         return None
     o = f", {into}" if into else ""
     dst = into or out
+    if step.out.shape == () and (name == "neg" or name in BINARY) and _zero_d(step):
+        # numpy scalars in, a numpy scalar out: its scalar arithmetic, a tenth of a ufunc call's
+        # cost, with the same IEEE operation (the forward keeps 0-d values as scalars, no buffers)
+        a = [const(v[()]) if k == "const" else n for (k, v), n in zip(step.args, args)]
+        if name == "neg":
+            return [f"{out} = -{a[0]}  # neg"]
+        return [f"{out} = {a[0]} {OPERATOR[name]} {a[1]}  # {name}"]
     if name in UNARY and _arrays(step, 1):
         return [f"{out} = np.{UNARY[name]}({args[0]}{o})  # {name}"]
     if name == "relu" and _arrays(step, 1):

@@ -182,7 +182,7 @@ class Program:
             call = f"N{i}({args}{kw})"
             return f"{out} = " + (f"asarray({call})" if step.wrap else call) + f"  # {step.line}"
         into = None
-        if step.out.index not in self.fresh:
+        if step.out.index not in self.fresh and step.out.shape != ():  # (a 0-d value stays a numpy scalar)
             into = f"Y{step.out.index}"
         fast = kernels.forward(step, names, out, into, self._const, self._alloc)
         if fast is not None:
