@@ -294,6 +294,38 @@ def test_subclass_of_a_custom_op_records_itself_and_an_apply_override_is_kept():
     assert Logged.apply(x).op == "Logged" and Logged.calls == 1
 
 
+def test_an_op_class_attribute_set_later_is_read_by_the_class_and_its_subclasses():
+    # apply and vjp read an op class's attributes from tuples the class keeps (tinygraph.function._OpClass):
+    # setting or deleting one refreshes them, for the subclasses too
+    class Square(tg.Function):
+        arrays = True
+
+        @staticmethod
+        def forward(ctx, a):
+            return a * a
+
+        @staticmethod
+        def backward(ctx, g, a):
+            return 2 * g * a
+
+    class Child(Square):
+        pass
+
+    x = leaf(3.0)
+    Square.reads = ((0,),)  # the gradient reads its input: now guarded
+    y = Child.apply(x)
+    x.data = np.array(4.0)  # a write the guard sees
+    with pytest.raises(RuntimeError, match="'Child' saved its input 0.*modified in place"):
+        y.backward()
+    del Square.reads
+    y = Child.apply(x)
+    x.data = np.array(5.0)
+    y.backward()  # nothing saved: no error (the gradient reads the new value, as the op now says it may)
+    assert x.grad.item() == 10.0
+    Square.backward = staticmethod(lambda ctx, g, a: 3 * g * a)
+    assert tg.grad(Child.apply(x), [x])[0].item() == 15.0
+
+
 def test_custom_function_returning_wrong_shape_is_named():
     class Bad(tg.Function):
         @staticmethod

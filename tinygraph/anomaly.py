@@ -67,9 +67,7 @@ def first_bad(a: Any) -> str | None:
     a = np.asarray(a)
     if a.dtype.kind != "f" or np.isfinite(a).all():
         return None
-    if np.isnan(a).any():
-        return "NaN"
-    return "-inf" if np.isneginf(a).any() else "inf"
+    return "NaN" if np.isnan(a).any() else "-inf" if np.isneginf(a).any() else "inf"
 
 
 def _inputs(args: Any) -> str:

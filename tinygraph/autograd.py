@@ -33,11 +33,7 @@ def topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
         for p in node.args:
             if isinstance(p, Tensor) and p._node is not None and p._node not in found:
                 stack.append(p)
-    return sorted(found.values(), key=_seq)
-
-
-def _seq(t: Tensor) -> int:
-    return t._node.seq
+    return sorted(found.values(), key=lambda t: t._node.seq)
 
 
 def walk(
@@ -54,8 +50,8 @@ def walk(
     waiting (a heap on creation numbers) is a topological order without sorting; when a node
     hands its gradient to one newer than all that wait (a chain), that one runs next without the
     heap, its gradient held aside rather than in the dict (benchmarks/NOTES.md: 780 and 510
-    instructions per op on W4). With `targets`, only nodes that
-    lead to one run. ``observer(node, output, grad, input_grads)`` is called after each vjp.
+    instructions per op on W4). With `targets`, only nodes that lead to one run.
+    ``observer(node, output, grad, input_grads)`` is called after each vjp.
 
     Returns (grads, reached): the summed gradients (Tensors) of the leaves reached, the targets
     and the tensors that called ``retain_grad()``, keyed by tensor, and those tensors.

@@ -52,7 +52,7 @@ class Context:
     """
 
     __slots__ = tuple(
-        "fn args needs_input_grad saved versions output_version seq output released created_at checksums __dict__".split()
+        "fn args needs_input_grad saved versions output_version seq output released created_at checksums".split()
     )
 
     @property
@@ -89,8 +89,7 @@ class Context:
         """
         if self.released:
             raise RuntimeError(released_message(self))
-        fn = self.fn
-        reads_output = fn.saves_output
+        reads_output, backward = self.fn._for_vjp
         if self.saved or self.checksums is not None or (reads_output and out._mem is not None):
             check_saved(self, out)
         inputs = self.args
@@ -98,7 +97,7 @@ class Context:
             if reads_output:
                 self.output = out
             try:
-                gs = fn.backward(self, g, *inputs)
+                gs = backward(self, g, *inputs)
             finally:
                 self.output = None
         else:  # the vjp gets the arrays; one and two inputs spelled out, as they run for every node
@@ -107,20 +106,19 @@ class Context:
             try:
                 if len(inputs) == 2:
                     a, b = inputs
-                    gs = fn.backward(
+                    gs = backward(
                         self, g, a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b
                     )
                 elif len(inputs) == 1:
-                    gs = fn.backward(self, g, inputs[0]._data)  # (a one-input op's input is a Tensor)
+                    gs = backward(self, g, inputs[0]._data)  # (a one-input op's input is a Tensor)
                 else:
-                    gs = fn.backward(self, g, *[a._data if isinstance(a, Tensor) else a for a in inputs])
+                    gs = backward(self, g, *[a._data if isinstance(a, Tensor) else a for a in inputs])
             finally:
                 self.output = None
-        if release:
-            if self.saved or self.output_version is not None or self.checksums is not None:
-                self.release()
-            else:  # nothing to drop (most nodes of a chain): spelled out, it runs for every node
-                self.released = True
+        if release:  # (`release`, spelled out: it runs for every node)
+            self.saved = self.versions = ()
+            self.output_version = self.checksums = None
+            self.released = True
         return gs if type(gs) is tuple else (gs,)
 
     def release(self) -> None:
@@ -141,7 +139,7 @@ class CustomContext(Context):
     the attributes its forward set.
     """
 
-    __slots__ = ()
+    __slots__ = ("__dict__",)
 
     def vjp(self, out: Tensor, g: Any, release: bool = False) -> tuple:
         if self.released:
@@ -155,8 +153,7 @@ class CustomContext(Context):
                 gs = self.fn.backward(self, Tensor._make(g) if raw else g)
         finally:
             self.output = None
-        if type(gs) is not tuple:
-            gs = (gs,)
+        gs = gs if type(gs) is tuple else (gs,)
         if len(gs) != len(self.args):
             raise RuntimeError(f"backward of op {self.name!r} returned {len(gs)} gradients for {len(self.args)} inputs")
         gs = tuple(_as_gradient(self, p, gp, raw) for p, gp in zip(self.args, gs))
@@ -190,7 +187,31 @@ def released_message(node: Context) -> str:
     )
 
 
-class Function:
+class _OpClass(type):
+    """The class of op classes: it keeps what `apply` and `vjp` read of an op class in a tuple each, in step.
+
+    (Python 3.11 reads a class attribute in about 200 instructions, unpacks a tuple in 60: NOTES.md.)
+    """
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        type.__setattr__(cls, name, value)
+        cls._cache()
+
+    def __delattr__(cls, name: str) -> None:
+        type.__delattr__(cls, name)
+        cls._cache()
+
+    def _cache(cls) -> None:
+        """Store ``_for_apply`` and ``_for_vjp`` of this class and its subclasses; empty `_guarded`'s cache."""
+        kind = Context if cls.arrays else CustomContext  # the node it leaves
+        type.__setattr__(cls, "_for_apply", (cls.arrays, kind, cls.reads, cls.forward, cls.shares_memory))
+        type.__setattr__(cls, "_for_vjp", (cls.saves_output, cls.backward))
+        type.__setattr__(cls, "_guards", {})  # per needs_input_grad, the inputs to guard (see `_guarded`)
+        for sub in cls.__subclasses__():
+            sub._cache()
+
+
+class Function(metaclass=_OpClass):
     """Base class of every op. Subclass it with two static methods and call ``.apply``.
 
     ``forward(ctx, *inputs)`` gets the inputs as given (Tensors and other values) and returns
@@ -230,8 +251,7 @@ class Function:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__
-        cls._kind = Context if cls.arrays else CustomContext  # the node it leaves
-        cls._guards = {}  # per needs_input_grad, the inputs to guard (see `_guarded`)
+        cls._cache()
 
     @staticmethod
     def forward(ctx: Any, *inputs: Any) -> Any:
@@ -249,15 +269,12 @@ class Function:
         """
         # This runs for every op, so it is kept flat: one and two inputs (most ops) are spelled out,
         # and forward is called with them as they are (a call with *values builds another tuple).
-        if mode.switches:
-            enabled, anomalous = _state.grad_enabled, _state.anomaly
-        else:  # no thread has switched a mode: the defaults hold everywhere
-            enabled = True
-            anomalous = False
-        needs = None
+        # While no thread has switched a mode (`mode.switches`), the defaults hold everywhere.
+        enabled, anomalous = (_state.grad_enabled, _state.anomaly) if mode.switches else (True, False)
         plain = False  # no Tensor among the inputs: plain arrays in, a plain array out
-        n = len(args) if cls.arrays else -1  # (a custom op's forward gets the Tensors: the general case)
-        x = y = values = None
+        arrays, kind, reads, forward, shares_memory = cls._for_apply
+        n = len(args) if arrays else -1  # (a custom op's forward gets the Tensors: the general case)
+        needs = x = y = values = None
         leaf = False  # a leaf that requires grad is among the inputs: the node holds its handle
         if n == 2:
             x, y = args
@@ -304,16 +321,12 @@ class Function:
         else:
             if leaf:
                 args = handles(args)
-            ctx = cls._kind()  # the node (its fields: `Context`)
-            ctx.fn = cls
-            ctx.args = args
-            ctx.needs_input_grad = needs
+            ctx = kind()  # the node (its fields: `Context`)
+            ctx.fn, ctx.args, ctx.needs_input_grad = cls, args, needs
             ctx.saved = ctx.versions = ()
             ctx.output_version = ctx.output = ctx.checksums = None
-            ctx.seq = next(_counter)
-            ctx.released = False
+            ctx.seq, ctx.released = next(_counter), False
             ctx.created_at = mode.user_frame() if anomalous else None
-            reads = cls.reads
             if reads:  # guard the inputs that the needed gradients read
                 if needs is _FIRST or needs is _ONE:
                     guard = reads[0]
@@ -327,11 +340,11 @@ class Function:
                     ctx.save_for_backward(*[args[i] for i in guard])
         try:
             if n == 2:
-                out = cls.forward(ctx, x, y)
+                out = forward(ctx, x, y)
             elif n == 1:
-                out = cls.forward(ctx, x)
+                out = forward(ctx, x)
             elif n >= 0:
-                out = cls.forward(ctx, *values)
+                out = forward(ctx, *values)
             else:
                 out = _custom_forward(cls, ctx, args)
         except (ValueError, IndexError) as e:
@@ -345,17 +358,13 @@ class Function:
         result._data = out
         result.grad = result.name = result._mem = result._handle = None
         result._retain = False
-        if needs is None:
-            result._node = None
-            result.requires_grad = False
-        else:
-            result._node = ctx
-            result.requires_grad = True
+        result._node = None if needs is None else ctx
+        result.requires_grad = needs is not None
         if anomalous:
             anomaly.check_forward(cls.name, args, out, None if needs is None else ctx)
             if needs is not None and cls.saves_output:
                 ctx.checksums = [*(ctx.checksums or [None] * len(ctx.saved)), checksum(out)]
-        if cls.shares_memory and np.may_share_memory(out, x):
+        if shares_memory and np.may_share_memory(out, x):
             result._mem = args[0].memory()  # a view: writes through either show in both (a handle shares its leaf's)
         return result
 
@@ -383,8 +392,7 @@ def new_node(kind: type, fn: type, args: tuple, needs: tuple) -> Context:
     ctx.fn, ctx.args, ctx.needs_input_grad = fn, args, needs
     ctx.saved = ctx.versions = ()
     ctx.output_version = ctx.output = ctx.checksums = ctx.created_at = None
-    ctx.seq = next(_counter)
-    ctx.released = False
+    ctx.seq, ctx.released = next(_counter), False
     return ctx
 
 

@@ -69,9 +69,8 @@ class Tensor:
     def __init__(self, data: Any, *, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self._data = _to_array(data, dtype)
         self.grad: Tensor | None = None
-        self._node = None
         self.name = name
-        self._mem = self._handle = None
+        self._node = self._mem = self._handle = None
         self._retain = False
         self.requires_grad = False
         if requires_grad:
@@ -136,8 +135,7 @@ class Tensor:
             h = _new(Handle)
             h._data, h._mem, h.name = self._data, self._mem, self.name
             h.grad = h._node = h._handle = None
-            h.requires_grad = True
-            h._retain = False
+            h.requires_grad, h._retain = True, False
             h.leaf = weakref.ref(self)
             self._handle = h
         return h
