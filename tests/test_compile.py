@@ -493,9 +493,18 @@ def test_a_shape_that_depends_on_the_values_is_refused():
     assert fine(tg.tensor([1.0, -2.0, 3.0])).item() == 4.0 and fine(tg.tensor([-1.0, 5.0, 1.0])).item() == 6.0
 
 
-def test_two_threads_calling_one_compiled_function():
+def _in_threads(work, args):
+    """Run ``work(a)`` for each of `args`, each in a thread of its own, all at once; wait for all."""
     import threading
 
+    threads = [threading.Thread(target=work, args=(a,)) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_two_threads_calling_one_compiled_function():
     w = tg.tensor(np.linspace(-1, 1, 6).reshape(2, 3))
     step = tg.compile(lambda x: tg.tanh(x @ w).sum())
     errors = []
@@ -508,18 +517,12 @@ def test_two_threads_calling_one_compiled_function():
             if got != expected:
                 errors.append((scale, got, expected))
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in (0.5, 2.0)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(work, (0.5, 2.0))
     assert not errors
 
 
 def test_two_threads_training_through_one_compiled_function():
     """Each thread's calls replay in a frame of their own (the replay claims one atomically)."""
-    import threading
-
     w = tg.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
     step = tg.compile(lambda x: tg.tanh(x @ w).sum())
     errors = []
@@ -533,11 +536,7 @@ def test_two_threads_training_through_one_compiled_function():
             if loss.item() != t.sum() or not np.allclose(g.data, x.data.T @ (1 - t * t), rtol=1e-14):
                 errors.append(scale)
 
-    threads = [threading.Thread(target=work, args=(s,)) for s in (0.5, 2.0)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _in_threads(work, (0.5, 2.0))
     assert not errors
     assert 1 <= len(step._fast.frames) <= 2
 
