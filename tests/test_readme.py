@@ -26,6 +26,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,8 +138,8 @@ def test_block_runs_alone_and_prints_what_it_claims(line, source):
 
 
 def test_the_quick_start_reports_the_accuracy_of_the_trained_weights():
-    """Its accuracy is that of the final weights (0.905, the demo's 90.5%), not of the forward pass before the
-    last update (0.9075)."""
+    """Its accuracy is that of the final weights (0.905, the demo's 90.5%; 0.9075 where numpy runs its AVX-512
+    loops), printed to two digits (0.91) as a figure both kinds of CPU give."""
     block, _ = ran(*BLOCKS[0])
     ns = block.namespace
     tg, np = ns["tg"], ns["np"]
@@ -146,7 +147,8 @@ def test_the_quick_start_reports_the_accuracy_of_the_trained_weights():
         A2 = tg.sigmoid(ns["W2"] @ tg.tanh(ns["W1"] @ ns["Xt"] + ns["b1"]) + ns["b2"])
     trained = float(np.mean((A2.data > 0.5) == ns["Y"]))
     [printed] = block.printed.values()
-    assert float(printed) == trained == 0.905
+    assert trained == (0.9075 if avx512() else 0.905)
+    assert printed == f"{trained:.2f}" == "0.91"
 
 
 def test_claims_are_read_at_the_precision_written():
@@ -234,6 +236,14 @@ FIGURES = {
     "07": ("07 gradient", lambda r: [" ".join(r["bad"].culprit_check.where.split()[:4]).rstrip(","), r["culprit"]]),
 }
 
+
+def avx512() -> bool:
+    """Whether numpy runs its AVX-512 loops here: their tanh, exp and log differ from the AVX2 ones in the last
+    bit, which thousands of training steps turn into an example or two of accuracy on a few figures."""
+    found = getattr(np.__config__, "CONFIG", {}).get("SIMD Extensions", {}).get("found", ())
+    return bool({"X86_V4", "AVX512_SKX"} & set(found))
+
+
 # what the examples print in full today (measured); the --deep test recomputes them
 EXPECTED = {
     "01": ["47% (cost 0.673146)", "to 1e-12"],
@@ -245,6 +255,12 @@ EXPECTED = {
     "06": ["GD 71.7, momentum 71.7, Adam 94.3", "first cost 0.702405", "with lr decay 94.3 / 95.3 / 94.0"],
     "07": ["node 9 of 18", "BuggySigmoid"],
 }
+# where numpy runs its AVX-512 loops (measured on an AMD EPYC with AVX-512); the README shows them as "AVX-512: ..."
+ON_AVX512 = {
+    "02": ["90.8%", "→ 0.218", "cost 0.693048"],
+    "02 sweep": ["67.5/67.25/90.75/90.5/91.25/90.0/90.75"],
+    "05": ["none 100/83.6", "L2 λ=0.7 86.7/88.0", "dropout 99.2/84.6"],
+}
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED))
@@ -253,6 +269,13 @@ def test_the_readme_table_shows_the_examples_figures(key):
     cell = row(first_cell) if key == "02" else tinygraph_cell(first_cell)
     for figure in EXPECTED[key]:
         assert figure in cell, f"README row {first_cell!r} should show {figure!r}: {cell}"
+    for figure, usual in zip(ON_AVX512.get(key, []), EXPECTED[key]):
+        if figure != usual:  # shown as "AVX-512: " and the words that differ ("L2 λ=0.7 86.7/88.0" -> "86.7/88.0")
+            words, same = figure.split(), 0
+            while same < len(words) - 1 and words[same] == usual.split()[same]:
+                same += 1
+            shown = "AVX-512: " + " ".join(words[same:])
+            assert shown in cell, f"README row {first_cell!r} should show {shown!r}: {cell}"
 
 
 # the same figures in the examples' own docstrings (checked by the --deep runs through EXPECTED)
@@ -299,7 +322,8 @@ def test_the_examples_print_the_readme_figures(key, deep):
     if key != "01" and not deep:
         pytest.skip("a full run of the example: pytest --deep")
     name = key.split()[0]
-    assert FIGURES[key][1](full_run(name)) == EXPECTED[key]
+    expected = ON_AVX512.get(key, EXPECTED[key]) if avx512() else EXPECTED[key]
+    assert FIGURES[key][1](full_run(name)) == expected
 
 
 # ----- the figures and messages its prose quotes ---------------------------------------------------------
@@ -333,5 +357,6 @@ def test_the_demo_prints_the_readme_figures(tmp_path, capsys, deep):
     lr = float(re.search(r"accuracy of logistic regression: ([\d.]+)%", out).group(1))
     net = float(re.search(r"accuracy of the network: ([\d.]+)%", out).group(1))
     diff = float(re.search(r"difference ([\d.e+-]+): passed", out).group(1))
-    assert f"logistic regression ({lr:.0f}%)" in paragraph and f"4 tanh units ({net:g}%)" in paragraph
+    shown = f"or {net:g}% on a CPU where numpy uses AVX-512" if avx512() else f"4 tanh units ({net:g}%"
+    assert f"logistic regression ({lr:.0f}%)" in paragraph and shown in " ".join(paragraph.split())
     assert "difference ~1e-10" in paragraph and 1e-11 < diff < 1e-9  # 7.34e-11 measured

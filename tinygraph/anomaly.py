@@ -44,16 +44,13 @@ class AnomalyError(RuntimeError):
 def summary(x: Any) -> str:
     """Shape, dtype and statistics of an array or Tensor (counting NaN and infinities), for messages."""
     a = getattr(x, "_data", x)
+    a = np.asarray(a) if isinstance(a, np.generic) else a
     if not isinstance(a, np.ndarray):
-        if isinstance(a, np.generic):
-            a = np.asarray(a)
-        else:
-            return repr(x) if isinstance(x, (int, float, str, type(None))) else type(x).__name__
+        return repr(x) if isinstance(x, (int, float, str, type(None))) else type(x).__name__
     if a.dtype.kind not in "fiub" or a.size == 0:
         return f"shape {a.shape} {a.dtype}"
     with np.errstate(all="ignore"):
-        finite = np.isfinite(a) if a.dtype.kind == "f" else np.ones(a.shape, bool)
-        ok = a[finite]
+        ok = a[np.isfinite(a)]
         stats = f"min {ok.min():.4g}, max {ok.max():.4g}, mean {ok.mean():.4g}" if ok.size else "no finite values"
     bad = ""
     if a.dtype.kind == "f" and ok.size != a.size:

@@ -51,11 +51,14 @@ def walk(
     hands its gradient to one newer than all that wait (a chain), that one runs next without the
     heap, its gradient held aside rather than in the dict (benchmarks/NOTES.md: 780 and 510
     instructions per op on W4). With `targets`, only nodes that lead to one run.
-    ``observer(node, output, grad, input_grads)`` is called after each vjp.
+    ``observer(node, output, grad, input_grads)`` is called after each vjp (by default, under
+    anomaly mode, `anomaly.check_backward`).
 
     Returns (grads, reached): the summed gradients (Tensors) of the leaves reached, the targets
     and the tensors that called ``retain_grad()``, keyed by tensor, and those tensors.
     """
+    if observer is None and mode.state.anomaly:
+        observer = anomaly.check_backward
     wanted = set(targets) if targets is not None else ()
     order = None if targets is None else topo_order(roots)
     needed = None if order is None else _leading_to(order, wanted)
@@ -194,14 +197,10 @@ def _seeds(outputs: Any, gradients: Any, where: str, skip_constants: bool) -> tu
     return roots, seeds
 
 
-def _observer() -> Callable | None:
-    return anomaly.check_backward if mode.state.anomaly else None
-
-
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of every leaf that requires grad."""
     roots, seeds = _seeds(tensors, grad_tensors, "backward", skip_constants=False)
-    grads, reached = walk(roots, seeds, create_graph, retain_graph or create_graph, observer=_observer())
+    grads, reached = walk(roots, seeds, create_graph, retain_graph or create_graph)
     handed: set = {id(s._data) for s in seeds}
     for t in reached:
         g = grads[t]
@@ -239,7 +238,7 @@ def grad(
             raise RuntimeError(f"grad: input {i} does not require grad, so no gradient flows to it")
     roots, seeds = _seeds(outputs, grad_outputs, "grad", skip_constants=True)
     retain = create_graph if retain_graph is None else retain_graph
-    grads = walk(roots, seeds, create_graph, retain, ins, _observer())[0] if roots else {}
+    grads = walk(roots, seeds, create_graph, retain, ins)[0] if roots else {}
     out = []
     for i, t in enumerate(ins):
         g = grads.get(t)

@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 
 from tinygraph import anomaly, mode
-from tinygraph.guard import check_saved, checksum
+from tinygraph.guard import check_saved, checksum, guarded
 from tinygraph.tensor import Handle, Tensor
 
 _state = mode.state
 _ndarray = np.ndarray
 _new = object.__new__
-_counter = itertools.count()  # the nodes' creation numbers
+counter = itertools.count()  # the nodes' creation numbers (`Context.seq`), also for code that makes nodes itself
 # needs_input_grad of one- and two-input ops, shared by their nodes
 _ONE, _BOTH, _FIRST, _SECOND = (True,), (True, True), (True, False), (False, True)
 
@@ -93,28 +93,20 @@ class Context:
         if self.saved or self.checksums is not None or (reads_output and out._mem is not None):
             check_saved(self, out)
         inputs = self.args
-        if type(g) is Tensor:  # a graph of the gradient is recorded: the vjp gets the Tensors
-            if reads_output:
-                self.output = out
-            try:
+        if reads_output:
+            self.output = out if type(g) is Tensor else out._data
+        try:
+            if type(g) is Tensor:  # a graph of the gradient is recorded: the vjp gets the Tensors
                 gs = backward(self, g, *inputs)
-            finally:
-                self.output = None
-        else:  # the vjp gets the arrays; one and two inputs spelled out, as they run for every node
-            if reads_output:
-                self.output = out._data
-            try:
-                if len(inputs) == 2:
-                    a, b = inputs
-                    gs = backward(
-                        self, g, a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b
-                    )
-                elif len(inputs) == 1:
-                    gs = backward(self, g, inputs[0]._data)  # (a one-input op's input is a Tensor)
-                else:
-                    gs = backward(self, g, *[a._data if isinstance(a, Tensor) else a for a in inputs])
-            finally:
-                self.output = None
+            elif len(inputs) == 2:  # else the arrays; one and two inputs spelled out, as they run for every node
+                a, b = inputs
+                gs = backward(self, g, a._data if isinstance(a, Tensor) else a, b._data if isinstance(b, Tensor) else b)
+            elif len(inputs) == 1:
+                gs = backward(self, g, inputs[0]._data)  # (a one-input op's input is a Tensor)
+            else:
+                gs = backward(self, g, *[a._data if isinstance(a, Tensor) else a for a in inputs])
+        finally:
+            self.output = None
         if release:  # (`release`, spelled out: it runs for every node)
             self.saved = self.versions = ()
             self.output_version = self.checksums = None
@@ -202,37 +194,22 @@ class _OpClass(type):
         cls._cache()
 
     def _cache(cls) -> None:
-        """Store ``_for_apply`` and ``_for_vjp`` of this class and its subclasses; empty `_guarded`'s cache."""
+        """Store ``_for_apply`` and ``_for_vjp`` of this class and its subclasses; empty `guard.guarded`'s cache."""
         kind = Context if cls.arrays else CustomContext  # the node it leaves
         type.__setattr__(cls, "_for_apply", (cls.arrays, kind, cls.reads, cls.forward, cls.shares_memory))
         type.__setattr__(cls, "_for_vjp", (cls.saves_output, cls.backward))
-        type.__setattr__(cls, "_guards", {})  # per needs_input_grad, the inputs to guard (see `_guarded`)
+        type.__setattr__(cls, "_guards", {})  # per needs_input_grad, the inputs to guard (see `guard.guarded`)
         for sub in cls.__subclasses__():
             sub._cache()
 
 
 class Function(metaclass=_OpClass):
-    """Base class of every op. Subclass it with two static methods and call ``.apply``.
+    """Base class of every op. Subclass it with two static methods and call ``.apply`` (the README's "Custom ops").
 
     ``forward(ctx, *inputs)`` gets the inputs as given (Tensors and other values) and returns
     an ndarray; ``ctx.save_for_backward(*tensors)`` keeps what backward needs.
     ``backward(ctx, grad)`` gets the output's gradient as a Tensor and returns one gradient
     per input (None where there is none); written in tinygraph ops, it is differentiable too.
-
-    >>> import numpy as np, tinygraph as tg
-    >>> class Cube(tg.Function):
-    ...     @staticmethod
-    ...     def forward(ctx, x):
-    ...         ctx.save_for_backward(x)
-    ...         return x.data ** 3
-    ...     @staticmethod
-    ...     def backward(ctx, grad):
-    ...         (x,) = ctx.saved_tensors
-    ...         return grad * 3 * x * x
-    >>> x = tg.tensor(2.0, requires_grad=True)
-    >>> (g,) = tg.grad(Cube.apply(x), [x], create_graph=True)
-    >>> g.item(), tg.grad(g, [x])[0].item()
-    (12.0, 12.0)
 
     An op that says ``arrays = True`` (every built-in op) is written on values: ``forward(ctx,
     *values)`` gets ndarrays, and ``backward(ctx, grad, *values)`` gets ndarrays, or Tensors
@@ -325,15 +302,11 @@ class Function(metaclass=_OpClass):
             ctx.fn, ctx.args, ctx.needs_input_grad = cls, args, needs
             ctx.saved = ctx.versions = ()
             ctx.output_version = ctx.output = ctx.checksums = None
-            ctx.seq, ctx.released = next(_counter), False
+            ctx.seq, ctx.released = next(counter), False
             ctx.created_at = mode.user_frame() if anomalous else None
             if reads:  # guard the inputs that the needed gradients read
-                if needs is _FIRST or needs is _ONE:
-                    guard = reads[0]
-                elif needs is _SECOND:
-                    guard = reads[1]
-                else:
-                    guard = _guarded(cls, needs)
+                guard = reads[0] if needs is _FIRST or needs is _ONE else reads[1] if needs is _SECOND else None
+                guard = guarded(cls, needs) if guard is None else guard
                 if len(guard) == 1:
                     ctx.save_for_backward(args[guard[0]])
                 elif guard:
@@ -381,29 +354,6 @@ def _custom_forward(cls: type, ctx: Any, args: tuple) -> np.ndarray:
     if ctx is not NO_GRAD and out.dtype.kind != "f":
         raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
     return out
-
-
-def new_node(kind: type, fn: type, args: tuple, needs: tuple) -> Context:
-    """A fresh node of op `fn` (a `kind`, e.g. a Context subclass), for code that records ops itself (tg.compile).
-
-    `Function.apply` makes its nodes the same way, spelled out (a call costs 500 instructions per op).
-    """
-    ctx = kind()
-    ctx.fn, ctx.args, ctx.needs_input_grad = fn, args, needs
-    ctx.saved = ctx.versions = ()
-    ctx.output_version = ctx.output = ctx.checksums = ctx.created_at = None
-    ctx.seq, ctx.released = next(_counter), False
-    return ctx
-
-
-def _guarded(cls: type, needs: tuple) -> tuple:
-    """The inputs to guard: those that the gradient of some input that needs one reads (cached per class)."""
-    guard = cls._guards.get(needs)
-    if guard is None:
-        reads = cls.reads
-        guard = tuple(sorted({j for i, need in enumerate(needs) if need and i < len(reads) for j in reads[i]}))
-        cls._guards[needs] = guard
-    return guard
 
 
 def _leaf(h: Handle) -> Tensor:

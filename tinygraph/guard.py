@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph import mode
+
 HANDED_OUT = "a write into the array handed out by .data (or np.asarray/.numpy())"
 UNSEEN = "a write tinygraph did not see (through an array taken before the forward, or into a numpy operand)"
 
@@ -95,6 +97,80 @@ class Memory:
         return self.version
 
 
+def guarded(cls: type, needs: tuple) -> tuple:
+    """The inputs of op `cls` to guard: those that the gradient of some input that `needs` one reads (`cls.reads`).
+
+    Cached per class, per `needs` (`Function.apply` spells out the one-gradient cases).
+    """
+    guard = cls._guards.get(needs)
+    if guard is None:
+        reads = cls.reads
+        guard = tuple(sorted({j for i, need in enumerate(needs) if need and i < len(reads) for j in reads[i]}))
+        cls._guards[needs] = guard
+    return guard
+
+
+# ----- the Tensor's side: its `data`, `memory()` and `mark_written()` ------------------------------
+def site() -> str | None:
+    """Where a write or hand-out happens in the user's code, under detect_anomaly (for the error)."""
+    return mode.user_frame() if mode.state.anomaly else None
+
+
+def memory(t: Any) -> Memory:
+    """The version counter of Tensor `t`'s memory, made on first use (``Tensor.memory``)."""
+    mem = t._mem
+    if mem is None:
+        mem = t._mem = Memory()
+        node = t._node
+        if node is not None and node.fn.saves_output and not node.released:
+            node.output_version = mem.version  # so the waiting node shows in mem.pending()
+        if t._handle is not None:
+            t._handle._mem = mem
+    return mem
+
+
+def waiting(t: Any) -> Memory | None:
+    """`t`'s memory counter if a graph node that has not run its backward needs it, else None."""
+    mem = t._mem
+    if mem is None:
+        node = t._node
+        if node is None or not node.fn.saves_output or node.released:
+            return None
+        mem = t.memory()  # the op that made `t` reads it in its backward
+    return mem if mem.pending() else None
+
+
+def read(t: Any) -> np.ndarray:
+    """``t.data``: the array, shared; checksummed when handed out while a graph waits on it."""
+    mem = waiting(t)
+    if mem is not None:
+        mem.hand_out(t._data, site())
+    return t._data
+
+
+def assign(t: Any, arr: np.ndarray) -> None:
+    """``t.data = arr`` (checked by the caller): new memory gets a counter of its own, one version on."""
+    mem = waiting(t)
+    if arr is not t._data and t._mem is not None:
+        t._mem = Memory(t._mem.version + 1, "an assignment to .data", site())
+    elif mem is not None:  # the same array, written through (``t.data -= ...``)
+        mem.bump("an assignment to .data", site())
+    t._data = arr
+    if t._handle is not None:  # the graph's stand-in follows
+        t._handle._data, t._handle._mem = arr, t._mem
+
+
+def mark_written(t: Any, how: str = "an in-place write") -> None:
+    """Record an in-place write to `t`'s data (optimizers and loaders call it).
+
+    A pending backward that saved the tensor then raises, saying `how` it changed.
+    """
+    mem = waiting(t)
+    if mem is not None:
+        mem.bump(how, site())
+
+
+# ----- backward's side ------------------------------------------------------------------------------
 def check_saved(node: Any, out: Any) -> None:
     """Raise if anything `node` saved (or its output `out`, if its gradient reads it) was written since."""
     saved = node.saved

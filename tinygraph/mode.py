@@ -1,9 +1,9 @@
 """Grad mode and anomaly mode: per-thread switches that every op reads. No tinygraph imports.
 
 ``state.grad_enabled``: ops record a graph in this thread; ``state.anomaly``: they are checked
-for NaN, infinity and writes. ``switches`` counts the switches in force in any thread: while
-it is 0 the defaults hold everywhere and `Function.apply` skips the thread-local read
-(benchmarks/NOTES.md, first round).
+for NaN, infinity and writes. ``switches`` counts the threads whose modes are off these
+defaults: while it is 0 the defaults hold everywhere and `Function.apply` skips the
+thread-local read (benchmarks/NOTES.md, first round).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 class _State(threading.local):
     grad_enabled = True
     anomaly = False
-    held = False  # counted in `switches` for a switch made by a call (`set_grad_enabled(False)`), not a block
+    off = False  # this thread's modes are off the defaults (it is counted in `switches`)
 
 
 state = _State()
@@ -27,22 +27,15 @@ switches = 0
 _lock = threading.Lock()
 
 
-def _count(delta: int) -> None:
+def _set(field: str, value: bool) -> None:
+    """Set one of this thread's modes, and count the thread in `switches` while its modes are off the defaults."""
     global switches
-    with _lock:
-        switches += delta
-
-
-def _settle() -> None:
-    """Count this thread in `switches` while a call (not a ``with`` block) left its modes off their defaults.
-
-    Run after each such call and after each block ends, so that a thread counts once however
-    many calls it makes, and no longer once its modes are back to the defaults.
-    """
+    setattr(state, field, value)
     off = not state.grad_enabled or state.anomaly
-    if off != state.held:
-        state.held = off
-        _count(1 if off else -1)
+    if off != state.off:
+        state.off = off
+        with _lock:
+            switches += 1 if off else -1
 
 
 def is_grad_enabled() -> bool:
@@ -61,14 +54,11 @@ class _Switch:
         self._field, self._value, self._prev = field, bool(value), []
 
     def __enter__(self) -> None:
-        _count(1)
         self._prev.append(getattr(state, self._field))
-        setattr(state, self._field, self._value)
+        _set(self._field, self._value)
 
     def __exit__(self, *exc: Any) -> None:
-        setattr(state, self._field, self._prev.pop())
-        _settle()  # (the value put back may be one a call set)
-        _count(-1)
+        _set(self._field, self._prev.pop())
 
     def __call__(self, func: Any) -> Any:
         field, value = self._field, self._value
@@ -107,21 +97,18 @@ class set_grad_enabled(_Switch):
         super().__init__("grad_enabled", mode)
         self._prev.append(state.grad_enabled)  # what a `with` block's end, or the decorator, puts back
         self._pending = True  # the switch made here, not yet taken over by a block or a decorator
-        state.grad_enabled = self._value
-        _settle()
+        _set("grad_enabled", self._value)
 
     def __enter__(self) -> None:
         if self._pending:  # the block takes over the switch made by __init__
             self._pending = False
-            _count(1)
         else:
             super().__enter__()
 
     def __call__(self, func: Any) -> Any:
         if self._pending:  # a decorator switches around each call, not from its definition on
             self._pending = False
-            state.grad_enabled = self._prev.pop()
-            _settle()
+            _set("grad_enabled", self._prev.pop())
         return super().__call__(func)
 
 

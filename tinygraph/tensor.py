@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph import mode
+from tinygraph import guard
 from tinygraph.dtypes import check_array, to_array
 from tinygraph.guard import Memory
 
@@ -36,11 +36,6 @@ def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray
 
 
 _new = object.__new__
-
-
-def _site() -> str | None:
-    """Where a write or hand-out happens in the user's code, under detect_anomaly (for the error)."""
-    return mode.user_frame() if mode.state.anomaly else None
 
 
 class Tensor:
@@ -87,15 +82,12 @@ class Tensor:
         t._retain = False
         return t
 
-    # ----- data access and the in-place guard (tinygraph.guard) ---------------------------------
+    # ----- data access and the in-place guard (its whole story is in tinygraph.guard) ------------
     @property
     def data(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied): a write into it that a pending backward
         would read makes that backward raise instead of returning a wrong gradient."""
-        mem = self._waiting()
-        if mem is not None:
-            mem.hand_out(self._data, _site())
-        return self._data
+        return guard.read(self)
 
     @data.setter
     def data(self, value: Any) -> None:
@@ -105,26 +97,9 @@ class Tensor:
         check_array(arr, "Tensor.data")
         if self.requires_grad and arr.dtype.kind != "f":
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {arr.dtype}")
-        waiting = self._waiting()
-        if arr is not self._data and self._mem is not None:  # new memory: a counter of its own, one version on
-            self._mem = Memory(self._mem.version + 1, "an assignment to .data", _site())
-        elif waiting is not None:  # the same array, written through (``t.data -= ...``)
-            waiting.bump("an assignment to .data", _site())
-        self._data = arr
-        if self._handle is not None:  # the graph's stand-in follows
-            self._handle._data, self._handle._mem = arr, self._mem
+        guard.assign(self, arr)
 
-    def memory(self) -> Memory:
-        """The version counter of this tensor's memory, made on first use."""
-        mem = self._mem
-        if mem is None:
-            mem = self._mem = Memory()
-            node = self._node
-            if node is not None and node.fn.saves_output and not node.released:
-                node.output_version = mem.version  # so the waiting node shows in mem.pending()
-            if self._handle is not None:
-                self._handle._mem = mem
-        return mem
+    memory, mark_written = guard.memory, guard.mark_written
 
     def handle(self) -> Tensor:
         """What graph nodes hold in place of this leaf (made once): see `Handle`."""
@@ -140,27 +115,10 @@ class Tensor:
             self._handle = h
         return h
 
-    def _waiting(self) -> Memory | None:
-        """The memory's counter if a graph node that has not run its backward needs it, else None."""
-        mem = self._mem
-        if mem is None:
-            node = self._node
-            if node is None or not node.fn.saves_output or node.released:
-                return None
-            mem = self.memory()  # the op that made this tensor reads it in its backward
-        return mem if mem.pending() else None
-
     @property
     def _version(self) -> int:
         """The version of this tensor's memory: it moves on each write made while a graph waits on it."""
         return 0 if self._mem is None else int(self._mem.version)
-
-    def mark_written(self, how: str = "an in-place write") -> None:
-        """Record an in-place write to the data (optimizers and loaders call it): a pending backward
-        that saved this tensor then raises, saying `how` it changed."""
-        mem = self._waiting()
-        if mem is not None:
-            mem.bump(how, _site())
 
     # ----- metadata ---------------------------------------------------------------------------
     shape = property(lambda self: self._data.shape)

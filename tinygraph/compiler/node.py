@@ -25,7 +25,7 @@ import numpy as np
 
 from tinygraph import autograd, mode
 from tinygraph import random as _random
-from tinygraph.function import Context, Function, handles, new_node, released_message
+from tinygraph.function import Context, Function, counter, handles, released_message
 from tinygraph.guard import check_saved
 from tinygraph.tensor import Tensor
 
@@ -41,6 +41,16 @@ class CompiledStep(Function):
     @staticmethod
     def forward(ctx: Any, *inputs: Any) -> Any:
         raise RuntimeError("CompiledStep is not applied: tg.compile makes its nodes")
+
+
+def new_node(kind: type, fn: type, args: tuple, needs: tuple) -> Context:
+    """A fresh node of op `fn` (a `kind`), as `Function.apply` makes one (there spelled out, for speed)."""
+    ctx = kind()
+    ctx.fn, ctx.args, ctx.needs_input_grad = fn, args, needs
+    ctx.saved = ctx.versions = ()
+    ctx.output_version = ctx.output = ctx.checksums = ctx.created_at = None
+    ctx.seq, ctx.released = next(counter), False
+    return ctx
 
 
 class CompiledNode(Context):
