@@ -172,6 +172,49 @@ def test_a_write_to_data_a_pending_backward_needs_makes_it_raise(target, route, 
     assert all(p.grad is g for p, g in zip(c.params(), grads)), "no gradient may come out of a failed backward"
 
 
+WRITES_TO_A_CONSTANT = {  # how the one tensor a node saves (its other operand needs no gradient) gets written
+    "through .data": (lambda b: poke(b.data), "a write into the array handed out by .data"),
+    "through detach()": (lambda b: poke(b.detach().data), "a write into the array handed out by .data"),
+    "by .data =": (lambda b: setattr(b, "data", np.zeros(3)), "an assignment to .data"),
+    "by mark_written": (lambda b: b.mark_written("a test's write"), "a test's write"),
+}
+
+
+@pytest.mark.parametrize("route", sorted(WRITES_TO_A_CONSTANT))
+def test_a_node_that_saves_one_constant_operand_catches_its_writes(route):
+    # x * b with only x requiring grad saves b alone: apply and vjp take their one-saved-input path
+    write, how = WRITES_TO_A_CONSTANT[route]
+    x, b = tg.tensor([1.0, 2.0, 3.0], requires_grad=True), tg.tensor([4.0, 5.0, 6.0])
+    m = x * b
+    assert m._node.saved == (b,)  # b alone: x's gradient reads only b
+    y = m.sum()
+    write(b)
+    with pytest.raises(RuntimeError, match=rf"op 'mul' saved its input 1 \(shape \(3,\), float64\).*by {how}"):
+        y.backward()
+    assert x.grad is None
+
+
+def test_a_node_that_saves_one_constant_operand_gives_the_gradient_when_nothing_is_written():
+    x, b = tg.tensor([1.0, 2.0, 3.0], requires_grad=True), tg.tensor([4.0, 5.0, 6.0])
+    y = (x * b).sum()
+    b.data.sum()  # a read hands the array out (checksummed) but writes nothing
+    y.backward()
+    assert x.grad.data.tolist() == [4.0, 5.0, 6.0]  # d(sum(x * b))/dx = b
+
+
+def test_a_numpy_operand_saved_alone_is_caught_under_anomaly_mode_only():
+    def run():
+        x, X = tg.tensor([1.0, 2.0, 3.0], requires_grad=True), np.array([4.0, 5.0, 6.0])
+        y = (x * X).sum()
+        X[0] = 9.0  # a write tinygraph cannot see
+        y.backward()
+        return x.grad.data.tolist()
+
+    assert run() == [9.0, 5.0, 6.0]  # by default, documented: the gradient reads the written operand
+    with tg.detect_anomaly(), pytest.raises(RuntimeError, match=r"op 'mul' saved its input 1 .*did not see"):
+        run()
+
+
 # ----- the repros --------------------------------------------------------------------------
 
 

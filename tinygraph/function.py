@@ -90,8 +90,13 @@ class Context:
         if self.released:
             raise RuntimeError(released_message(self))
         reads_output, backward = self.fn._for_vjp
-        if self.saved or self.checksums is not None or (reads_output and out._mem is not None):
+        saved = self.saved
+        if self.checksums is not None or (reads_output and out._mem is not None):
             check_saved(self, out)
+        elif saved:  # (check_saved's test of one saved input, spelled out: it runs for most nodes that save)
+            v = self.versions[0]
+            if len(saved) > 1 or (v is not None and (saved[0]._mem.handed or saved[0]._mem.version != v)):
+                check_saved(self, out)
         inputs = self.args
         if reads_output:
             self.output = out if type(g) is Tensor else out._data
@@ -307,8 +312,10 @@ class Function(metaclass=_OpClass):
             if reads:  # guard the inputs that the needed gradients read
                 guard = reads[0] if needs is _FIRST or needs is _ONE else reads[1] if needs is _SECOND else None
                 guard = guarded(cls, needs) if guard is None else guard
-                if len(guard) == 1:
-                    ctx.save_for_backward(args[guard[0]])
+                t = args[guard[0]] if len(guard) == 1 else None  # (one Tensor saved, spelled out: NOTES.md)
+                if type(t) is Tensor and not anomalous:
+                    mem = t._mem or t.memory()
+                    ctx.saved, ctx.versions = (t,), (mem.save() if mem.handed else mem.version,)
                 elif guard:
                     ctx.save_for_backward(*[args[i] for i in guard])
         try:
