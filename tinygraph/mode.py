@@ -2,7 +2,7 @@
 
 ``state.grad_enabled``: ops record a graph in this thread; ``state.anomaly``: they are checked
 for NaN, infinity and writes. ``switches`` counts the threads whose modes are off these
-defaults: while it is 0 the defaults hold everywhere and `Function.apply` skips the
+defaults: while it is empty the defaults hold everywhere and `Function.apply` skips the
 thread-local read (benchmarks/NOTES.md, first round).
 """
 
@@ -23,19 +23,19 @@ class _State(threading.local):
 
 
 state = _State()
-switches = 0
-_lock = threading.Lock()
+switches: list = []  # one entry per thread whose modes are off the defaults (append and pop are atomic: no lock)
 
 
 def _set(field: str, value: bool) -> None:
     """Set one of this thread's modes, and count the thread in `switches` while its modes are off the defaults."""
-    global switches
     setattr(state, field, value)
     off = not state.grad_enabled or state.anomaly
     if off != state.off:
         state.off = off
-        with _lock:
-            switches += 1 if off else -1
+        if off:
+            switches.append(None)
+        else:
+            switches.pop()
 
 
 def is_grad_enabled() -> bool:
