@@ -108,6 +108,22 @@ def test_summing_in_place_never_writes_into_an_array_a_vjp_handed_to_several_inp
     assert h.grad.tolist() == [1.0, 1.0] and p.grad.tolist() == [4.0, 4.0]
 
 
+def test_sum_to_on_arrays_is_the_ops_forward_and_on_tensors_records_the_op():
+    rng = np.random.default_rng(5)
+    from tinygraph.ops.shape import SumTo
+
+    for gshape, shape in (((5, 3), (3,)), ((2, 5, 3), (5, 3)), ((5, 3), (1, 3)), ((5, 3), (5, 1)), ((4,), ())):
+        g = rng.standard_normal(gshape).astype(np.float32)
+        got = tg.sum_to(g, shape)  # (numpy's sum of all axes gives a numpy scalar, with or without the shortcut)
+        assert isinstance(got, np.ndarray if shape else np.float32) and got.dtype == np.float32 and got.shape == shape
+        np.testing.assert_array_equal(got, SumTo.forward(None, g, shape))  # a bias's shortcut too: the same sums
+        t = leaf(g.astype(np.float64))
+        out = tg.sum_to(t, shape)
+        assert out.op == "sum_to" and tg.gradcheck(lambda t, s=shape: tg.sum_to(t, s), [t]).passed
+    g = rng.standard_normal((3,))
+    assert tg.sum_to(g, (3,)) is g
+
+
 def test_gradients_of_0d_tensors_are_arrays():
     # numpy returns scalars, not 0-d arrays, from arithmetic on 0-d arrays
     x0 = tg.tensor(np.float32(0.5), requires_grad=True)

@@ -235,6 +235,77 @@ def test_bad_input_errors_name_the_loss_and_the_values():
     assert target.tolist() == [0.0, 1.0]
 
 
+def test_cross_entropy_finds_nan_logits_from_its_loss_and_reports_them_before_a_bad_target():
+    z = np.array([[0.0, np.nan, 1.0], [0.5, 0.2, 0.1]])
+    msg = r"cross_entropy: logits of shape \(2, 3\) contains 1 NaN value\(s\)"
+    for reduction in ("mean", "sum", "none"):
+        for requires_grad in (False, True):
+            with pytest.raises(ValueError, match=msg):
+                F.cross_entropy(tg.tensor(z, requires_grad=requires_grad), np.array([0, 2]), reduction=reduction)
+    with tg.detect_anomaly(), pytest.raises(ValueError, match=msg):  # the loss's error, not anomaly mode's
+        F.cross_entropy(tg.tensor(z, requires_grad=True), np.array([0, 2]))
+    for bad in (np.array([0, 3]), np.array([0, -1]), np.array([0.5, 1.0]), np.array([0]), np.array([True, False])):
+        with pytest.raises(ValueError, match=msg):  # NaN logits first, as before the check moved into the op
+            F.cross_entropy(tg.tensor(z), bad)
+
+
+def test_cross_entropy_with_infinite_logits_is_what_log_softmax_gives():
+    labels = np.array([0, 1, 0])
+    z = np.array([[np.inf, 0.0, 0.0], [-np.inf, -np.inf, -np.inf], [-np.inf, 1.0, 2.0]])
+    for reduction in ("mean", "sum", "none"):
+        for row in range(3):
+            zt, t = tg.tensor(z[row : row + 1]), labels[row : row + 1]
+            with np.errstate(all="ignore"):
+                got = F.cross_entropy(zt, t, reduction=reduction).data
+                picked = -F.log_softmax(zt, axis=1).data[0, t]
+            want = picked if reduction == "none" else picked.sum()
+            np.testing.assert_array_equal(got, want)  # NaN, NaN and +inf (the label's logit is -inf)
+    with pytest.warns(RuntimeWarning):  # (numpy's warning of the all -inf row)
+        per = F.cross_entropy(tg.tensor(z), labels, reduction="none").data
+    assert math.isnan(per[0]) and math.isnan(per[1]) and per[2] == math.inf
+
+
+def test_cross_entropy_target_checks_catch_every_bad_label_in_one_pass():
+    z = tg.tensor(np.zeros((3, 4)))
+    for labels, shown in (
+        (np.array([0, 4, 1]), r"\[4\] \(at rows \[1\]\)"),
+        (np.array([-1, 0, -5]), r"\[-5, -1\] \(at rows \[0, 2\]\)"),
+        (np.array([np.iinfo(np.int64).min, 0, np.iinfo(np.int64).max]), r".* \(at rows \[0, 2\]\)"),
+        (np.array([0, 255, 1], dtype=np.uint8), r"\[255\]"),
+        (np.array([0.0, -1.0, 1.0]), r"\[-1\]"),
+    ):
+        with pytest.raises(
+            ValueError, match=r"cross_entropy: target labels must be in \[0, 3\] for 4 classes; got " + shown
+        ):
+            F.cross_entropy(z, labels)
+    for labels in (np.array([0, 3, 1]), np.array([3, 3, 3], dtype=np.uint8), np.array([0.0, 2.0, 3.0])):
+        assert math.isfinite(F.cross_entropy(z, labels).item())
+    with pytest.raises(ValueError, match=r"for 0 classes"):
+        F.cross_entropy(tg.tensor(np.zeros((2, 0))), np.array([0, 0]))
+
+
+def test_cross_entropy_node_keeps_the_softmax_until_its_backward_releases_it():
+    z = tg.tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+    labels = np.array([2, 0, 1, 1])
+    loss = F.cross_entropy(z, labels)
+    node = loss.grad_fn
+    kept = node.saved[1]
+    with tg.no_grad():  # the vjp on Tensors recomputes the softmax from z: the very same values
+        slow = node.vjp(loss, tg.tensor(1.0))[0].data
+    softmax = slow * 4
+    softmax[np.arange(4), labels] += 1
+    np.testing.assert_array_equal(kept, np.exp(F.log_softmax(z, axis=1).data))
+    labels[:] = 0  # the op holds its own copy of the labels
+    loss.backward(retain_graph=True)
+    first = z.grad.data.copy()
+    np.testing.assert_array_equal(first, slow)
+    loss.backward()  # a second backward reads the same kept softmax (it is never written)
+    np.testing.assert_array_equal(z.grad.data, 2 * first)
+    assert node.released and node.saved == ()
+    with tg.no_grad():  # nothing recorded: nothing kept
+        assert F.cross_entropy(z, labels).grad_fn is None
+
+
 # ----- L2 penalty ---------------------------------------------------------------------------------------------------
 def test_l2_penalty_weights_only():
     net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2), nn.ReLU(), nn.Linear(2, 1))

@@ -9,10 +9,12 @@ one op (`SoftmaxCrossEntropy`) whose gradient is the course's dZ = A - Y.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygraph.function import Context
 from tinygraph.ops import activation as _act
 from tinygraph.ops import elementwise as _ew
 from tinygraph.ops import reduce as _rd
@@ -186,8 +188,8 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = 
 
 
 # ----- multi-class losses ------------------------------------------------------------------------------
-def _class_targets(target: Any, n: int, n_classes: int, where: str, in_name: str, in_shape: tuple) -> np.ndarray:
-    t = target._data if isinstance(target, Tensor) else _array(target)
+def _class_targets(t: np.ndarray, n: int, n_classes: int, where: str, in_name: str, in_shape: tuple) -> np.ndarray:
+    """The target `t` (an ndarray) as int64 class indices (a copy), checked against `n` rows of `n_classes`."""
     if t.dtype.kind == "b" or t.dtype.kind not in "iuf":
         raise TypeError(f"{where}: class-index target must be integers, got dtype {t.dtype}")
     if t.shape != (n,):
@@ -200,8 +202,9 @@ def _class_targets(target: Any, n: int, n_classes: int, where: str, in_name: str
         if not np.all(t == np.round(t)):
             raise ValueError(f"{where}: class-index target of dtype {t.dtype} holds non-integer values")
     idx = t.astype(np.int64)
-    bad = (idx < 0) | (idx >= n_classes)
-    if bad.any():
+    # one pass for both bounds: as unsigned, a negative index is larger than any class count
+    if n and np.maximum.reduce(idx.astype(np.uint64, copy=False)) >= n_classes:
+        bad = (idx < 0) | (idx >= n_classes)
         raise ValueError(
             f"{where}: target labels must be in [0, {n_classes - 1}] for {n_classes} classes; "
             f"got {sorted(set(idx[bad].tolist()))[:5]} (at rows {np.flatnonzero(bad)[:5].tolist()})"
@@ -217,9 +220,22 @@ def _check_2d(x: Tensor, where: str, name: str) -> None:
         )
 
 
+_ROWS: dict = {}  # n -> np.arange(n), read-only: the row numbers of a batch of n, made once per batch size
+
+
+def _rows(n: int) -> np.ndarray:
+    rows = _ROWS.get(n)
+    if rows is None:
+        if len(_ROWS) >= 64:
+            _ROWS.clear()
+        rows = _ROWS[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
+
+
 def _at_labels(idx: np.ndarray) -> tuple:
     """The index of each row's labelled class: ``a[_at_labels(idx)]`` is ``a[i, idx[i]]`` for every row i."""
-    return np.arange(idx.shape[0]), idx
+    return _rows(idx.shape[0]), idx
 
 
 def _pick(logp: Tensor, idx: np.ndarray) -> Tensor:
@@ -243,7 +259,8 @@ def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
     lp = _tensor(log_probs, where, "log_probs")
     _check_2d(lp, where, "log_probs")
     _no_nan(_float_data(lp, where, "log_probs"), where, "log_probs")
-    idx = _class_targets(target, lp.shape[0], lp.shape[1], where, "log_probs", lp.shape)
+    t = target._data if isinstance(target, Tensor) else _array(target)
+    idx = _class_targets(t, lp.shape[0], lp.shape[1], where, "log_probs", lp.shape)
     return _reduce(-_pick(lp, idx), reduction, where)
 
 
@@ -266,7 +283,9 @@ class SoftmaxCrossEntropy(Op):
     their mean for ``'mean'``. The gradient is the course's dZ = A - Y, the softmax minus the
     one-hot target, times the incoming gradient of each row (divided by the batch size for the
     mean). One vjp step instead of the four ops (log_softmax, pick, negate, mean) the composition
-    takes; written in tinygraph ops, so second derivatives are right.
+    takes. The forward keeps the softmax on the node (released with it) for the vjp on arrays;
+    with a graph of the gradient the vjp records it from z in tinygraph ops, so second
+    derivatives are right.
     """
 
     name = "cross_entropy"
@@ -275,17 +294,37 @@ class SoftmaxCrossEntropy(Op):
 
     @staticmethod
     def forward(ctx, z, labels, reduction):
-        picked = _rd.LogSoftmax.forward(ctx, z, (1,))[_at_labels(labels)]
+        at = _at_labels(labels)
+        if reduction != "none" and z.size:
+            # LogSoftmax's forward, shifted by the max itself: a finite loss means every max was finite
+            s = z - np.maximum.reduce(z, axis=1, keepdims=True)
+            logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+            loss = -logp[at].sum()
+            if math.isfinite(loss):  # (a NaN or an infinite logit makes it NaN or infinite: below)
+                if isinstance(ctx, Context):  # a node: it keeps the softmax for the vjp, released with it
+                    ctx.save_for_backward(*ctx.saved, np.exp(logp))
+                return loss / labels.shape[0] if reduction == "mean" else loss
+        # NaN logits are an error (checked only here, where the loss shows them); infinite ones are
+        # shifted by 0 instead of their maximum, as log_softmax does
+        _no_nan(z, "cross_entropy", "logits")
+        logp = _rd.LogSoftmax.forward(ctx, z, (1,))
+        if isinstance(ctx, Context):
+            ctx.save_for_backward(*ctx.saved, np.exp(logp))
+        picked = logp[at]
         if reduction == "none":
             return -picked
-        total = -picked.sum()
-        return total / labels.shape[0] if reduction == "mean" else total
+        loss = -picked.sum()
+        return loss / labels.shape[0] if reduction == "mean" else loss
 
     @staticmethod
     def backward(ctx, g, z, labels, reduction):
-        onehot = np.zeros(z.shape, dtype=z.dtype)
+        if isinstance(z, Tensor) or len(ctx.saved) < 2:  # a graph of the gradient (or a replay's ctx, which
+            p = _ew.exp(_rd.log_softmax(z, axis=1))  # keeps nothing): the softmax recorded from z
+        else:  # on arrays: the softmax the forward kept (the same values)
+            p = ctx.saved[1]
+        onehot = np.zeros(p.shape, dtype=p.dtype)
         onehot[_at_labels(labels)] = 1
-        return (_ew.exp(_rd.log_softmax(z, axis=1)) - onehot) * _row_scale(g, labels.shape[0], reduction), None, None
+        return (p - onehot) * _row_scale(g, labels.shape[0], reduction), None, None
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -308,13 +347,18 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction, where)
     z = _tensor(logits, where, "logits")
     _check_2d(z, where, "logits")
-    _no_nan(_float_data(z, where, "logits"), where, "logits")
+    za = _float_data(z, where, "logits")
     t = target._data if isinstance(target, Tensor) else _array(target)
-    if t.ndim != 2:  # class indices: one op, the reduction included
-        idx = _class_targets(target, z.shape[0], z.shape[1], where, "logits", z.shape)
-        if reduction == "mean" and idx.shape[0] == 0:
-            raise ValueError(f"{where}: cannot average over an empty batch (logits of shape {z.shape})")
+    if t.ndim != 2:  # class indices: one op, the reduction included; it finds NaN logits itself
+        try:
+            idx = _class_targets(t, za.shape[0], za.shape[1], where, "logits", za.shape)
+            if reduction == "mean" and idx.shape[0] == 0:
+                raise ValueError(f"{where}: cannot average over an empty batch (logits of shape {z.shape})")
+        except (TypeError, ValueError):
+            _no_nan(za, where, "logits")  # NaN logits are reported first, before what is wrong with the target
+            raise
         return SoftmaxCrossEntropy.apply(z, idx, reduction)
+    _no_nan(za, where, "logits")
     y = target if isinstance(target, Tensor) else as_tensor(target, where)
     _same_shape(z, y, where, "logits")
     _no_nan(_float_data(y, where, "target"), where, "target")
