@@ -138,8 +138,8 @@ def test_block_runs_alone_and_prints_what_it_claims(line, source):
 
 
 def test_the_quick_start_reports_the_accuracy_of_the_trained_weights():
-    """Its accuracy is that of the final weights (0.905, the demo's 90.5%; 0.9075 where numpy runs its AVX-512
-    loops), printed to two digits (0.91) as a figure both kinds of CPU give."""
+    """Its accuracy is that of the final weights (0.905, the demo's 90.5%; 0.9075 on some CPUs, see the README's
+    examples table), printed to two digits (0.91), a figure both give."""
     block, _ = ran(*BLOCKS[0])
     ns = block.namespace
     tg, np = ns["tg"], ns["np"]
@@ -147,7 +147,7 @@ def test_the_quick_start_reports_the_accuracy_of_the_trained_weights():
         A2 = tg.sigmoid(ns["W2"] @ tg.tanh(ns["W1"] @ ns["Xt"] + ns["b1"]) + ns["b2"])
     trained = float(np.mean((A2.data > 0.5) == ns["Y"]))
     [printed] = block.printed.values()
-    assert trained == (0.9075 if avx512() else 0.905)
+    assert trained in (0.905, 0.9075)
     assert printed == f"{trained:.2f}" == "0.91"
 
 
@@ -237,13 +237,6 @@ FIGURES = {
 }
 
 
-def avx512() -> bool:
-    """Whether numpy runs its AVX-512 loops here: their tanh, exp and log differ from the AVX2 ones in the last
-    bit, which thousands of training steps turn into an example or two of accuracy on a few figures."""
-    found = getattr(np.__config__, "CONFIG", {}).get("SIMD Extensions", {}).get("found", ())
-    return bool({"X86_V4", "AVX512_SKX"} & set(found))
-
-
 # what the examples print in full today (measured); the --deep test recomputes them
 EXPECTED = {
     "01": ["47% (cost 0.673146)", "to 1e-12"],
@@ -255,8 +248,10 @@ EXPECTED = {
     "06": ["GD 71.7, momentum 71.7, Adam 94.3", "first cost 0.702405", "with lr decay 94.3 / 95.3 / 94.0"],
     "07": ["node 9 of 18", "BuggySigmoid"],
 }
-# where numpy runs its AVX-512 loops (measured on an AMD EPYC with AVX-512); the README shows them as "AVX-512: ..."
-ON_AVX512 = {
+# the figures that move with the last bits of numpy's and OpenBLAS's SIMD loops, as measured on an AMD EPYC with
+# AVX-512 under OPENBLAS_CORETYPE=Haswell (the same machine with OpenBLAS's own kernel gives EXPECTED); the README
+# shows them as "some CPUs: ...", and the code is right if it prints either set
+ON_SOME_CPUS = {
     "02": ["90.8%", "→ 0.218", "cost 0.693048"],
     "02 sweep": ["67.5/67.25/90.75/90.5/91.25/90.0/90.75"],
     "05": ["none 100/83.6", "L2 λ=0.7 86.7/88.0", "dropout 99.2/84.6"],
@@ -269,12 +264,12 @@ def test_the_readme_table_shows_the_examples_figures(key):
     cell = row(first_cell) if key == "02" else tinygraph_cell(first_cell)
     for figure in EXPECTED[key]:
         assert figure in cell, f"README row {first_cell!r} should show {figure!r}: {cell}"
-    for figure, usual in zip(ON_AVX512.get(key, []), EXPECTED[key]):
-        if figure != usual:  # shown as "AVX-512: " and the words that differ ("L2 λ=0.7 86.7/88.0" -> "86.7/88.0")
+    for figure, usual in zip(ON_SOME_CPUS.get(key, []), EXPECTED[key]):
+        if figure != usual:  # shown as "some CPUs: " and the words that differ ("L2 λ=0.7 86.7/88.0" -> "86.7/88.0")
             words, same = figure.split(), 0
             while same < len(words) - 1 and words[same] == usual.split()[same]:
                 same += 1
-            shown = "AVX-512: " + " ".join(words[same:])
+            shown = "some CPUs: " + " ".join(words[same:])
             assert shown in cell, f"README row {first_cell!r} should show {shown!r}: {cell}"
 
 
@@ -322,15 +317,13 @@ def test_the_examples_print_the_readme_figures(key, deep):
     if key != "01" and not deep:
         pytest.skip("a full run of the example: pytest --deep")
     name = key.split()[0]
-    expected = ON_AVX512.get(key, EXPECTED[key]) if avx512() else EXPECTED[key]
-    assert FIGURES[key][1](full_run(name)) == expected
+    assert FIGURES[key][1](full_run(name)) in (EXPECTED[key], ON_SOME_CPUS.get(key, EXPECTED[key]))
 
 
 # ----- the figures and messages its prose quotes ---------------------------------------------------------
 
 
 def test_the_quoted_error_and_culprit_lines_are_what_tinygraph_prints():
-    import numpy as np
 
     import tinygraph as tg
 
@@ -357,6 +350,7 @@ def test_the_demo_prints_the_readme_figures(tmp_path, capsys, deep):
     lr = float(re.search(r"accuracy of logistic regression: ([\d.]+)%", out).group(1))
     net = float(re.search(r"accuracy of the network: ([\d.]+)%", out).group(1))
     diff = float(re.search(r"difference ([\d.e+-]+): passed", out).group(1))
-    shown = f"or {net:g}% on a CPU where numpy uses AVX-512" if avx512() else f"4 tanh units ({net:g}%"
-    assert f"logistic regression ({lr:.0f}%)" in paragraph and shown in " ".join(paragraph.split())
+    text = " ".join(paragraph.split())
+    assert f"logistic regression ({lr:.0f}%)" in text and net in (90.5, 90.75)
+    assert "4 tanh units (90.5%, or 90.75% on some CPUs" in text
     assert "difference ~1e-10" in paragraph and 1e-11 < diff < 1e-9  # 7.34e-11 measured
