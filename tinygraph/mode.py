@@ -1,9 +1,9 @@
 """Grad mode and anomaly mode: per-thread switches that every op reads. No tinygraph imports.
 
 ``state.grad_enabled``: ops record a graph in this thread; ``state.anomaly``: they are checked
-for NaN, infinity and writes. ``switches`` counts the threads whose modes are off these
+for NaN, infinity and writes. ``switches`` holds one entry per thread whose modes are off these
 defaults: while it is empty the defaults hold everywhere and `Function.apply` skips the
-thread-local read (benchmarks/NOTES.md, first round).
+thread-local read (benchmarks/NOTES.md, first and fifteenth rounds).
 """
 
 from __future__ import annotations
