@@ -83,14 +83,7 @@ class Tensor:
         return t
 
     # ----- data access and the in-place guard (its whole story is in tinygraph.guard) ------------
-    @property
-    def data(self) -> np.ndarray:
-        """The underlying ndarray (shared, not copied): a write into it that a pending backward
-        would read makes that backward raise instead of returning a wrong gradient."""
-        return guard.read(self)
-
-    @data.setter
-    def data(self, value: Any) -> None:
+    def _assign_data(self, value: Any) -> None:
         arr = value._data if isinstance(value, Tensor) else value
         if not isinstance(arr, np.ndarray):
             arr = _to_array(arr, self._data.dtype, where="Tensor.data")
@@ -99,6 +92,12 @@ class Tensor:
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {arr.dtype}")
         guard.assign(self, arr)
 
+    data = property(
+        guard.read,  # (the getter itself: no second call on every read)
+        _assign_data,
+        doc="""The underlying ndarray (shared, not copied): a write into it that a pending backward
+        would read makes that backward raise instead of returning a wrong gradient.""",
+    )
     memory, mark_written = guard.memory, guard.mark_written
 
     def handle(self) -> Tensor:
