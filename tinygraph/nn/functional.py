@@ -295,25 +295,18 @@ class SoftmaxCrossEntropy(Op):
     @staticmethod
     def forward(ctx, z, labels, reduction):
         at = _at_labels(labels)
+        loss = None
         if reduction != "none" and z.size:
             # LogSoftmax's forward, shifted by the max itself: a finite loss means every max was finite
             s = z - np.maximum.reduce(z, axis=1, keepdims=True)
             logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
             loss = -logp[at].sum()
-            if math.isfinite(loss):  # (a NaN or an infinite logit makes it NaN or infinite: below)
-                if isinstance(ctx, Context):  # a node: it keeps the softmax for the vjp, released with it
-                    ctx.save_for_backward(*ctx.saved, np.exp(logp))
-                return loss / labels.shape[0] if reduction == "mean" else loss
-        # NaN logits are an error (checked only here, where the loss shows them); infinite ones are
-        # shifted by 0 instead of their maximum, as log_softmax does
-        _no_nan(z, "cross_entropy", "logits")
-        logp = _rd.LogSoftmax.forward(ctx, z, (1,))
-        if isinstance(ctx, Context):
+        if loss is None or not math.isfinite(loss):  # 'none', or a NaN or an infinite logit: log_softmax's way
+            _no_nan(z, "cross_entropy", "logits")  # NaN logits are an error (checked only here, where they show)
+            logp = _rd.LogSoftmax.forward(ctx, z, (1,))  # (infinite ones are shifted by 0, not their maximum)
+            loss = -logp[at] if reduction == "none" else -logp[at].sum()
+        if isinstance(ctx, Context):  # a node: it keeps the softmax for the vjp, released with it
             ctx.save_for_backward(*ctx.saved, np.exp(logp))
-        picked = logp[at]
-        if reduction == "none":
-            return -picked
-        loss = -picked.sum()
         return loss / labels.shape[0] if reduction == "mean" else loss
 
     @staticmethod
