@@ -462,6 +462,34 @@ def test_grad_mode_switches_are_counted_back_to_zero():
     assert len(mode.switches) == 0 and (x * 2).requires_grad
 
 
+def test_backward_switches_grad_mode_only_where_the_walk_needs_it():
+    from tinygraph import mode
+
+    x = leaf(3.0)
+    seen = []
+
+    class Spy(tg.Function):  # a README-style op: its backward reports the mode it runs in
+        @staticmethod
+        def forward(ctx, t):
+            return t.data * 1.0
+
+        @staticmethod
+        def backward(ctx, g):
+            seen.append((tg.is_grad_enabled(), len(mode.switches)))
+            return g
+
+    (Spy.apply(x) * x).backward()  # on arrays: the mode is left on its defaults, the op's vjp turns it off
+    assert seen == [(False, 1)] and x.grad.item() == 6.0 and len(mode.switches) == 0
+    x.grad = None
+    y = x**3
+    with tg.no_grad():  # create_graph inside no_grad records the gradient's graph all the same, as PyTorch's
+        y.backward(create_graph=True)
+        assert not tg.is_grad_enabled()
+    assert x.grad.requires_grad and x.grad.item() == 27.0  # 3 x^2
+    assert tg.grad(x.grad, [x])[0].item() == 18.0  # 6 x
+    assert len(mode.switches) == 0
+
+
 def test_backward_runs_nodes_newest_first_each_after_all_its_consumers():
     order = []
 

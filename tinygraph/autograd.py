@@ -5,6 +5,7 @@ Anomaly mode and the pictures' step-through watch the walk through its `observer
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from tinygraph.tensor import Handle, Tensor
 
 _ndarray = np.ndarray
 _GRAD_LOCK = threading.Lock()  # threads sharing a leaf must not lose each other's gradients
+_NO_SWITCH = contextlib.nullcontext()
 
 
 def topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -75,8 +77,12 @@ def walk(
     # the whole graph (a quarter of the backward time on a 200,000-op chain).
     paused = gc.isenabled()
     gc.disable()
+    # A vjp on arrays records nothing whatever the mode (a custom op's sets its own); one on
+    # Tensors records only in grad mode. So the mode is switched only for create_graph inside no_grad
+    # (a switch also sends every `apply` of the vjps to the thread-local read: NOTES.md).
+    switch = mode.set_grad_enabled(True) if create_graph and not mode.state.grad_enabled else _NO_SWITCH
     try:
-        with mode.set_grad_enabled(create_graph):
+        with switch:
             nxt = nxt_g = None  # the tensor to run next without the heap, and its gradient (kept out of `grads`)
             while pending or nxt is not None:
                 if nxt is None:

@@ -290,14 +290,19 @@ class Function(metaclass=_OpClass):
                     needs = _ONE
                     leaf = x._node is None
                 x = x._data
-        else:
-            plain = n >= 0 and not any(isinstance(a, Tensor) for a in args)
-            values = tuple([a._data if isinstance(a, Tensor) else a for a in args])
+        else:  # three or more inputs (or a custom op): one pass over them
+            values, flags, plain = [], [], n >= 0
+            for a in args:
+                if isinstance(a, Tensor):
+                    values.append(a._data)
+                    flags.append(enabled and a.requires_grad)
+                    plain = False
+                else:
+                    values.append(a)
+                    flags.append(False)
             x = values[0] if values else None
-            if enabled and not plain:
-                flags = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-                needs = flags if True in flags else None
-                leaf = needs is not None
+            if True in flags:
+                needs, leaf = tuple(flags), True
         if needs is None:
             ctx = NO_GRAD
         else:
