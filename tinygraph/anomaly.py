@@ -1,8 +1,7 @@
 """Anomaly reporting: the first NaN or infinity an op or a vjp produces, with the op, the pass and your line.
 
-`mode.detect_anomaly` switches it on; `Function.apply` calls `check_forward` on every op's
-output, and the backward walk calls `check_backward` (its observer) on every gradient a vjp
-returns. Neither changes a value.
+Under `mode.detect_anomaly`, `Function.apply` calls `check_forward` on every op's output and the walk
+calls `check_backward` (its observer) on every gradient a vjp returns. Neither changes a value.
 """
 
 from __future__ import annotations
@@ -15,13 +14,10 @@ from tinygraph import mode
 
 
 class AnomalyError(RuntimeError):
-    """Raised under ``detect_anomaly()`` at the first NaN or infinity an op produces.
-
-    Besides the message it carries: ``node``, the offending graph node (a `Context`, or None
-    when no graph was recorded), which the viz pictures can ``mark=``; ``op``, the op's name;
-    ``pass_``, ``"forward"`` or ``"backward"``; ``created_at``, the line of your code that
-    created the op; ``input_index``, for a backward anomaly the input whose gradient went bad;
-    ``value``, what went bad (``"NaN"``, ``"inf"`` or ``"-inf"``).
+    """Raised under ``detect_anomaly()`` at the first NaN or infinity an op produces. It carries ``node``
+    (the `Context`, or None without a graph; the viz pictures can ``mark=`` it), ``op``, ``pass_``
+    (``"forward"`` or ``"backward"``), ``created_at`` (your line that created the op), ``input_index``
+    (backward: the input whose gradient went bad) and ``value`` (``"NaN"``, ``"inf"`` or ``"-inf"``).
 
     >>> import tinygraph as tg
     >>> x = tg.tensor([4.0, 0.0], requires_grad=True)
@@ -85,9 +81,7 @@ def check_backward(node: Any, out: Any, g: Any, grads: tuple) -> None:
     for i, (gp, need) in enumerate(zip(grads, node.needs_input_grad)):
         bad = first_bad(getattr(gp, "_data", gp)) if need and gp is not None else None
         if bad:
-            at = (
-                node.created_at or "<unknown: the op was created outside detect_anomaly; run the forward inside it too>"
-            )
+            at = node.created_at or "<unknown: the op was created outside detect_anomaly; run the forward in it too>"
             msg = (
                 f"backward pass of op {node.name!r} produced {bad} in the gradient for input {i} ({summary(gp)})\n"
                 f"  created at {at}\n{_inputs(node.inputs)}\n  gradient of its output: {summary(g)}"

@@ -5,7 +5,6 @@ Anomaly mode and the pictures' step-through watch the walk through its `observer
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import threading
 from collections.abc import Callable, Sequence
@@ -19,7 +18,6 @@ from tinygraph.tensor import Handle, Tensor
 
 _ndarray = np.ndarray
 _GRAD_LOCK = threading.Lock()  # threads sharing a leaf must not lose each other's gradients
-_NO_SWITCH = contextlib.nullcontext()
 
 
 def topo_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -48,83 +46,75 @@ def walk(
 ) -> tuple[dict, dict]:
     """Send the gradients `seeds` of `roots` back through the graph, each node after all its consumers.
 
-    A node is created after the nodes of its inputs, so running the newest node with a gradient
-    waiting (a heap on creation numbers) is a topological order without sorting; when a node
-    hands its gradient to one newer than all that wait (a chain), that one runs next without the
-    heap, its gradient held aside rather than in the dict (benchmarks/NOTES.md: 780 and 510
-    instructions per op on W4). With `targets`, only nodes that lead to one run.
-    ``observer(node, output, grad, input_grads)`` is called after each vjp (by default, under
-    anomaly mode, `anomaly.check_backward`).
-
-    Returns (grads, reached): the summed gradients (Tensors) of the leaves reached, the targets
-    and the tensors that called ``retain_grad()``, keyed by tensor, and those tensors.
+    A node is created after its inputs' nodes, so running the newest node with a gradient waiting
+    (a heap on creation numbers) is a topological order without sorting; a node handing its gradient
+    to one newer than all that wait (a chain) runs that one next, without the heap (NOTES.md: 780
+    and 510 instructions per op on W4). With `targets`, only nodes that lead to one run.
+    ``observer(node, output, grad, input_grads)`` runs after each vjp (under anomaly mode, by default
+    `anomaly.check_backward`). Returns the summed gradients (Tensors) of the leaves reached, the
+    targets and the tensors that called ``retain_grad()``, keyed by tensor, and those tensors.
     """
+    # (the only mode switch: vjps on arrays record in no mode, and a switch slows every `apply` they make)
+    if create_graph and not mode.state.grad_enabled:
+        with mode.enable_grad():
+            return walk(roots, seeds, create_graph, retain_graph, targets, observer)
     if observer is None and mode.state.anomaly:
         observer = anomaly.check_backward
     wanted = set(targets) if targets is not None else ()
     order = None if targets is None else topo_order(roots)
     needed = None if order is None else _leading_to(order, wanted)
     raw = not create_graph
-    # Tensors are the keys: they hash by identity, so a dict never calls their __eq__
-    grads: dict = {}  # the gradient each tensor has received so far
+    grads: dict = {}  # the gradient each tensor has received so far (keyed by tensor: they hash by identity)
     reached: dict = {}  # the leaves, targets and retained tensors that received one
     owned: set = set()  # tensors whose gradient is an array this walk made, so it may sum into it
     pending: list = []  # (-creation number, tensor) of the nodes with a gradient waiting
     kept: dict = {}  # gradients of the targets and retained tensors that are not leaves
     for r, s in zip(roots, seeds):
         _send(grads, owned, reached, pending, r, s._data if raw else s)
-    # The walk makes no reference cycles, but collections its allocations trigger would traverse
-    # the whole graph (a quarter of the backward time on a 200,000-op chain).
+    # No reference cycles are made, but collections would traverse the graph (a quarter of a 200,000-op chain's time)
     paused = gc.isenabled()
     gc.disable()
-    # A vjp on arrays records nothing whatever the mode (a custom op's sets its own); one on
-    # Tensors records only in grad mode. So the mode is switched only for create_graph inside no_grad
-    # (a switch also sends every `apply` of the vjps to the thread-local read: NOTES.md).
-    switch = mode.set_grad_enabled(True) if create_graph and not mode.state.grad_enabled else _NO_SWITCH
     try:
-        with switch:
-            nxt = nxt_g = None  # the tensor to run next without the heap, and its gradient (kept out of `grads`)
-            while pending or nxt is not None:
-                if nxt is None:
-                    t = heappop(pending)[1]
-                    g = grads.pop(t)
-                else:
-                    t, g, nxt = nxt, nxt_g, None
-                node = t._node
-                if t._retain or t in wanted:
-                    kept[t] = g
-                    reached[t] = t
-                if needed is not None and node not in needed:
-                    continue
-                gs = node.vjp(t, g, not retain_graph)
-                if observer is not None:
-                    observer(node, t, g, gs)
-                args = node.args
-                i = -1
-                for need in node.needs_input_grad:  # (indexing: a zip of three costs 1,600 instructions more)
-                    i += 1
-                    if need and gs[i] is not None:
-                        p, gp = args[i], gs[i]
-                        if p._node is None and type(p) is Handle:
-                            p = p.leaf()  # the leaf it stands for (None if it is gone: nobody can read it)
-                            if p is None:
-                                continue
-                        if p in grads:
-                            _send(grads, owned, reached, pending, p, gp)
-                        elif p is nxt:  # (an input given twice, x * x)
-                            nxt_g = nxt_g + gp
-                        elif p._node is None:  # (the first gradient, spelled out: most tensors get only one)
-                            grads[p] = gp
-                            reached[p] = p
-                        elif nxt is None:
-                            nxt, nxt_g = p, gp
-                        else:
-                            grads[p] = gp
-                            heappush(pending, (-p._node.seq, p))
-                if nxt is not None and pending and -pending[0][0] > nxt._node.seq:
-                    grads[nxt] = nxt_g
-                    heappush(pending, (-nxt._node.seq, nxt))
-                    nxt = None
+        nxt = nxt_g = None  # the tensor to run next without the heap, and its gradient (kept out of `grads`)
+        while pending or nxt is not None:
+            if nxt is None:
+                t = heappop(pending)[1]
+                g = grads.pop(t)
+            else:
+                t, g, nxt = nxt, nxt_g, None
+            node = t._node
+            if t._retain or t in wanted:
+                kept[t], reached[t] = g, t
+            if needed is not None and node not in needed:
+                continue
+            gs = node.vjp(t, g, not retain_graph)
+            if observer is not None:
+                observer(node, t, g, gs)
+            args = node.args
+            i = -1
+            for need in node.needs_input_grad:  # (indexing: a zip of three costs 1,600 instructions more)
+                i += 1
+                if need and gs[i] is not None:
+                    p, gp = args[i], gs[i]
+                    if p._node is None and type(p) is Handle:
+                        p = p.leaf()  # the leaf it stands for (None if it is gone: nobody can read it)
+                        if p is None:
+                            continue
+                    if p in grads:
+                        _send(grads, owned, reached, pending, p, gp)
+                    elif p is nxt:  # (an input given twice, x * x)
+                        nxt_g = nxt_g + gp
+                    elif p._node is None:  # (the first gradient, spelled out: most tensors get only one)
+                        grads[p], reached[p] = gp, p
+                    elif nxt is None:
+                        nxt, nxt_g = p, gp
+                    else:
+                        grads[p] = gp
+                        heappush(pending, (-p._node.seq, p))
+            if nxt is not None and pending and -pending[0][0] > nxt._node.seq:
+                grads[nxt] = nxt_g
+                heappush(pending, (-nxt._node.seq, nxt))
+                nxt = None
     finally:
         if paused:
             gc.enable()
@@ -138,11 +128,9 @@ def walk(
 
 
 def _send(grads: dict, owned: set, reached: dict, pending: list, p: Tensor, g: Any) -> None:
-    """Add gradient `g` to what `p` has received; a node's first gradient puts it in `pending`.
-
-    The first sum makes an array only this walk holds (a vjp may hand one array to several
-    inputs, so one it returned is never written); later sums go into it (NOTES.md, sixth round).
-    """
+    """Add gradient `g` to what `p` has received; a node's first gradient puts it in `pending`. The first
+    sum makes an array only this walk holds (a vjp may hand one array to several inputs, so one it
+    returned is never written); later sums go into it (NOTES.md, sixth round)."""
     prev = grads.get(p)
     if prev is None:
         grads[p] = g
@@ -263,11 +251,9 @@ def grad(
 
 
 def _tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False):
-    """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad.
-
-    A scalar needs no ``gradient``, others one of their shape. ``retain_graph=True`` keeps the
-    graph for another backward; ``create_graph=True`` records the gradients' own graph.
-    """
+    """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad. A scalar needs no
+    ``gradient``, others one of their shape. ``retain_graph=True`` keeps the graph for another
+    backward; ``create_graph=True`` records the gradients' own graph."""
     backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
 

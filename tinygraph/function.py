@@ -1,8 +1,7 @@
 """`Function`, the base of every op; `Context`, the graph node an op leaves; and `apply`, which records it.
 
-An op is one class: ``forward(ctx, *inputs)`` computes an ndarray and ``backward(ctx, grad)``
-returns one gradient per input, written in tinygraph's functions so that it runs on plain
-arrays at numpy's speed, or on Tensors, recording, with ``create_graph=True``.
+An op's ``backward`` is written in tinygraph's functions: it runs on plain arrays at numpy's speed,
+or on Tensors, recording, with ``create_graph=True``.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ _state = mode.state
 _ndarray = np.ndarray
 _new = object.__new__
 counter = itertools.count()  # the nodes' creation numbers (`Context.seq`), also for code that makes nodes itself
-# needs_input_grad of one- and two-input ops, shared by their nodes
-_ONE, _BOTH, _FIRST, _SECOND = (True,), (True, True), (True, False), (False, True)
+_ONE, _BOTH, _FIRST, _SECOND = (True,), (True, True), (True, False), (False, True)  # needs_input_grad, shared
 
 
 class _NoGrad:
@@ -41,28 +39,23 @@ NO_GRAD = _NoGrad()
 class Context:
     """The node an op leaves in the graph: which op, its inputs, and what its backward needs.
 
-    Public (the pictures and gradient checking read it): ``fn`` (the op's class), ``name``,
-    ``inputs``, ``needs_input_grad``, ``saved_tensors``, ``vjp``; ``output``, the op's output
-    while its backward runs; ``released``, whether backward freed what it saved. The engine's:
-    ``args``, the arguments as recorded (a leaf that requires grad as its `Handle`); ``saved``
-    and ``versions``, what the op saved and each one's `guard.Version`; ``output_version``, for
-    ops that read their output; ``seq``, the creation number; under ``detect_anomaly()``,
-    ``created_at`` (your line that made the op) and ``checksums`` of what it saved.
-    A custom op's forward may set other attributes (axes, masks) for its backward.
+    Public (the pictures and gradient checking read them): ``fn`` (the op's class), ``name``, ``inputs``,
+    ``needs_input_grad``, ``saved_tensors``, ``vjp``, ``output`` (while backward runs), ``released``.
+    The engine's: ``args`` (a leaf that requires grad as its `Handle`), ``saved`` and the `guard.Version`
+    of each (``versions``), ``output_version``, ``seq`` (the creation number), and under anomaly mode
+    ``created_at`` (your line) and ``checksums``. A custom op's forward may set attributes of its own.
     """
 
     __slots__ = tuple(
         "fn args needs_input_grad saved versions output_version seq output released created_at checksums".split()
     )
 
-    @property
-    def name(self) -> str:
-        return self.fn.name
+    name = property(lambda self: self.fn.name)
 
     @property
     def inputs(self) -> tuple:
-        """The op's arguments as given (``args`` holds a leaf that requires grad as its `Handle`)."""
-        return tuple([_leaf(a) if type(a) is Handle else a for a in self.args])
+        """The op's arguments as given: the leaves for their handles in ``args`` (a handle whose leaf is gone shows its data)."""
+        return tuple([a if type(a) is not Handle or a.leaf() is None else a.leaf() for a in self.args])
 
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays) for backward; writing to a saved tensor's data later is an error."""
@@ -82,10 +75,8 @@ class Context:
         return self.saved
 
     def vjp(self, out: Tensor, g: Any, release: bool = False) -> tuple:
-        """The op's gradients, one per input (None where there is none), for gradient `g` of `out`.
-
-        On arrays for an ndarray `g`; on Tensors (recording, in grad mode) for a Tensor `g`.
-        ``release=True`` frees what the node saved afterwards. The walk and the step-through call it.
+        """The op's gradients, one per input (None where there is none), for gradient `g` of `out`:
+        on arrays for an ndarray `g`, on Tensors (recording) for a Tensor; ``release`` frees what it saved.
         """
         if self.released:
             raise RuntimeError(released_message(self))
@@ -130,11 +121,8 @@ class Context:
 
 
 class CustomContext(Context):
-    """The node of an op in the README's style (``arrays = False``): its backward gets Tensors.
-
-    Its results are checked (one gradient per input, of the input's shape); release also drops
-    the attributes its forward set.
-    """
+    """The node of an op in the README's style (``arrays = False``): its backward gets Tensors, and
+    what it returns is checked (one gradient per input, of the input's shape)."""
 
     __slots__ = ("__dict__",)
 
@@ -185,10 +173,8 @@ def released_message(node: Context) -> str:
 
 
 class _OpClass(type):
-    """The class of op classes: it keeps what `apply` and `vjp` read of an op class in a tuple each, in step.
-
-    (Python 3.11 reads a class attribute in about 200 instructions, unpacks a tuple in 60: NOTES.md.)
-    """
+    """The class of op classes: it keeps what `apply` and `vjp` read of an op class in a tuple each, in step
+    (Python 3.11 reads a class attribute in about 200 instructions, unpacks a tuple in 60: NOTES.md)."""
 
     def __setattr__(cls, name: str, value: Any) -> None:
         type.__setattr__(cls, name, value)
@@ -211,15 +197,13 @@ class _OpClass(type):
 class Function(metaclass=_OpClass):
     """Base class of every op. Subclass it with two static methods and call ``.apply`` (the README's "Custom ops").
 
-    ``forward(ctx, *inputs)`` gets the inputs as given (Tensors and other values) and returns
-    an ndarray; ``ctx.save_for_backward(*tensors)`` keeps what backward needs.
-    ``backward(ctx, grad)`` gets the output's gradient as a Tensor and returns one gradient
-    per input (None where there is none); written in tinygraph ops, it is differentiable too.
-
-    An op that says ``arrays = True`` (every built-in op) is written on values: ``forward(ctx,
-    *values)`` gets ndarrays, and ``backward(ctx, grad, *values)`` gets ndarrays, or Tensors
-    when a graph of the gradient is recorded. ``reads`` lists, per input, the inputs its
-    gradient reads (writes to them are caught); ``saves_output`` says backward reads ``ctx.output``.
+    ``forward(ctx, *inputs)`` gets the inputs as given and returns an ndarray, keeping what backward
+    needs with ``ctx.save_for_backward(*tensors)``; ``backward(ctx, grad)`` gets a Tensor and returns
+    one gradient per input (None where there is none), differentiable if written in tinygraph ops.
+    An op with ``arrays = True`` (every built-in) is written on values: ``forward(ctx, *values)`` gets
+    ndarrays, ``backward(ctx, grad, *values)`` ndarrays, or Tensors when the gradient's graph is recorded.
+    ``reads`` lists, per input, the inputs its gradient reads (writes to them are caught);
+    ``saves_output`` says backward reads ``ctx.output``.
     """
 
     name: str = ""
@@ -246,12 +230,9 @@ class Function(metaclass=_OpClass):
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Run the op on `args`; record a node if grad mode is on and an input requires grad.
-
-        An ``arrays`` op given no Tensor returns a plain ndarray.
-        """
-        # This runs for every op, so it is kept flat: one and two inputs (most ops) are spelled out,
-        # and forward is called with them as they are (a call with *values builds another tuple).
-        # While no thread has switched a mode (`mode.switches`), the defaults hold everywhere.
+        An ``arrays`` op given no Tensor returns a plain ndarray."""
+        # This runs for every op, so it is kept flat: one and two inputs (most ops) are spelled out, and
+        # forward gets them as they are. While no thread has switched a mode, the defaults hold everywhere.
         enabled, anomalous = (_state.grad_enabled, _state.anomaly) if mode.switches else (True, False)
         plain = False  # no Tensor among the inputs: plain arrays in, a plain array out
         arrays, kind, reads, forward, shares_memory = cls._for_apply
@@ -267,17 +248,14 @@ class Function(metaclass=_OpClass):
                             needs = _BOTH if y.requires_grad else _FIRST
                             leaf = x._node is None or (y.requires_grad and y._node is None)
                         elif y.requires_grad:
-                            needs = _SECOND
-                            leaf = y._node is None
+                            needs, leaf = _SECOND, y._node is None
                     y = y._data
                 elif enabled and x.requires_grad:
-                    needs = _FIRST
-                    leaf = x._node is None
+                    needs, leaf = _FIRST, x._node is None
                 x = x._data
             elif isinstance(y, Tensor):
                 if enabled and y.requires_grad:
-                    needs = _SECOND
-                    leaf = y._node is None
+                    needs, leaf = _SECOND, y._node is None
                 y = y._data
             else:
                 plain = True
@@ -287,19 +265,15 @@ class Function(metaclass=_OpClass):
                 plain = True
             else:
                 if enabled and x.requires_grad:
-                    needs = _ONE
-                    leaf = x._node is None
+                    needs, leaf = _ONE, x._node is None
                 x = x._data
         else:  # three or more inputs (or a custom op): one pass over them
             values, flags, plain = [], [], n >= 0
             for a in args:
-                if isinstance(a, Tensor):
-                    values.append(a._data)
-                    flags.append(enabled and a.requires_grad)
-                    plain = False
-                else:
-                    values.append(a)
-                    flags.append(False)
+                tensor = isinstance(a, Tensor)
+                values.append(a._data if tensor else a)
+                flags.append(tensor and enabled and a.requires_grad)
+                plain = plain and not tensor
             x = values[0] if values else None
             if True in flags:
                 needs, leaf = tuple(flags), True
@@ -366,11 +340,6 @@ def _custom_forward(cls: type, ctx: Any, args: tuple) -> np.ndarray:
     if ctx is not NO_GRAD and out.dtype.kind != "f":
         raise TypeError(f"{cls.name}: forward returned dtype {out.dtype}; a differentiable op must return floats")
     return out
-
-
-def _leaf(h: Handle) -> Tensor:
-    leaf = h.leaf()
-    return h if leaf is None else leaf  # (a leaf nothing else holds is gone: its handle shows its data)
 
 
 def handles(args: tuple) -> tuple:

@@ -1,9 +1,8 @@
 """Grad mode and anomaly mode: per-thread switches that every op reads. No tinygraph imports.
 
-``state.grad_enabled``: ops record a graph in this thread; ``state.anomaly``: they are checked
-for NaN, infinity and writes. ``switches`` holds one entry per thread whose modes are off these
-defaults: while it is empty the defaults hold everywhere and `Function.apply` skips the
-thread-local read (benchmarks/NOTES.md, first and fifteenth rounds).
+``state.grad_enabled``: ops record a graph in this thread; ``state.anomaly``: they are checked for
+NaN, infinity and writes. ``switches`` has one entry per thread whose modes are off these defaults:
+while it is empty, `Function.apply` skips the thread-local read (benchmarks/NOTES.md).
 """
 
 from __future__ import annotations
@@ -45,10 +44,7 @@ def is_grad_enabled() -> bool:
 
 class _Switch:
     """Set one field of this thread's state inside a ``with`` block, or around each call of a function.
-
-    Re-entrant (the values it replaced are stacked); as a decorator it makes a fresh switch
-    per call, so one decorated function can run in several threads at once.
-    """
+    Re-entrant (the values it replaced are stacked); as a decorator, a fresh switch per call (thread-safe)."""
 
     def __init__(self, field: str, value: bool) -> None:
         self._field, self._value, self._prev = field, bool(value), []
@@ -86,12 +82,9 @@ class enable_grad(_Switch):
 
 
 class set_grad_enabled(_Switch):
-    """Turn graph recording on or off in this thread, as PyTorch's does.
-
-    Called alone, ``tg.set_grad_enabled(False)`` switches at once and stays; as
-    ``with tg.set_grad_enabled(b):`` it switches back at the end of the block; as a decorator
-    it switches around each call only.
-    """
+    """Turn graph recording on or off in this thread, as PyTorch's does: called alone it switches at
+    once and stays; ``with tg.set_grad_enabled(b):`` switches back at the block's end; as a decorator
+    it switches around each call only."""
 
     def __init__(self, mode: bool) -> None:
         super().__init__("grad_enabled", mode)
@@ -113,14 +106,11 @@ class set_grad_enabled(_Switch):
 
 
 class detect_anomaly(_Switch):
-    """Check every op's output and gradient for NaN or inf, and every saved array for writes.
-
-    The first NaN or infinity raises `tinygraph.AnomalyError`, naming the op, the pass, the
-    line of your code that created the op and statistics of its inputs. Every saved array is
-    checksummed, so backward also catches writes tinygraph cannot see (through an array taken
-    from ``.data`` before the forward, or into a numpy operand). It slows every op down: use it
-    to hunt a bug, not for training. Per thread, like grad mode.
-    """
+    """Check every op's output and gradient for NaN or inf, and every saved array for writes: the first
+    NaN or infinity raises `tinygraph.AnomalyError`, naming the op, the pass, your line that created the
+    op and its inputs' statistics. Saved arrays are checksummed, so backward also catches writes tinygraph
+    cannot see (through an array taken from ``.data`` before the forward, or into a numpy operand).
+    Slow: for hunting a bug, not for training. Per thread, like grad mode."""
 
     def __init__(self, enabled: bool = True) -> None:
         super().__init__("anomaly", enabled)

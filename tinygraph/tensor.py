@@ -1,7 +1,7 @@
 """The `Tensor`: an ndarray plus the record of the op that made it.
 
-Its operators, numpy-style methods and Python protocols (len, bool, float, repr) are attached
-by `tinygraph.ops.methods`; the forward and gradient of every op live in `tinygraph.ops`.
+Its operators, numpy-style methods and Python protocols are attached by `tinygraph.ops.methods`,
+``backward()`` by `tinygraph.autograd`; the forward and gradient of every op live in `tinygraph.ops`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from tinygraph.guard import Memory
 
 def holds_tensor(data: Any) -> bool:
     """Whether a (nested) list or tuple holds a Tensor."""
-    return isinstance(data, (list, tuple)) and any(
-        isinstance(e, Tensor) or (isinstance(e, (list, tuple)) and holds_tensor(e)) for e in data
-    )
+    return isinstance(data, (list, tuple)) and any(isinstance(e, Tensor) or holds_tensor(e) for e in data)
 
 
 def _to_array(data: Any, dtype: Any = None, where: str = "Tensor") -> np.ndarray:
@@ -53,9 +51,9 @@ class Tensor:
     (33.0, 3.0, 6.0, 9.0)
     """
 
-    # _node: the node (a `Context`) of the op that made it; _mem: the version counter (`guard.Memory`)
-    # shared by the tensors viewing its memory, made when needed; _retain: keep .grad though not a
-    # leaf; _handle: for a leaf that requires grad, the `Handle` graph nodes hold in its place.
+    # _node: the `Context` of the op that made it; _mem: the version counter (`guard.Memory`) shared by
+    # the tensors viewing its memory, made when needed; _retain: keep .grad though not a leaf; _handle:
+    # for a leaf that requires grad, the `Handle` graph nodes hold in its place.
     __slots__ = ("_data", "requires_grad", "grad", "_node", "name", "_mem", "_retain", "_handle", "__weakref__")
 
     # numpy's protocols (ndarray + Tensor -> a Tensor, np.exp(t)) are attached by tinygraph.numpy_dispatch.
@@ -64,10 +62,8 @@ class Tensor:
     def __init__(self, data: Any, *, requires_grad: bool = False, dtype: Any = None, name: str | None = None) -> None:
         self._data = _to_array(data, dtype)
         self.grad: Tensor | None = None
-        self.name = name
-        self._node = self._mem = self._handle = None
-        self._retain = False
-        self.requires_grad = False
+        self.name, self._node, self._mem, self._handle = name, None, None, None
+        self._retain = self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -77,9 +73,7 @@ class Tensor:
         t = _new(cls)
         t._data = data
         t.grad = t.name = t._mem = t._handle = None
-        t._node = node
-        t.requires_grad = node is not None
-        t._retain = False
+        t._node, t.requires_grad, t._retain = node, node is not None, False
         return t
 
     # ----- data access and the in-place guard (its whole story is in tinygraph.guard) ------------
@@ -92,12 +86,8 @@ class Tensor:
             raise TypeError(f"Tensor.data: a tensor that requires grad needs float data, got {arr.dtype}")
         guard.assign(self, arr)
 
-    data = property(
-        guard.read,  # (the getter itself: no second call on every read)
-        _assign_data,
-        doc="""The underlying ndarray (shared, not copied): a write into it that a pending backward
-        would read makes that backward raise instead of returning a wrong gradient.""",
-    )
+    # (the getter is guard.read itself: no second call on every read)
+    data = property(guard.read, _assign_data, doc="The ndarray itself (no copy); backward catches writes it needs.")
     memory, mark_written = guard.memory, guard.mark_written
 
     def handle(self) -> Tensor:
@@ -110,16 +100,12 @@ class Tensor:
             h._data, h._mem, h.name = self._data, self._mem, self.name
             h.grad = h._node = h._handle = None
             h.requires_grad, h._retain = True, False
-            h.leaf = weakref.ref(self)
-            self._handle = h
+            h.leaf, self._handle = weakref.ref(self), h
         return h
 
-    @property
-    def _version(self) -> int:
-        """The version of this tensor's memory: it moves on each write made while a graph waits on it."""
-        return 0 if self._mem is None else int(self._mem.version)
-
     # ----- metadata ---------------------------------------------------------------------------
+    # _version: the version of its memory (it moves with each write made while a graph waits on it)
+    _version = property(lambda self: 0 if self._mem is None else int(self._mem.version))
     shape = property(lambda self: self._data.shape)
     ndim = property(lambda self: self._data.ndim)
     # (`size`, numpy's element count, is attached by tinygraph.ops.spellings: an int that answers t.size() with a hint)
@@ -149,8 +135,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data (and its version counter), outside any graph."""
         t = Tensor._make(self._data)
-        t._mem = self.memory()
-        t.name = self.name
+        t._mem, t.name = self.memory(), self.name
         return t
 
     def retain_grad(self) -> None:
@@ -159,18 +144,12 @@ class Tensor:
             raise RuntimeError("retain_grad: tensor does not require grad")
         self._retain = True
 
-    # The operators, numpy-style methods and Python protocols are attached by tinygraph.ops.methods,
-    # backward() by tinygraph.autograd.
-
 
 class Handle(Tensor):
-    """The stand-in graph nodes hold for a leaf that requires grad.
-
-    It shares the leaf's data and version counter, and reaches the leaf through a weak
-    reference (``leaf()``), which the backward walk follows to deliver the leaf's gradient.
-    So nothing in a graph keeps its leaves alive, and ``backward(create_graph=True)`` leaves
-    no cycle x -> x.grad -> its graph -> x for the garbage collector. ``Context.inputs`` shows
-    the leaves themselves.
+    """The stand-in graph nodes hold for a leaf that requires grad: it shares the leaf's data and
+    version counter and reaches the leaf through a weak reference (``leaf()``), which the walk follows
+    to deliver the gradient. So no graph keeps its leaves alive, and ``backward(create_graph=True)``
+    leaves no cycle x -> x.grad -> its graph -> x. ``Context.inputs`` shows the leaves themselves.
     """
 
     __slots__ = ("leaf",)
