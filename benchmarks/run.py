@@ -31,6 +31,7 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -121,6 +122,7 @@ def check(name: str, steps: dict) -> None:
 
 
 FIRST: dict = {}  # (workload, implementation) -> seconds of its first step (the compiled one's trace)
+FAULTS: dict = {}  # workload -> {implementation: minor page faults per timed step}
 
 
 def time_workload(name: str, data: dict, factories: dict, warmup: int, n: int) -> dict:
@@ -136,6 +138,7 @@ def time_workload(name: str, data: dict, factories: dict, warmup: int, n: int) -
     # every step, and what ran just before a step changes its time: W3's compiled/numpy was 1.13x in
     # the rotation's order and 0.95x in its reverse, in one process (benchmarks/NOTES.md).
     shuffle = random.Random(0).shuffle
+    faults = dict.fromkeys(steps, 0)  # minor page faults in the timed steps, read outside the timed region
     for i in range(warmup + n):
         if i == min(1, warmup):  # after the first steps (the compiled one's trace): see below
             gc.freeze()
@@ -143,6 +146,7 @@ def time_workload(name: str, data: dict, factories: dict, warmup: int, n: int) -
             shuffle(order)
         for impl in order:
             step = steps[impl]
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             t0 = time.perf_counter()
             step()
             dt = time.perf_counter() - t0
@@ -150,6 +154,8 @@ def time_workload(name: str, data: dict, factories: dict, warmup: int, n: int) -
                 FIRST[name, impl] = dt
             if i >= warmup:
                 times[impl].append(dt)
+                faults[impl] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+    FAULTS[name] = {impl: f / max(n, 1) for impl, f in faults.items()}
     # The objects the set-up and the first steps left (the data, PyTorch's modules, a compiled program:
     # W5's holds two million) are frozen out of the cycle collector while the steps are timed, so one
     # column's long-lived objects do not slow the others' collections; each step's own garbage is
@@ -295,6 +301,11 @@ def main() -> None:
             ratios.append(f"{t / stats['pytorch'][0]:.2f}×" if "pytorch" in stats else "–")
         label = f"{name} {desc}" + (" (per op)" if name == "W4" else "")
         print(f"| {label} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+    print()
+    print("Minor page faults per timed step (what this process's allocator makes each pay; a fault is a")
+    print("kernel entry, so a column that faults is slower for reasons outside its own code):")
+    for name, _, _ in rows:
+        print(f"  {name}: " + ", ".join(f"{LABELS[i]} {FAULTS[name][i]:.1f}" for i in impls))
 
     if ("W5", "compiled") in FIRST:
         print()
