@@ -55,7 +55,7 @@ class Context:
     @property
     def inputs(self) -> tuple:
         """The op's arguments as given: the leaves for their handles in ``args`` (a handle whose leaf is gone shows its data)."""
-        return tuple([a if type(a) is not Handle or a.leaf() is None else a.leaf() for a in self.args])
+        return tuple([leaf if type(a) is Handle and (leaf := a.leaf()) is not None else a for a in self.args])
 
     def save_for_backward(self, *items: Any) -> None:
         """Keep tensors (or arrays) for backward; writing to a saved tensor's data later is an error."""

@@ -87,7 +87,7 @@ class Tensor:
         guard.assign(self, arr)
 
     # (the getter is guard.read itself: no second call on every read)
-    data = property(guard.read, _assign_data, doc="The ndarray itself (no copy); backward catches writes it needs.")
+    data = property(guard.read, _assign_data, doc="The ndarray, no copy; a write backward needs makes it raise.")
     memory, mark_written = guard.memory, guard.mark_written
 
     def handle(self) -> Tensor:
