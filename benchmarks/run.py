@@ -127,6 +127,7 @@ FAULTS: dict = {}  # workload -> {implementation: minor page faults per timed st
 
 def own_copy(data: dict) -> dict:
     """`data` with every array copied (arrays in lists too), so that a column owns what it reads."""
+
     def copy(v):
         if isinstance(v, np.ndarray):
             return v.copy()

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.nn.functional import SoftmaxCrossEntropy, at_labels
 from tinygraph.ops._common import ONE, ZERO
-from tinygraph.ops.reduce import LogSoftmax
 
 # False: every step runs its op's own forward and vjp (to measure what the kernels buy, and to check them)
 enabled = True
@@ -55,23 +55,24 @@ def _zero_d(step: Any) -> bool:
     )
 
 
-def sce_forward(z: np.ndarray, labels: np.ndarray, reduction: str) -> tuple:
-    """`SoftmaxCrossEntropy`'s forward, and the log-softmax it computes (kept for the vjp)."""
-    logp = LogSoftmax.forward(None, z, (1,))
-    picked = logp[np.arange(labels.shape[0]), labels]
-    if reduction == "none":
-        return -picked, logp
-    total = -picked.sum()
-    return (total / labels.shape[0] if reduction == "mean" else total), logp
+# `SoftmaxCrossEntropy`'s forward on arrays, the op's own: (the loss, the log-softmax kept for the vjp)
+sce_forward = SoftmaxCrossEntropy.values
 
 
-def sce_backward(g: Any, logp: np.ndarray, labels: np.ndarray, reduction: str, out: Any) -> np.ndarray:
-    """Its vjp, (softmax - one-hot) * g, from the forward's log-softmax (the one the vjp recomputes)."""
-    e = np.exp(logp)
-    e[np.arange(labels.shape[0]), labels] -= 1  # e - 1 where the one-hot is 1, e - 0 = e elsewhere
-    n = labels.shape[0]
-    scale = g.reshape(-1, 1) if reduction == "none" else (g / n if reduction == "mean" else g)
-    return np.multiply(e, scale, out) if out is not None else e * scale
+def one_hot(labels: np.ndarray, shape: tuple, dtype: Any) -> np.ndarray:
+    """The one-hot rows of class indices `labels`, as the op's vjp makes them (once, when they are constant)."""
+    onehot = np.zeros(shape, dtype)
+    onehot[at_labels(labels)] = 1
+    return onehot
+
+
+def sce_backward(g: Any, logp: np.ndarray, onehot: np.ndarray, n: Any, reduction: str, out: Any) -> np.ndarray:
+    """Its vjp, (softmax - one-hot) * g (divided by the batch size `n`, a 0-d array, for the mean), from
+    the forward's log-softmax: the op's own numpy calls, into `out`."""
+    e = np.exp(logp, out) if out is not None else np.exp(logp)
+    np.subtract(e, onehot, e)
+    scale = g.reshape(-1, 1) if reduction == "none" else (np.divide(g, n) if reduction == "mean" else g)
+    return np.multiply(e, scale, e)
 
 
 def _sce(step: Any) -> bool:
@@ -186,7 +187,14 @@ def backward(
     name = step.fn.name
     if _sce(step) and wanted == [(0, wanted[0][1])]:
         dst = into(wanted[0][1])
-        expr = f"sce_backward({g}, S{step.index}, {args[1]}, {args[2]}, {dst})"
+        (kind, labels), z = step.args[1], step.args[0][1]
+        shape, dt = z.shape, z.dtype
+        if kind == "const":  # labels fixed by the trace: their one-hot made once
+            onehot = const(one_hot(labels, shape, dt))
+        else:
+            onehot = f"one_hot({args[1]}, {shape}, {const(dt)})"
+        n = const(np.array(shape[0], dt))
+        expr = f"sce_backward({g}, S{step.index}, {onehot}, {n}, {args[2]}, {dst})"
         return [(0, expr, [], "buffer" if dst else "fresh")]
     if not _same_dtype(step) or not wanted:
         return None

@@ -233,13 +233,14 @@ def _rows(n: int) -> np.ndarray:
     return rows
 
 
-def _at_labels(idx: np.ndarray) -> tuple:
-    """The index of each row's labelled class: ``a[_at_labels(idx)]`` is ``a[i, idx[i]]`` for every row i."""
+def at_labels(idx: np.ndarray) -> tuple:
+    """The index of each row's labelled class: ``a[at_labels(idx)]`` is ``a[i, idx[i]]`` for every row i
+    (the row numbers made once per batch size; `tg.compile`'s cross-entropy kernel uses it too)."""
     return _rows(idx.shape[0]), idx
 
 
 def _pick(logp: Tensor, idx: np.ndarray) -> Tensor:
-    return logp[_at_labels(idx)]
+    return logp[at_labels(idx)]
 
 
 def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
@@ -293,21 +294,30 @@ class SoftmaxCrossEntropy(Op):
     description = Description(args=("labels", "reduction"))  # checked through cross_entropy (tests/test_losses.py)
 
     @staticmethod
-    def forward(ctx, z, labels, reduction):
-        at = _at_labels(labels)
-        loss = None
+    def values(z, labels, reduction):
+        """The loss and the log-softmax it is computed from, on arrays (the forward's numbers; a replay
+        of `tg.compile` calls it too). NaN logits give a NaN loss here: the forward checks for them."""
+        at = at_labels(labels)
         if reduction != "none" and z.size:
             # LogSoftmax's forward, shifted by the max itself: a finite loss means every max was finite
             s = z - np.maximum.reduce(z, axis=1, keepdims=True)
             logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
             loss = -logp[at].sum()
-        if loss is None or not math.isfinite(loss):  # 'none', or a NaN or an infinite logit: log_softmax's way
+            if math.isfinite(loss):
+                return (loss / labels.shape[0] if reduction == "mean" else loss), logp
+        # 'none', or a NaN or an infinite logit: log_softmax's way (infinite ones are shifted by 0, not their maximum)
+        logp = _rd.LogSoftmax.forward(None, z, (1,))
+        loss = -logp[at] if reduction == "none" else -logp[at].sum()
+        return (loss / labels.shape[0] if reduction == "mean" else loss), logp
+
+    @staticmethod
+    def forward(ctx, z, labels, reduction):
+        loss, logp = SoftmaxCrossEntropy.values(z, labels, reduction)
+        if reduction == "none" or not math.isfinite(loss):
             _no_nan(z, "cross_entropy", "logits")  # NaN logits are an error (checked only here, where they show)
-            logp = _rd.LogSoftmax.forward(ctx, z, (1,))  # (infinite ones are shifted by 0, not their maximum)
-            loss = -logp[at] if reduction == "none" else -logp[at].sum()
         if isinstance(ctx, Context):  # a node: it keeps the softmax for the vjp, released with it
             ctx.save_for_backward(*ctx.saved, np.exp(logp))
-        return loss / labels.shape[0] if reduction == "mean" else loss
+        return loss
 
     @staticmethod
     def backward(ctx, g, z, labels, reduction):
@@ -316,7 +326,7 @@ class SoftmaxCrossEntropy(Op):
         else:  # on arrays: the softmax the forward kept (the same values)
             p = ctx.saved[1]
         onehot = np.zeros(p.shape, dtype=p.dtype)
-        onehot[_at_labels(labels)] = 1
+        onehot[at_labels(labels)] = 1
         return (p - onehot) * _row_scale(g, labels.shape[0], reduction), None, None
 
 
