@@ -89,7 +89,8 @@ class Program:
         bwd_lines = [line for block in bwd_body for line in block.split("\n")] if bwd[1] else []
         # the slots the backward reads: named in its lines, or given to an op whose own forward or vjp
         # runs (what its ctx keeps is not named); a call's node guards these arguments and leaves only
-        reads = {int(n) for line in bwd_lines for n in _SLOT_NAME.findall(line)}
+        named = {int(n) for line in bwd_lines for n in _SLOT_NAME.findall(line)}
+        reads = set(named)
         for step in self.steps:
             if step.index in self.calls:
                 reads |= {a.index for a in step.slots()}
@@ -108,7 +109,8 @@ class Program:
             self.forward_source = _listing("forward", "ins", fwd_lines)
             self.backward_source = _listing("backward", "seeds", bwd_lines) if bwd_lines else ""
         else:
-            self.forward_source = _assemble("forward", "ins", fwd_lines[:-1], fwd_lines[-1], fwd[2])
+            kept = [f"v{i}" for i in fwd[2] if i in named]  # the values the backward names; the rest stay locals
+            self.forward_source = _assemble("forward", "ins", fwd_lines[:-1], fwd_lines[-1], kept)
             self.backward_source = (
                 _assemble("backward", "seeds", bwd_lines[:-1], bwd_lines[-1], []) if bwd_lines else ""
             )
@@ -164,7 +166,7 @@ class Program:
                 outs.append(self._const(v))
             else:
                 outs.append(f"v{v.index}.copy()" if v.index in self.in_buffer else f"v{v.index}")
-        return lines, f"    return ({', '.join(outs)},)", [f"v{i}" for i in saved]
+        return lines, f"    return ({', '.join(outs)},)", saved
 
     def _forward_line(self, step: Step) -> str:
         i = step.index
