@@ -72,7 +72,7 @@ def sce_backward(g: Any, logp: np.ndarray, onehot: np.ndarray, n: Any, reduction
     e = np.exp(logp, out) if out is not None else np.exp(logp)
     np.subtract(e, onehot, e)
     scale = g.reshape(-1, 1) if reduction == "none" else (np.divide(g, n) if reduction == "mean" else g)
-    return np.multiply(e, scale, e)
+    return np.multiply(e, scale, e) if out is not None else e * scale  # (a fresh one in numpy's dtype, as eager's)
 
 
 def _sce(step: Any) -> bool:
