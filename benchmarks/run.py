@@ -28,6 +28,7 @@ for _var in (
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
 import gc  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
@@ -125,31 +126,20 @@ FIRST: dict = {}  # (workload, implementation) -> seconds of its first step (the
 FAULTS: dict = {}  # workload -> {implementation: minor page faults per timed step}
 
 
-def own_copy(data: dict) -> dict:
-    """`data` with every array copied (arrays in lists too), so that a column owns what it reads."""
-
-    def copy(v):
-        if isinstance(v, np.ndarray):
-            return v.copy()
-        return [copy(x) for x in v] if isinstance(v, list) else v
-
-    return {k: copy(v) for k, v in data.items()}
-
-
 def time_workload(name: str, data: dict, factories: dict, warmup: int, n: int) -> dict:
     """Per-step times in seconds for each implementation, alternating implementations every step.
 
-    Each implementation gets its own copy of the workload's arrays. Sharing them is a cross-column
+    Each implementation gets its own copy of the workload's arrays (``copy.deepcopy``). Sharing them is a cross-column
     effect like the one ``gc.freeze()`` removes below: PyTorch's ``from_numpy`` reads numpy's own X
     while ``tg.tensor`` copies it, so the 10 MB X of W1 was read by two of the four steps of a round
     for numpy and PyTorch and by one for each tinygraph column, and stayed warmer in the cache for
-    the first two (W1 tinygraph/numpy 1.18-1.20x shared this way, 1.06-1.07x with a copy each:
+    the first two (W1 tinygraph/numpy 1.18-1.22x shared this way, 1.06-1.07x with a copy each:
     benchmarks/NOTES.md, eighteenth round).
     """
-    check_steps = {impl: f(own_copy(data)) for impl, f in factories.items()}
+    check_steps = {impl: f(copy.deepcopy(data)) for impl, f in factories.items()}
     check(name, check_steps)
     del check_steps
-    steps = {impl: f(own_copy(data)) for impl, f in factories.items()}
+    steps = {impl: f(copy.deepcopy(data)) for impl, f in factories.items()}
     times: dict = {impl: [] for impl in steps}
     order = list(steps)
     # Each round runs the implementations in a new random order. A rotation of one fixed order (what

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph.nn.functional import SoftmaxCrossEntropy, at_labels
+from tinygraph.nn.functional import SoftmaxCrossEntropy, onehot_rows, row_scale
 from tinygraph.ops._common import ONE, ZERO
 
 # False: every step runs its op's own forward and vjp (to measure what the kernels buy, and to check them)
@@ -59,19 +59,13 @@ def _zero_d(step: Any) -> bool:
 sce_forward = SoftmaxCrossEntropy.values
 
 
-def one_hot(labels: np.ndarray, shape: tuple, dtype: Any) -> np.ndarray:
-    """The one-hot rows of class indices `labels`, as the op's vjp makes them (once, when they are constant)."""
-    onehot = np.zeros(shape, dtype)
-    onehot[at_labels(labels)] = 1
-    return onehot
-
-
 def sce_backward(g: Any, logp: np.ndarray, onehot: np.ndarray, n: Any, reduction: str, out: Any) -> np.ndarray:
     """Its vjp, (softmax - one-hot) * g (divided by the batch size `n`, a 0-d array, for the mean), from
-    the forward's log-softmax: the op's own numpy calls, into `out`."""
+    the forward's log-softmax: the op's own numpy calls (its `onehot_rows` made once when the trace fixed
+    the labels), into `out`."""
     e = np.exp(logp, out) if out is not None else np.exp(logp)
     np.subtract(e, onehot, e)
-    scale = g.reshape(-1, 1) if reduction == "none" else (np.divide(g, n) if reduction == "mean" else g)
+    scale = row_scale(g, n, reduction)
     return np.multiply(e, scale, e) if out is not None else e * scale  # (a fresh one in numpy's dtype, as eager's)
 
 
@@ -190,9 +184,9 @@ def backward(
         (kind, labels), z = step.args[1], step.args[0][1]
         shape, dt = z.shape, z.dtype
         if kind == "const":  # labels fixed by the trace: their one-hot made once
-            onehot = const(one_hot(labels, shape, dt))
+            onehot = const(onehot_rows(labels, shape, dt))
         else:
-            onehot = f"one_hot({args[1]}, {shape}, {const(dt)})"
+            onehot = f"onehot_rows({args[1]}, {shape}, {const(dt)})"
         n = const(np.array(shape[0], dt))
         expr = f"sce_backward({g}, S{step.index}, {onehot}, {n}, {args[2]}, {dst})"
         return [(0, expr, [], "buffer" if dst else "fresh")]

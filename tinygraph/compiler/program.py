@@ -334,7 +334,7 @@ class Frame:
 
     def _fill(self, program: Program) -> None:
         ns: dict[str, Any] = {"asarray": np.asarray, "first": _first, "np": np}
-        ns.update(sce_forward=kernels.sce_forward, sce_backward=kernels.sce_backward, one_hot=kernels.one_hot)
+        ns.update(sce_forward=kernels.sce_forward, sce_backward=kernels.sce_backward, onehot_rows=kernels.onehot_rows)
         ns.update(program.consts)
         for s in program.leaves:
             ns[f"L_{s.index}"] = s.source

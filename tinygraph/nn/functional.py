@@ -239,6 +239,13 @@ def at_labels(idx: np.ndarray) -> tuple:
     return _rows(idx.shape[0]), idx
 
 
+def onehot_rows(labels: np.ndarray, shape: tuple, dtype: Any) -> np.ndarray:
+    """The one-hot rows of class indices `labels`, an array of `shape` (cross-entropy's vjp; `tg.compile`'s too)."""
+    onehot = np.zeros(shape, dtype)
+    onehot[at_labels(labels)] = 1
+    return onehot
+
+
 def _pick(logp: Tensor, idx: np.ndarray) -> Tensor:
     return logp[at_labels(idx)]
 
@@ -265,11 +272,11 @@ def nll_loss(log_probs: Any, target: Any, reduction: str = "mean") -> Tensor:
     return _reduce(-_pick(lp, idx), reduction, where)
 
 
-def _row_scale(g: Any, n: int, reduction: str) -> Any:
+def row_scale(g: Any, n: Any, reduction: str) -> Any:
     """What each row's softmax-minus-one-hot is multiplied by in cross-entropy's vjp (Tensor or array `g`).
 
     The incoming gradient: one value per row for ``'none'``, one for the batch for ``'sum'``, and
-    that divided by the batch size `n` for ``'mean'``.
+    that divided by the batch size `n` (an int, or a 0-d array of g's dtype: the same values) for ``'mean'``.
     """
     if reduction == "none":
         return g.reshape(-1, 1)
@@ -298,16 +305,15 @@ class SoftmaxCrossEntropy(Op):
         """The loss and the log-softmax it is computed from, on arrays (the forward's numbers; a replay
         of `tg.compile` calls it too). NaN logits give a NaN loss here: the forward checks for them."""
         at = at_labels(labels)
+        loss = None
         if reduction != "none" and z.size:
             # LogSoftmax's forward, shifted by the max itself: a finite loss means every max was finite
             s = z - np.maximum.reduce(z, axis=1, keepdims=True)
             logp = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
             loss = -logp[at].sum()
-            if math.isfinite(loss):
-                return (loss / labels.shape[0] if reduction == "mean" else loss), logp
-        # 'none', or a NaN or an infinite logit: log_softmax's way (infinite ones are shifted by 0, not their maximum)
-        logp = _rd.LogSoftmax.forward(None, z, (1,))
-        loss = -logp[at] if reduction == "none" else -logp[at].sum()
+        if loss is None or not math.isfinite(loss):  # 'none', or a NaN or an infinite logit: log_softmax's way
+            logp = _rd.LogSoftmax.forward(None, z, (1,))  # (infinite ones are shifted by 0, not their maximum)
+            loss = -logp[at] if reduction == "none" else -logp[at].sum()
         return (loss / labels.shape[0] if reduction == "mean" else loss), logp
 
     @staticmethod
@@ -325,9 +331,7 @@ class SoftmaxCrossEntropy(Op):
             p = _ew.exp(_rd.log_softmax(z, axis=1))  # keeps nothing): the softmax recorded from z
         else:  # on arrays: the softmax the forward kept (the same values)
             p = ctx.saved[1]
-        onehot = np.zeros(p.shape, dtype=p.dtype)
-        onehot[at_labels(labels)] = 1
-        return (p - onehot) * _row_scale(g, labels.shape[0], reduction), None, None
+        return (p - onehot_rows(labels, p.shape, p.dtype)) * row_scale(g, labels.shape[0], reduction), None, None
 
 
 def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Tensor:
