@@ -447,6 +447,30 @@ def test_kernels_give_the_ops_own_results_bit_for_bit(monkeypatch):
     assert l1 == l0 and all(np.array_equal(a, b) for a, b in zip(g1, g0))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_kernel_gives_eagers_bits_at_the_edges(dtype):
+    # the kernel's last step is r * exp(min(x, 0)) where eager's is where(x >= 0, r, e * r)
+    edges = [-np.inf, -1e4, -104.0, -88.7, -20.0, -1.0, -1e-30, -0.0, 0.0, 1e-30, 1.0, 20.0, 88.7, 1e4, np.inf, np.nan]
+    rng = np.random.default_rng(5)
+    for n in (1, 7, 16, 33, 400):  # lengths around the SIMD widths
+        x = np.concatenate([edges, rng.standard_normal(n) * 30]).astype(dtype)
+        z = tg.tensor(x, requires_grad=True)
+        step = tg.compile(lambda z: tg.sigmoid(z * 1.0) * 1.0)  # (the kernel writes a buffer: not an output)
+        for _ in range(2):  # the trace, then a replay
+            z.grad = None
+            out = step(z)
+            out.backward(tg.tensor(np.ones_like(x)))
+        z_e = tg.tensor(x, requires_grad=True)
+        eager = tg.sigmoid(z_e * 1.0) * 1.0
+        eager.backward(tg.tensor(np.ones_like(x)))
+        assert out.dtype == dtype
+        bits = np.uint32 if dtype == np.float32 else np.uint64
+        assert np.array_equal(out.numpy().view(bits), eager.numpy().view(bits))
+        assert np.array_equal(z.grad.numpy().view(bits), z_e.grad.numpy().view(bits))
+    assert eager.numpy()[0] == 0.0 and eager.numpy()[14] == 1.0  # sigmoid(-inf), sigmoid(inf), by hand
+    assert eager.numpy()[5] == pytest.approx(1 / (1 + np.e), rel=1e-6)
+
+
 def test_a_compiled_function_called_inside_another_is_traced_into_it():
     w = tg.tensor([1.0, 2.0], requires_grad=True)
     inner = tg.compile(lambda x: tg.tanh(x * w))

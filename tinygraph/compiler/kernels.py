@@ -112,13 +112,17 @@ def forward(step: Any, args: list[str], out: str, into: str | None, const: Any, 
         return [f"{out} = np.add.reduce({args[0]}, axis={axes!r}, keepdims={keep!r}{o})  # sum"]
     if name == "sigmoid" and _arrays(step, 1) and into:
         dt = step.out.dtype
-        e, mask = alloc(step.out.shape, dt), alloc(step.out.shape, np.bool_)
+        e = alloc(step.out.shape, dt)
         one, zero = const(ONE[dt]), const(ZERO[dt])
         x = args[0]
-        return [  # sigmoid's forward: e = exp(-|x|), r = 1 / (1 + e), then e * r where x < 0
+        # eager's sigmoid: e = exp(-|x|), r = 1 / (1 + e), then r where x >= 0 and e * r where x < 0.
+        # The last step here is r * exp(min(x, 0)): the same bits (for x < 0, -|x| is x exactly, so
+        # exp(x) is e; elsewhere r * 1), without a masked multiply (``where=``), which costs more than
+        # the exp it saves (benchmarks/NOTES.md, nineteenth round).
+        return [
             f"np.exp(np.negative(np.absolute({x}, {e}), {e}), {e})  # sigmoid",
             f"np.divide({one}, np.add({one}, {e}, {dst}), {dst})",
-            f"np.multiply({e}, {dst}, out={dst}, where=np.less({x}, {zero}, {mask}))",
+            f"np.multiply({dst}, np.exp(np.minimum({x}, {zero}, out={e}), {e}), {dst})",
             f"{out} = {dst}",
         ]
     return None
