@@ -265,6 +265,28 @@ def test_cross_entropy_with_infinite_logits_is_what_log_softmax_gives():
     assert math.isnan(per[0]) and math.isnan(per[1]) and per[2] == math.inf
 
 
+@pytest.mark.parametrize("shape", [(2, 10), (64, 10), (40, 3), (64, 100)])  # both sides of _row_max's switch
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_of_a_batch_by_either_row_maximum_is_the_log_sum_exp(shape, dtype):
+    rng = np.random.default_rng(7)
+    z = (rng.standard_normal(shape) * 5).astype(dtype)
+    z[1, 0] = 1e4  # a large logit: the shift by the row's maximum keeps it finite
+    labels = rng.integers(0, shape[1], shape[0])
+    got = F.cross_entropy(tg.tensor(z), labels, reduction="none").numpy()
+    z64 = z.astype(np.float64)
+    mx = z64.max(axis=1)
+    want = mx + np.log(np.exp(z64 - mx[:, None]).sum(axis=1)) - z64[np.arange(shape[0]), labels]  # by hand
+    np.testing.assert_allclose(got, want, rtol=2e-6 if dtype == np.float32 else 1e-13, atol=1e-5)
+    mean = F.cross_entropy(tg.tensor(z), labels).item()
+    assert mean == pytest.approx(want.mean(), rel=2e-6)
+    w = z.copy()
+    w[-1, 1], w[0, :] = np.inf, -np.inf  # the rows' maximum by columns or by rows: the same bits, infinities too
+    with np.errstate(all="ignore"):
+        assert np.array_equal(F._row_max(w), np.maximum.reduce(w, axis=1, keepdims=True))
+        w[-1, 0] = np.nan
+        assert np.array_equal(F._row_max(w), np.maximum.reduce(w, axis=1, keepdims=True), equal_nan=True)
+
+
 def test_cross_entropy_target_checks_catch_every_bad_label_in_one_pass():
     z = tg.tensor(np.zeros((3, 4)))
     for labels, shown in (
