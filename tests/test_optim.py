@@ -451,3 +451,69 @@ def test_ema_validation():
         ExponentialMovingAverage(1.0)
     with pytest.raises(ValueError, match="no value"):
         ExponentialMovingAverage(0.9).value
+
+
+# ----- the plain step's one pass (BLAS axpy through numpy's own library, tinygraph.optim._axpy) -----------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_plain_sgd_step_of_a_large_parameter_is_theta_minus_lr_g(dtype, monkeypatch):
+    from tinygraph.optim import _axpy
+
+    rng = np.random.default_rng(3)
+    n = 2 * _axpy.MIN_SIZE  # large enough for the one pass, where numpy's BLAS has one
+    theta0 = rng.standard_normal((n // 64, 64)).astype(dtype)
+    g = rng.standard_normal(theta0.shape).astype(dtype)
+    results = {}
+    for fused in (True, False):
+        if not fused:
+            monkeypatch.setattr(_axpy, "_found", {})  # no BLAS axpy: numpy's two calls
+        w = tg.tensor(theta0, requires_grad=True)
+        opt = SGD([w], lr=0.1)
+        w.grad = tg.tensor(g)
+        opt.step()
+        assert w.dtype == dtype and opt._views[w][6] is (_axpy.for_dtype(np.dtype(dtype)) if fused else None)
+        results[fused] = w.numpy()
+    lr = dtype(0.1)
+    two_pass = theta0 - lr * g
+    np.testing.assert_array_equal(results[False], two_pass)  # numpy's own rounding, bit for bit
+    # one pass: θ - lr·g rounded once where the BLAS fuses the multiply-add, so within the
+    # rounding of the product and of the result of numpy's two
+    bound = np.spacing(np.abs(lr * g)) + np.spacing(np.abs(two_pass))
+    assert np.all(np.abs(results[True] - two_pass) <= bound)
+    w = tg.tensor(np.ones(n, dtype), requires_grad=True)  # by hand: 1 - 0.25 * 2 = 0.5, exactly either way
+    w.grad = tg.tensor(np.full(n, 2.0, dtype))
+    SGD([w], lr=0.25).step()
+    assert np.all(w.numpy() == 0.5)
+
+
+def test_plain_sgd_step_of_a_large_parameter_through_strides_aliases_and_read_only_data():
+    from tinygraph.optim import _axpy
+
+    n = 2 * _axpy.MIN_SIZE
+    base = np.arange(2.0 * n).reshape(2, n)
+    w = tg.tensor(np.ones((n, 2)), requires_grad=True)
+    opt = SGD([w], lr=0.5)
+    w.grad = tg.tensor(base).T  # a gradient numpy reads through its strides
+    opt.step()
+    np.testing.assert_array_equal(w.numpy(), 1.0 - 0.5 * base.T)
+    w.grad = tg.Tensor._make(w.data)  # the gradient is the parameter's own memory
+    before = w.numpy().copy()
+    opt.step()
+    np.testing.assert_array_equal(w.numpy(), before - 0.5 * before)
+    w.data.flags.writeable = False  # a read-only parameter: numpy's error, nothing written
+    w.grad = tg.tensor(np.ones((n, 2)))
+    kept = w.numpy().copy()
+    with pytest.raises(ValueError, match="read-only"):
+        opt.step()
+    np.testing.assert_array_equal(w.numpy(), kept)
+
+
+def test_plain_sgd_step_of_a_large_parameter_a_pending_graph_saved_raises_at_backward():
+    from tinygraph.optim import _axpy
+
+    w = tg.tensor(np.ones(2 * _axpy.MIN_SIZE), requires_grad=True)
+    opt = SGD([w], lr=0.1)
+    w.grad = tg.tensor(np.ones(w.shape))
+    y = (w * w).sum()  # saves w for its gradient
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified in place .*an optimizer step"):
+        y.backward()

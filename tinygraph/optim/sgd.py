@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph.optim import _axpy
 from tinygraph.optim.optimizer import Optimizer, check_non_negative, with_l2
 from tinygraph.tensor import Tensor
 
@@ -35,9 +36,11 @@ class SGD(Optimizer):
     >>> round(w.item(), 10)   # 1 - 0.1*1 - 0.1*(0.9*1 + 1)
     0.71
 
-    Plain gradient descent (no momentum, no weight decay) steps in place through one scratch
-    array, the size of the largest parameter, kept between steps: ``np.multiply(g, lr, out=s)``
-    then ``np.subtract(θ, s, out=θ)``, the values of ``θ -= lr * g`` without its new array.
+    Plain gradient descent (no momentum, no weight decay) steps in place: a large contiguous
+    parameter in one pass through BLAS's axpy, θ ← (−lr)·g + θ, where numpy's BLAS has one
+    (`tinygraph.optim._axpy`: rounded once where the BLAS fuses the multiply-add); the others
+    through one scratch array kept between steps, ``np.multiply(g, lr, out=s)`` then
+    ``np.subtract(θ, s, out=θ)``, the values of ``θ -= lr * g`` without its new array.
     """
 
     def __init__(
@@ -76,7 +79,7 @@ class SGD(Optimizer):
                 if grad is None:
                     continue
                 g, d = grad._data if isinstance(grad, Tensor) else np.asarray(grad), p._data
-                kept = views.get(p)  # (scratch view, lr as an array, lr, the data it was made for, dtype, shape)
+                kept = views.get(p)  # (scratch view, lr as an array, lr, the data it was made for, dtype, shape, axpy...)
                 # kept for this very array (so its dtype) at its shape, and lr; a gradient of that shape and dtype
                 shape = d.shape
                 if (
@@ -91,25 +94,40 @@ class SGD(Optimizer):
                         self._step_one(p, group)
                         continue
                     kept = self._scratch(p, d, lr)
-                np.multiply(g, kept[1], kept[0])
-                np.subtract(d, kept[0], d)
+                axpy = kept[6]
+                if axpy is not None and g.flags.c_contiguous and d.flags.writeable and not np.may_share_memory(g, d):
+                    axpy(d.size, kept[8], g.ctypes.data, 1, kept[7], 1)  # θ ← θ − lr·g in one pass (`_axpy`)
+                elif axpy is not None:  # (a gradient numpy must read through its strides)
+                    np.subtract(d, np.multiply(g, kept[1]), d)
+                else:
+                    np.multiply(g, kept[1], kept[0])
+                    np.subtract(d, kept[0], d)
                 mem = p._mem  # (a leaf's counter: mark_written's own test, without its two calls when nobody waits)
                 if mem is not None and mem.pending():
                     p.mark_written("an optimizer step")  # a graph that saved this parameter must notice
 
     def _scratch(self, p: Any, d: np.ndarray, lr: float) -> tuple:
-        """`p`'s view of the shared scratch array of its dtype (made larger when `p` needs it), and lr.
+        """What `p`'s plain step keeps: its view of the shared scratch array of its dtype (made larger
+        when `p` needs it), lr, and for a large contiguous parameter BLAS's axpy (`_axpy`) instead.
 
         lr is kept as a 0-d array of the parameter's dtype: the value numpy would round the Python
-        number to, without converting it on every call. The view is kept for `p`'s data array as
-        it is (a new array through ``.data =`` makes a new view).
+        number to, without converting it on every call. What is kept is for `p`'s data array as
+        it is (a new array through ``.data =`` makes it anew).
         """
-        flat = self._flat.get(d.dtype)
-        if flat is None or flat.size < d.size:
-            flat = self._flat[d.dtype] = np.empty(d.size, d.dtype)
-            self._views.clear()  # (views of the old array would keep it alive)
+        axpy = None
+        if d.size >= _axpy.MIN_SIZE and d.flags.c_contiguous and d.flags.writeable:
+            axpy = _axpy.for_dtype(d.dtype)
+        view = None
+        if axpy is None:
+            flat = self._flat.get(d.dtype)
+            if flat is None or flat.size < d.size:
+                flat = self._flat[d.dtype] = np.empty(d.size, d.dtype)
+                self._views.clear()  # (views of the old array would keep it alive)
+            view = flat[: d.size].reshape(d.shape)
         self.state.setdefault(p, {})  # as the general step leaves it
-        kept = self._views[p] = (flat[: d.size].reshape(d.shape), np.array(lr, d.dtype), lr, d, d.dtype, d.shape)
+        address = d.ctypes.data if axpy is not None else None
+        kept = (view, np.array(lr, d.dtype), lr, d, d.dtype, d.shape, axpy, address, -float(np.array(lr, d.dtype)))
+        self._views[p] = kept
         return kept
 
     def _check_group(self, group: dict[str, Any]) -> None:
