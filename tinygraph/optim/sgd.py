@@ -79,7 +79,9 @@ class SGD(Optimizer):
                 if grad is None:
                     continue
                 g, d = grad._data if isinstance(grad, Tensor) else np.asarray(grad), p._data
-                kept = views.get(p)  # (scratch view, lr as an array, lr, the data it was made for, dtype, shape, axpy...)
+                kept = views.get(
+                    p
+                )  # (scratch view, lr as an array, lr, the data it was made for, dtype, shape, axpy...)
                 # kept for this very array (so its dtype) at its shape, and lr; a gradient of that shape and dtype
                 shape = d.shape
                 if (
