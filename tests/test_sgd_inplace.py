@@ -1,4 +1,5 @@
-"""SGD's plain step (no momentum, no weight decay): in place through one kept scratch array."""
+"""SGD's plain step (no momentum, no weight decay): in place, through one kept scratch array, or for a large
+parameter through BLAS's axpy (its own tests are in tests/test_optim.py)."""
 
 import tracemalloc
 
@@ -51,11 +52,16 @@ def test_a_pending_backward_that_saved_the_parameter_raises():
         loss.backward()
 
 
-def test_no_temporary_the_size_of_the_parameter():
+@pytest.mark.parametrize("fused", [True, False])
+def test_no_temporary_the_size_of_the_parameter(fused, monkeypatch):
+    from tinygraph.optim import _axpy
+
+    if not fused:
+        monkeypatch.setattr(_axpy, "_found", {})  # numpy's two calls through the scratch array
     w = tg.tensor(np.ones(250_000, dtype=np.float32), requires_grad=True)
     w.grad = tg.tensor(np.full(250_000, 0.5, dtype=np.float32))
     opt = SGD([w], lr=0.01)
-    opt.step()  # the first step makes the scratch array
+    opt.step()  # the first step makes the scratch array (or finds the axpy)
     tracemalloc.start()
     try:
         opt.step()
