@@ -10,9 +10,10 @@ library and the function are found, `for_dtype` gives the C function
 `tinygraph.optim.SGD` keeps numpy's two calls. Where the BLAS fuses the multiply and the add, θ
 is rounded once instead of twice (a difference in the last place, as between numpy and PyTorch).
 
-Measured (benchmarks/NOTES.md, nineteenth round): a 784 × 256 float32 weight 51.6 → 19.4 µs, a
-20 × 12288 float64 one 271.9 → 133.8 µs; W2's step in the four-way loop, eager 1.09–1.10 →
-1.05–1.06× numpy, compiled 0.97–0.98 → 0.94×.
+Measured (benchmarks/NOTES.md, nineteenth round): a 784 × 256 float32 weight 51.6 → 22.6 µs warm,
+a 20 × 12288 float64 one 271.9 → 133.8 µs; `run.py --only W1,W2`: W1 compiled 0.99–1.00 →
+0.96–0.99× numpy, W2 within its noise; W2's peak memory 0.5 MiB less (no scratch array for its
+two large weights).
 """
 
 from __future__ import annotations
