@@ -6,8 +6,9 @@ the subtraction): g is read, the product written and read again, θ read and wri
 does. numpy does not expose it, but the BLAS it calls for ``@`` is in the process already: numpy's
 wheels carry OpenBLAS with its CBLAS functions under the names below (64-bit integers). When the
 library and the function are found, `for_dtype` gives the C function
-``axpy(n, alpha, x_address, x_step, y_address, y_step)`` for float32 and float64 arrays; anywhere else (another BLAS, another platform) it gives None and
-`tinygraph.optim.SGD` keeps numpy's two calls. Where the BLAS fuses the multiply and the add, θ
+``axpy(n, alpha, x_address, x_step, y_address, y_step)`` for float32 and float64 arrays; anywhere
+else (another BLAS, another platform) it gives None and `tinygraph.optim.SGD` keeps numpy's two
+calls. Where the BLAS fuses the multiply and the add, θ
 is rounded once instead of twice (a difference in the last place, as between numpy and PyTorch).
 
 Measured (benchmarks/NOTES.md, nineteenth round): a 784 × 256 float32 weight 51.6 → 22.6 µs warm,
