@@ -79,9 +79,9 @@ class SGD(Optimizer):
                 if grad is None:
                     continue
                 g, d = grad._data if isinstance(grad, Tensor) else np.asarray(grad), p._data
-                kept = views.get(
-                    p
-                )  # (scratch view, lr as an array, lr, the data it was made for, dtype, shape, axpy...)
+                # kept: (scratch view, lr as an array, lr, the data it was made for, dtype, shape,
+                # and for the one pass: the axpy, the data's address, -lr in the data's dtype)
+                kept = views.get(p)
                 # kept for this very array (so its dtype) at its shape, and lr; a gradient of that shape and dtype
                 shape = d.shape
                 if (
@@ -97,9 +97,12 @@ class SGD(Optimizer):
                         continue
                     kept = self._scratch(p, d, lr)
                 axpy = kept[6]
-                if axpy is not None and g.flags.c_contiguous and d.flags.writeable and not np.may_share_memory(g, d):
+                # the one pass reads and writes both arrays as flat runs of elements: only if they are
+                # contiguous and aligned now (and the data writable), and do not overlap
+                gf, df = g.flags, d.flags
+                if axpy is not None and df.carray and gf.c_contiguous and gf.aligned and not np.may_share_memory(g, d):
                     axpy(d.size, kept[8], g.ctypes.data, 1, kept[7], 1)  # θ ← θ − lr·g in one pass (`_axpy`)
-                elif axpy is not None:  # (a gradient numpy must read through its strides)
+                elif axpy is not None:  # (numpy's two calls, which read through strides, or raise)
                     np.subtract(d, np.multiply(g, kept[1]), d)
                 else:
                     np.multiply(g, kept[1], kept[0])
@@ -117,7 +120,7 @@ class SGD(Optimizer):
         it is (a new array through ``.data =`` makes it anew).
         """
         axpy = None
-        if d.size >= _axpy.MIN_SIZE and d.flags.c_contiguous and d.flags.writeable:
+        if d.size >= _axpy.MIN_SIZE and d.flags.carray:
             axpy = _axpy.for_dtype(d.dtype)
         view = None
         if axpy is None:
