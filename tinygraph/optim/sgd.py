@@ -102,11 +102,8 @@ class SGD(Optimizer):
                 gf, df = g.flags, d.flags
                 if axpy is not None and df.carray and gf.c_contiguous and gf.aligned and not np.may_share_memory(g, d):
                     axpy(d.size, kept[8], g.ctypes.data, 1, kept[7], 1)  # θ ← θ − lr·g in one pass (`_axpy`)
-                elif axpy is not None:  # (numpy's two calls, which read through strides, or raise)
-                    np.subtract(d, np.multiply(g, kept[1]), d)
-                else:
-                    np.multiply(g, kept[1], kept[0])
-                    np.subtract(d, kept[0], d)
+                else:  # numpy's two calls: through the scratch view, or a temporary where the axpy has none
+                    np.subtract(d, np.multiply(g, kept[1], kept[0]), d)
                 mem = p._mem  # (a leaf's counter: mark_written's own test, without its two calls when nobody waits)
                 if mem is not None and mem.pending():
                     p.mark_written("an optimizer step")  # a graph that saved this parameter must notice
@@ -131,7 +128,8 @@ class SGD(Optimizer):
             view = flat[: d.size].reshape(d.shape)
         self.state.setdefault(p, {})  # as the general step leaves it
         address = d.ctypes.data if axpy is not None else None
-        kept = (view, np.array(lr, d.dtype), lr, d, d.dtype, d.shape, axpy, address, -float(np.array(lr, d.dtype)))
+        lr_array = np.array(lr, d.dtype)
+        kept = (view, lr_array, lr, d, d.dtype, d.shape, axpy, address, -float(lr_array))
         self._views[p] = kept
         return kept
 
