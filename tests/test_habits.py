@@ -122,6 +122,8 @@ HABITS = [  # (what a PyTorch user types, the error, what the message must name)
     (lambda: A.numel(), AttributeError, "t.size"),
     (lambda: A.dim(), AttributeError, "t.ndim"),
     (lambda: A.t(), AttributeError, "t.T"),
+    (lambda: A.norm(), AttributeError, "tg.linalg.norm(t)"),
+    (lambda: tg.norm(A), AttributeError, "tg.linalg.norm(t)"),
     (lambda: A.cuda(), RuntimeError, "CPU only"),
     (lambda: A.to("cuda"), RuntimeError, "CPU only"),
     (lambda: A.searchsorted(1.0), AttributeError, "t.numpy().searchsorted(...)"),
