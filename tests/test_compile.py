@@ -310,9 +310,20 @@ def test_value_dependent_branch_is_refused_at_trace_time_naming_the_line():
     step = tg.compile(f)
     with pytest.raises(tg.TraceError, match=r"test_compile.py:\d+ in f: if x.sum\(\) > 0:"):
         step(tg.tensor([1.0, 2.0]))
-    for read in (lambda x: float(x.sum()), lambda x: x.sum().item(), lambda x: x.numpy()):
-        with pytest.raises(tg.TraceError, match="pass it in as an argument"):
+    reads = {  # the read the user wrote, and how the error names it
+        "float()": lambda x: float(x.sum()),
+        "int()": lambda x: int(x.sum()),
+        "an index": lambda x: [1, 2, 3][x.sum().astype(np.int64)],
+        ".item()": lambda x: x.sum().item(),
+        ".numpy()": lambda x: x.numpy(),
+        "bool()": lambda x: bool(x.sum()),
+    }
+    for name, read in reads.items():
+        with pytest.raises(tg.TraceError) as info:
             tg.compile(read)(tg.tensor([1.0]))
+        assert str(info.value).startswith(f"tg.compile: {name} reads the value") and "pass it in as an argument" in str(
+            info.value
+        )
 
 
 def test_python_argument_values_are_part_of_the_signature():

@@ -30,6 +30,14 @@ def _shape_args(args: tuple) -> Any:
     return args if args else None
 
 
+def _one_value(t: Tensor, where: str) -> np.ndarray:
+    """The one element of `t` as a 0-d array, for ``item()``, ``float()``, ``int()`` and an index (each names
+    itself when `tg.compile` refuses the read); an error naming `where` for any other size."""
+    if t._data.size != 1:
+        raise ValueError(f"{where}: only a one-element tensor converts to a Python number, got shape {t.shape}")
+    return t._data.reshape(())
+
+
 class _Methods:
     """The methods copied onto `Tensor` (a class only to write them with ``self``)."""
 
@@ -46,9 +54,7 @@ class _Methods:
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self._data.size != 1:
-            raise ValueError(f"item: only a one-element tensor converts to a Python number, got shape {self.shape}")
-        return self._data.item()
+        return _one_value(self, "item").item()
 
     def tolist(self) -> Any:
         return self._data.tolist()
@@ -68,15 +74,15 @@ class _Methods:
         return bool(self._data)
 
     def __float__(self) -> float:
-        return float(self.item())
+        return float(_one_value(self, "float"))
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(_one_value(self, "int"))
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iu":
             raise TypeError(f"only integer tensors can be used as an index, got {self._data.dtype}")
-        return int(self.item())
+        return _one_value(self, "index").__index__()
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="Tensor(", threshold=50)
