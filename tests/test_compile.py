@@ -401,6 +401,10 @@ def test_graph_for_the_pictures():
     src = viz.draw_forward(step.graph(x)).source
     assert "tanh" in src and "mul" in src
     assert "compiled" in viz.draw_forward(step(x)).source
+    with pytest.raises(TypeError, match=r"got Compiled; draw the graph of a call .* with its \.graph\(\*args\)"):
+        viz.draw(step)
+    with pytest.raises(TypeError, match=r"expected a Tensor to draw, got list$"):
+        viz.draw([x])
 
 
 # ----- the course's examples, compiled ------------------------------------------------------------------

@@ -106,7 +106,9 @@ class Walk:
 
     def __init__(self, output: Any, where: str) -> None:
         if not isinstance(output, Tensor):
-            raise TypeError(f"{where}: expected a Tensor to draw, got {type(output).__name__}")
+            compiled = callable(getattr(output, "graph", None))  # a tg.compile'd function: its graph is per call
+            hint = "; draw the graph of a call of a compiled function with its .graph(*args)" if compiled else ""
+            raise TypeError(f"{where}: expected a Tensor to draw, got {type(output).__name__}{hint}")
         self.output = output
         self.order: list[Tensor] = topo_order([output])
         self.tensors: list[Tensor] = []
