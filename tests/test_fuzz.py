@@ -163,3 +163,22 @@ def test_a_deep_run_found_seed_284312_kron_of_a_flipped_column_against_pytorch()
     assert "tg.kron(" in str(program) and "tg.flipud(" in str(program)
     result = check_program(program, torch=True)
     assert result.passed and not result.failures, str(result)
+
+
+def test_a_deep_run_found_seed_9595_pow_at_exponent_zero_where_pytorch_masks_the_gradient():
+    """PyTorch's ``a ** b`` masks the base's gradient where the exponent is 0, so the derivative of
+    that gradient by the exponent is 0 there; the true value is a ** (b - 1). The program has an
+    input element -0.0 that becomes an exponent. The reference is exp(b log a); tinygraph was right."""
+    pytest.importorskip("torch")
+    program = random_program(9595)
+    assert "v2 ** v4" in str(program) and -0.0 in program.inputs[0]
+    assert check_program(program, torch=True).passed
+    # by hand: f = a ** b at b = 0 (and -0.0), a = 1.469: d/db (df/da) = a ** (b - 1) = 1 / a
+    for b0 in (0.0, -0.0):
+        a, b = tg.tensor(1.469, requires_grad=True), tg.tensor(b0, requires_grad=True)
+        (ga,) = tg.grad(a**b, [a], create_graph=True)
+        (gab,) = tg.grad(ga, [b])
+        assert gab.item() == pytest.approx(1 / 1.469, rel=1e-15)
+        h = 1e-6
+        fd = ((b0 + h) * 1.469 ** (b0 + h - 1) - (b0 - h) * 1.469 ** (b0 - h - 1)) / (2 * h)
+        assert gab.item() == pytest.approx(fd, rel=1e-8)
