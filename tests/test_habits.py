@@ -124,6 +124,12 @@ HABITS = [  # (what a PyTorch user types, the error, what the message must name)
     (lambda: A.t(), AttributeError, "t.T"),
     (lambda: A.norm(), AttributeError, "tg.linalg.norm(t)"),
     (lambda: tg.norm(A), AttributeError, "tg.linalg.norm(t)"),
+    (lambda: A.register_hook(print), AttributeError, "t.retain_grad()"),
+    (lambda: tg.optim.StepLR, AttributeError, "StepDecay(opt, step_size, gamma)"),
+    (lambda: tg.optim.lr_scheduler.StepLR, AttributeError, "StepDecay(opt, step_size, gamma)"),
+    (lambda: tg.optim.lr_scheduler.CosineAnnealingLR, AttributeError, "CosineDecay(opt, total_steps=T_max"),
+    (lambda: tg.optim.LambdaLR, AttributeError, "LambdaDecay(opt, fn)"),
+    (lambda: tg.optim.ReduceLROnPlateau, AttributeError, "set opt.lr yourself"),
     (lambda: A.cuda(), RuntimeError, "CPU only"),
     (lambda: A.to("cuda"), RuntimeError, "CPU only"),
     (lambda: A.searchsorted(1.0), AttributeError, "t.numpy().searchsorted(...)"),
@@ -158,6 +164,8 @@ def test_an_unknown_attribute_is_a_plain_attribute_error_and_hints_are_not_attri
     assert not hasattr(A, "view") and not hasattr(A, "float") and "view" not in dir(A) and "reshape" in dir(A)
     with pytest.raises(AttributeError, match=r"^module 'tinygraph' has no attribute 'nosuch'$"):
         tg.nosuch  # noqa: B018
+    with pytest.raises(AttributeError, match=r"^module 'tinygraph.optim' has no attribute 'nosuch'$"):
+        tg.optim.nosuch  # noqa: B018
     p = nn.Parameter([1.0])
     with pytest.raises(AttributeError, match=r"'Parameter' object has no attribute 'view'; .*reshape"):
         p.view(1)

@@ -11,7 +11,7 @@
 (5, 3)
 """
 
-from tinygraph.nn import functional, init
+from tinygraph.nn import functional, init, utils
 from tinygraph.nn.layers import (
     MLP,
     BatchNorm1d,
@@ -54,4 +54,5 @@ __all__ = [
     "Tanh",
     "functional",
     "init",
+    "utils",
 ]

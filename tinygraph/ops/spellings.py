@@ -66,6 +66,8 @@ TENSOR_HINTS = {
     "new_ones": "tg.ones(shape, dtype=t.dtype)",
     "new_tensor": "tg.tensor(data, dtype=t.dtype)",
     "zero_grad": "t.grad = None",
+    "register_hook": "no tensor hooks: t.retain_grad() keeps a non-leaf's .grad after backward, "
+    "tg.grad(out, [t]) returns a gradient, tg.nn.utils.clip_grad_norm_ clips them",
     "contiguous": "nothing: tinygraph's ops take any memory layout (drop the call)",
     "device": f"nothing: {_CPU_ONLY}",
     "is_cuda": f"nothing: {_CPU_ONLY}",

@@ -27,6 +27,7 @@ from tinygraph.optim.lr_scheduler import (
     LambdaDecay,
     LRSchedule,
     StepDecay,
+    torch_name_error,
 )
 from tinygraph.optim.momentum import Momentum
 from tinygraph.optim.optimizer import Optimizer
@@ -49,3 +50,8 @@ __all__ = [
     "RMSprop",
     "StepDecay",
 ]
+
+
+def __getattr__(name: str):
+    """A PyTorch scheduler's name (``tg.optim.StepLR``) is an AttributeError naming tinygraph's."""
+    raise torch_name_error(__name__, name)

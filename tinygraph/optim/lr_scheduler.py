@@ -243,3 +243,25 @@ class LambdaDecay(LRSchedule):
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or factor < 0:
             raise ValueError(f"LambdaDecay: fn({n}) must return a non-negative number, got {factor!r}")
         return lr0 * float(factor)
+
+
+# PyTorch's scheduler names, for the errors of `tg.optim.<name>` and `tg.optim.lr_scheduler.<name>`
+TORCH_NAMES = {
+    "StepLR": "StepDecay(opt, step_size, gamma)",
+    "ExponentialLR": "ExponentialDecay(opt, gamma)",
+    "CosineAnnealingLR": "CosineDecay(opt, total_steps=T_max, min_lr=eta_min) (it stays at min_lr after T_max)",
+    "LambdaLR": "LambdaDecay(opt, fn) (fn(n) multiplies lr0, as lr_lambda does)",
+    "MultiStepLR": "LambdaDecay(opt, lambda n: gamma ** bisect.bisect_right(milestones, n))",
+    "ReduceLROnPlateau": "no schedule: set opt.lr yourself when the dev-set cost stops falling",
+}
+
+
+def torch_name_error(module: str, name: str) -> AttributeError:
+    """The AttributeError of a missing name in `module`, naming tinygraph's schedule for a PyTorch one."""
+    hint = TORCH_NAMES.get(name)
+    tail = f"; tinygraph's schedule: {hint}" if hint else ""
+    return AttributeError(f"module {module!r} has no attribute {name!r}{tail}")
+
+
+def __getattr__(name: str) -> Any:
+    raise torch_name_error(__name__, name)
