@@ -122,3 +122,47 @@ def test_var_gradient_with_axes_keepdims_and_ddof_matches_finite_differences_and
     y = tg.tensor([1.0, 2.0, 6.0], requires_grad=True)  # mean 3: gradient 2 (x - 3) / (3 - 1)
     tg.var(y, ddof=1).backward()
     assert y.grad.tolist() == [-2.0, -1.0, 3.0]
+
+
+# ----- pow where the exponent is 0: a ** 0 is 1, also at a = 0 ------------------------------------
+
+
+def test_the_gradient_of_x_to_the_0_is_0_also_at_0():
+    x = tg.tensor(np.array([0.0, -0.0, 1.0, -2.0], np.float32), requires_grad=True)
+    with np.errstate(all="raise"):  # no 0 * inf on the way
+        (x**0).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [0.0, 0.0, 0.0, 0.0]
+    e = tg.tensor([0.0, 0.0], requires_grad=True)
+    a = tg.tensor([0.0, 3.0], requires_grad=True)
+    (a**e).sum().backward()
+    assert a.grad.tolist() == [0.0, 0.0] and e.grad.tolist() == [0.0, np.log(3.0)]
+
+
+@pytest.mark.parametrize("x0", [0.0, -0.0, 0.5, -1.5])
+def test_a_polynomial_in_powers_of_x_and_its_derivatives_at_and_around_0(x0):
+    c = [1.0, 2.0, 3.0, 4.0]  # p(x) = 1 + 2x + 3x² + 4x³, written as the course's features x**k
+    x = tg.tensor(x0, requires_grad=True)
+    p = sum(ck * x**k for k, ck in enumerate(c))
+    (d1,) = tg.grad(p, [x], create_graph=True)
+    (d2,) = tg.grad(d1, [x], create_graph=True)
+    (d3,) = tg.grad(d2, [x])
+    assert d1.item() == pytest.approx(2 + 6 * x0 + 12 * x0**2, rel=1e-15)
+    assert d2.item() == pytest.approx(6 + 24 * x0, rel=1e-15)
+    assert d3.item() == pytest.approx(24.0, rel=1e-15)
+    h = 1e-5  # and the first derivative by finite differences
+    fd = (sum(ck * (x0 + h) ** k for k, ck in enumerate(c)) - sum(ck * (x0 - h) ** k for k, ck in enumerate(c))) / (
+        2 * h
+    )
+    assert d1.item() == pytest.approx(fd, rel=1e-9)
+
+
+def test_pow_at_exponent_0_against_pytorch_where_both_are_right():
+    torch = pytest.importorskip("torch")
+    a0 = np.array([[0.0, 1.5], [2.0, 0.0]])
+    b0 = np.array([0.0, 2.0])
+    a, b = tg.tensor(a0, requires_grad=True), tg.tensor(b0, requires_grad=True)
+    ta, tb = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    (a**b).sum().backward()
+    (ta**tb).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, ta.grad.numpy())  # PyTorch masks b = 0 to 0 too
+    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), rtol=1e-15)  # both take 0 where a = 0

@@ -119,7 +119,8 @@ class Neg(Op):
 
 @described
 class Pow(Op):
-    """a ** b; d/db = a**b * log(a), taken as 0 where a <= 0 (where it is 0 or undefined)."""
+    """a ** b; d/da = b * a**(b-1), 0 where b = 0 (a**0 is 1, also at a = 0); d/db = a**b * log(a),
+    taken as 0 where a <= 0 (where it is 0 or undefined)."""
 
     name = "pow"
     reads = ((0, 1), (0,))
@@ -146,8 +147,10 @@ class Pow(Op):
     @staticmethod
     def backward(ctx, g, a, b):
         na, nb = ctx.needs_input_grad
-        ga = sum_to(g * b * a ** (b - 1), a.shape) if na else None
-        gb = None
+        ga = gb = None
+        if na:  # where a = b = 0, b * a**(b-1) would be 0 * inf: there a is taken as 1 (so the product is 0)
+            at_zero = (value(a) == 0) & (value(b) == 0)
+            ga = sum_to(g * b * where(at_zero, 1, a) ** (b - 1), a.shape)
         if nb:
             positive = value(a) > 0
             gb = sum_to(where(positive, g * ctx.output * log(where(positive, a, 1)), 0), b.shape)
