@@ -520,3 +520,22 @@ def test_retain_grad_on_intermediate():
     (h * h).backward()
     assert h.grad.item() == 12.0
     assert x.grad.item() == 36.0
+
+
+def test_a_gradient_has_its_tensors_dtype_when_the_ops_promote():
+    # float32 * float64 computes in float64 (numpy's rule); x.grad is float32 all the same, as PyTorch's is
+    x = tg.tensor(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
+    w = tg.tensor(np.array([0.5, 0.25, 0.125]), requires_grad=True)
+    (x * w * 3.0).sum().backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.data, [1.5, 0.75, 0.375])  # 3w, exact in float32
+    np.testing.assert_array_equal(w.grad.data, [3.0, 6.0, 9.0])  # 3x
+    (gx,) = tg.grad((x * w).sum(), [x])
+    assert gx.dtype == np.float32
+    (gx,) = tg.grad((x * x * w).sum(), [x], create_graph=True)  # 2xw, recorded: the cast is in its graph
+    assert gx.dtype == np.float32 and gx.requires_grad
+    (gxx,) = tg.grad(gx.sum(), [x])
+    assert gxx.dtype == np.float32 and gxx.tolist() == [1.0, 0.5, 0.25]  # 2w
+    s = tg.tensor(np.float32(2.0), requires_grad=True)
+    (s * np.arange(3)).sum().backward()  # an int64 operand promotes too
+    assert s.grad.dtype == np.float32 and s.grad.item() == 3.0

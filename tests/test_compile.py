@@ -368,6 +368,25 @@ def test_float32_stays_float32():
         assert all(p.grad.dtype == np.float32 for p in params)
 
 
+def test_a_float32_leaf_used_with_float64_data_gets_a_float32_gradient_as_eager():
+    w = tg.tensor(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
+    b = tg.tensor(np.float32(0.5), requires_grad=True)
+    X = tg.tensor(np.array([[0.5, 0.25, 0.125], [1.0, -1.0, 2.0]]))  # float64: the products are float64
+    step = tg.compile(lambda X: tg.tanh(X @ w + b).sum())
+    eager = tg.tanh(X @ w + b).sum()
+    eager.backward()
+    expected = [w.grad.data.copy(), b.grad.data.copy()]
+    assert w.grad.dtype == np.float32 and b.grad.dtype == np.float32
+    for through_the_walk in (False, True, False):
+        w.grad = b.grad = None
+        loss = step(X)
+        (loss * 1.0).backward() if through_the_walk else loss.backward()  # the walk, or the result's own road
+        assert w.grad.dtype == np.float32 and b.grad.dtype == np.float32
+        np.testing.assert_array_equal(w.grad.data, expected[0])
+        np.testing.assert_array_equal(b.grad.data, expected[1])
+    assert "astype" in step.program(X)
+
+
 def test_bad_input_raises_eagers_error():
     w = tg.tensor(np.ones((3, 2)), requires_grad=True)
     step = tg.compile(lambda x: (x @ w).sum())

@@ -122,8 +122,10 @@ def walk(
         for t in order:  # tg.grad skipped the nodes that lead to no target: their saved data goes too
             t._node.release()
     grads.update(kept)
-    if raw:  # numpy gives scalars, not 0-d arrays, from arithmetic on 0-d arrays: a gradient is an array
-        grads = {k: Tensor._make(g if type(g) is _ndarray else np.asarray(g)) for k, g in grads.items()}
+    if raw:  # an array (numpy's 0-d arithmetic gives scalars) of its tensor's dtype (float32 * float64 is float64)
+        grads = {k: Tensor._make(np.asarray(g, k._data.dtype)) for k, g in grads.items()}
+    else:
+        grads = {k: g if g._data.dtype == k._data.dtype else g.astype(k._data.dtype) for k, g in grads.items()}
     return grads, reached
 
 
@@ -251,9 +253,8 @@ def grad(
 
 
 def _tensor_backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False):
-    """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad. A scalar needs no
-    ``gradient``, others one of their shape. ``retain_graph=True`` keeps the graph for another
-    backward; ``create_graph=True`` records the gradients' own graph."""
+    """Accumulate d(self)/d(leaf) into the `.grad` of every leaf that requires grad (a scalar needs no ``gradient``,
+    others one of their shape); ``retain_graph`` keeps the graph, ``create_graph`` records the gradients' own."""
     backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
 

@@ -299,9 +299,21 @@ class Program:
             for k, j in wanted:
                 add(j, f"t{k}", "alias", g_buf)
         rets = []
+        # a target that an op computes with in another dtype (float32 * float64) gets its gradient back in its
+        # own, as eager's walk gives it
+        promoted = {
+            a.index
+            for st in self.steps
+            if st.out is not None and st.out.dtype.kind == "f"
+            for a in st.slots()
+            if a.dtype != st.out.dtype
+        }
         for s in self.targets:
             if s.index not in have:
                 rets.append("None")
+            elif s.index in promoted and s.dtype.kind == "f":
+                rets.append(f"g{s.index}.astype({self._const(s.dtype)})")  # (a copy, of its own)
+                buf[s.index] = True
             else:
                 rets.append(f"g{s.index}.copy()" if buf.get(s.index) else f"g{s.index}")
         # every target's gradient a new ndarray of its own: they can be handed out as they are
