@@ -81,11 +81,12 @@ def formula_rmsprop(lr, alpha, eps, weight_decay=0.0, momentum=0.0, centered=Fal
     return out
 
 
-def formula_adam(lr, b1, b2, eps, weight_decay=0.0, decoupled=False):
+def formula_adam(lr, b1, b2, eps, weight_decay=0.0, decoupled=False, amsgrad=False):
     out = []
     for k, theta in enumerate(initial()):
         v = np.zeros_like(theta)
         s = np.zeros_like(theta)
+        s_max = np.zeros_like(theta)
         for t, gs in enumerate(grad_sequence(), start=1):
             g = gs[k]
             if decoupled:
@@ -94,8 +95,9 @@ def formula_adam(lr, b1, b2, eps, weight_decay=0.0, decoupled=False):
                 g = g + weight_decay * theta
             v = b1 * v + (1 - b1) * g
             s = b2 * s + (1 - b2) * g**2
+            s_max = np.maximum(s_max, s)
             v_hat = v / (1 - b1**t)
-            s_hat = s / (1 - b2**t)
+            s_hat = (s_max if amsgrad else s) / (1 - b2**t)
             theta = theta - lr * v_hat / (np.sqrt(s_hat) + eps)
         out.append(theta)
     return out
@@ -137,7 +139,27 @@ CASES = [
         {"lr": 0.02, "weight_decay": 0.1},
         lambda: formula_adam(0.02, 0.9, 0.999, 1e-8, 0.1, decoupled=True),
     ),
+    (  # a short memory for s (beta2 0.5), so that its largest value so far is often not the current one
+        "adam-amsgrad",
+        Adam,
+        {"lr": 0.02, "betas": (0.9, 0.5), "weight_decay": 0.1, "amsgrad": True},
+        lambda: formula_adam(0.02, 0.9, 0.5, 1e-8, 0.1, amsgrad=True),
+    ),
+    (
+        "adamw-amsgrad",
+        AdamW,
+        {"lr": 0.02, "betas": (0.9, 0.5), "amsgrad": True},
+        lambda: formula_adam(0.02, 0.9, 0.5, 1e-8, 1e-2, decoupled=True, amsgrad=True),
+    ),
 ]
+
+
+def test_amsgrad_takes_a_different_path_from_adam_on_these_gradients():
+    plain = formula_adam(0.02, 0.9, 0.5, 1e-8, 0.1)
+    ams = formula_adam(0.02, 0.9, 0.5, 1e-8, 0.1, amsgrad=True)
+    assert all(np.abs(a - b).max() > 1e-4 for a, b in zip(plain, ams))
+    with pytest.raises(TypeError, match=r"Adam: amsgrad must be True or False, got 'yes'"):
+        Adam([tg.tensor([1.0], requires_grad=True)], amsgrad="yes")
 
 
 @pytest.mark.parametrize("name, cls, kwargs, formula", CASES, ids=[c[0] for c in CASES])
@@ -517,3 +539,43 @@ def test_plain_sgd_step_of_a_large_parameter_a_pending_graph_saved_raises_at_bac
     opt.step()
     with pytest.raises(RuntimeError, match="modified in place .*an optimizer step"):
         y.backward()
+
+
+def test_a_state_dict_of_another_optimizer_is_refused_naming_the_hyperparameters():
+    w = tg.tensor(np.ones(3), requires_grad=True)
+    sgd = SGD([w], lr=0.1, momentum=0.9)
+    w.grad = tg.tensor(np.ones(3))
+    sgd.step()
+    adam = Adam([tg.tensor(np.ones(3), requires_grad=True)], lr=0.01)
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: group 0 .* \['dampening', 'momentum', 'nesterov'\]"):
+        adam.load_state_dict(sgd.state_dict())
+    assert adam.lr == 0.01 and adam.state == {}  # nothing changed
+
+
+def test_a_state_dict_saved_before_amsgrad_existed_loads_and_an_amsgrad_one_resumes_exactly():
+    def run(opt, w, grads):
+        for g in grads:
+            w.grad = tg.tensor(g)
+            opt.step()
+
+    grads = [np.array([1.0, -2.0]), np.array([0.1, 0.1]), np.array([-0.5, 3.0]), np.array([0.2, 0.0])]
+    w = tg.tensor([1.0, 1.0], requires_grad=True)
+    opt = Adam([w], lr=0.1, betas=(0.9, 0.5), amsgrad=True)
+    run(opt, w, grads)  # uninterrupted
+    w2 = tg.tensor([1.0, 1.0], requires_grad=True)
+    opt2 = Adam([w2], lr=0.1, betas=(0.9, 0.5), amsgrad=True)
+    run(opt2, w2, grads[:2])
+    saved = opt2.state_dict()
+    assert set(saved["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    w3 = tg.tensor(w2.data.copy(), requires_grad=True)
+    opt3 = Adam([w3], lr=0.1, betas=(0.9, 0.5), amsgrad=True)
+    opt3.load_state_dict(saved)
+    run(opt3, w3, grads[2:])
+    np.testing.assert_array_equal(w3.data, w.data)
+    old = opt2.state_dict()
+    del old["param_groups"][0]["amsgrad"]  # as tinygraph saved it before the option
+    for k in old["state"]:
+        del old["state"][k]["max_exp_avg_sq"]
+    fresh = Adam([tg.tensor([1.0, 1.0], requires_grad=True)], lr=0.5)
+    fresh.load_state_dict(old)
+    assert fresh.lr == 0.1 and fresh.param_groups[0]["amsgrad"] is False

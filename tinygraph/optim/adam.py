@@ -30,8 +30,10 @@ class Adam(Optimizer):
         v̂  = v / (1 − β₁ᵗ),   ŝ = s / (1 − β₂ᵗ)  (bias correction)
         θ  ← θ − lr·v̂ / (√ŝ + ε)
 
+    With ``amsgrad=True`` (Reddi et al.) ŝ is taken from the largest s so far, so the step
+    never grows because the squared gradients' average shrank.
     The course's usual choice: β₁ = 0.9, β₂ = 0.999, ε = 1e-8, tune lr.
-    This is PyTorch's ``torch.optim.Adam`` (without amsgrad).
+    This is PyTorch's ``torch.optim.Adam``.
 
     >>> import tinygraph as tg
     >>> from tinygraph.optim import Adam
@@ -51,8 +53,10 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
+        super().__init__(params, defaults)
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -60,6 +64,9 @@ class Adam(Optimizer):
         group["betas"] = _check_betas(name, group["betas"])
         group["eps"] = check_non_negative(name, "eps", group["eps"])
         group["weight_decay"] = check_non_negative(name, "weight_decay", group["weight_decay"])
+        if not isinstance(group["amsgrad"], (bool, np.bool_)):
+            raise TypeError(f"{name}: amsgrad must be True or False, got {group['amsgrad']!r}")
+        group["amsgrad"] = bool(group["amsgrad"])
 
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -67,6 +74,8 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = np.zeros_like(param)
             state["exp_avg_sq"] = np.zeros_like(param)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = np.zeros_like(param)
         state["step"] += 1
         t = state["step"]
         if self._decoupled:
@@ -85,6 +94,8 @@ class Adam(Optimizer):
         np.multiply(g, 1.0 - b1, out=tmp)
         v *= b1
         v += tmp  # v = β₁·v + (1 − β₁)·g
+        if group["amsgrad"]:  # the largest s so far takes s's place in ŝ
+            s = np.maximum(state["max_exp_avg_sq"], s, out=state["max_exp_avg_sq"])
         np.divide(s, 1.0 - b2**t, out=tmp)
         np.sqrt(tmp, out=tmp)
         tmp += eps  # √ŝ + ε
@@ -121,5 +132,6 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 1e-2,
+        amsgrad: bool = False,
     ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)

@@ -267,6 +267,12 @@ class Optimizer:
                     f"{name}.load_state_dict: group {i} has {len(sg['params'])} parameter(s) in the state dict, "
                     f"{len(g['params'])} here"
                 )
+            extra = sorted(set(sg) - set(g))
+            if extra:
+                raise ValueError(
+                    f"{name}.load_state_dict: group {i} of the state dict has hyperparameters {extra} that {name} "
+                    f"does not take ({name}'s: {sorted(k for k in g if k != 'params')}): a state dict of another optimizer?"
+                )
         by_index: dict[int, Tensor] = {}
         for sg, g in zip(saved_groups, self.param_groups):
             by_index.update(zip(sg["params"], g["params"]))
@@ -287,7 +293,8 @@ class Optimizer:
                 entry[k] = v
             new_state[p] = entry
         for sg, g in zip(saved_groups, self.param_groups):
-            hyper = {k: copy.deepcopy(v) for k, v in sg.items() if k != "params"}
+            # (a hyperparameter the state dict lacks, one added since it was saved, keeps this group's value)
+            hyper = {k: copy.deepcopy(sg.get(k, v)) for k, v in g.items() if k != "params"}
             self._check_group(hyper)
             g.update(hyper)
         self.state = new_state
