@@ -326,6 +326,21 @@ def test_value_dependent_branch_is_refused_at_trace_time_naming_the_line():
         )
 
 
+def test_keyword_arguments_are_bound_to_the_parameters_they_name():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x, scale=1.0: (x * w).sum() * scale)
+    x = tg.tensor([1.0, 1.0])
+    assert step(x, scale=2.0).item() == 6.0 and step(x, 2.0).item() == 6.0 and step.traces == 1
+    loss = step(x=x, scale=3.0)
+    loss.backward()
+    assert loss.item() == 9.0 and w.grad.tolist() == [3.0, 3.0] and step.traces == 2
+    with pytest.raises(TypeError, match=r"tg.compile: <lambda>: got an unexpected keyword argument 'bogus'"):
+        step(x, bogus=1)
+    only = tg.compile(lambda x, *, k: (x * w).sum() * k)
+    with pytest.raises(TypeError, match="k can only be given by keyword"):
+        only(x, k=2.0)
+
+
 def test_python_argument_values_are_part_of_the_signature():
     step = tg.compile(lambda x, k: (x * k).sum())
     x = tg.tensor([1.0, 2.0])

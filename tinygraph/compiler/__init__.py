@@ -20,6 +20,7 @@ traces again; a few programs are kept. See the README's "Compiling a step" and `
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -77,7 +78,9 @@ class Compiled:
         self._fast: Program | None = None  # the last call's program: its `check` tells whether this call fits it
         self._replay: Callable | None = None  # its `replay` on its first frame, if it has one (`node.replayer`)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:  # keyword arguments as the positional ones they name (a signature is positional)
+            args = self._positional(args, kwargs)
         if mode.switches and _state.anomaly:
             self.eager_reason = "detect_anomaly() is on: the call runs eagerly, checked op by op"
             return self.fn(*args)
@@ -103,6 +106,19 @@ class Compiled:
         if program is not self._fast:
             self._fast, self._replay = program, bind(program)
         return out
+
+    def _positional(self, args: tuple, kwargs: dict) -> tuple:
+        try:
+            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"tg.compile: {getattr(self.fn, '__name__', 'the function')}: {e}") from None
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise TypeError(
+                f"tg.compile: {', '.join(bound.kwargs)} can only be given by keyword; a compiled function's "
+                "arguments must be positional-or-keyword"
+            )
+        return bound.args
 
     def program(self, *args: Any) -> str:
         """The program a call with these arguments replays, as the Python source it runs."""
