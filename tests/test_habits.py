@@ -136,6 +136,8 @@ HABITS = [  # (what a PyTorch user types, the error, what the message must name)
     (lambda: tg.float32, AttributeError, "np.float32"),
     (lambda: tg.from_numpy(np.ones(2)), AttributeError, "tg.tensor(array)"),
     (lambda: nn.Linear(2, 1).to(np.float32), TypeError, "set_default_dtype"),
+    (lambda: nn.Linear(2, 1).double(), AttributeError, "a Module keeps its parameters' dtype"),
+    (lambda: nn.MLP([2, 1]).float(), AttributeError, "set_default_dtype"),
 ]
 
 

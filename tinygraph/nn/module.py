@@ -132,7 +132,10 @@ class Module:
         for key in ("_parameters", "_buffers", "_modules"):
             if key in d and name in d[key]:
                 return d[key][name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        hint = spellings.MODULE_METHOD_HINTS.get(name)
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}" + (f"; {hint}" if hint else "")
+        )
 
     def __delattr__(self, name: str) -> None:
         d = self.__dict__

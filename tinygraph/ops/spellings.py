@@ -156,11 +156,16 @@ def to(self: Any, *args: Any, **kwargs: Any) -> Any:
     return self
 
 
+_KEEPS_DTYPE = (
+    "a Module keeps its parameters' dtype; make the model in the dtype you want "
+    "(tg.set_default_dtype(np.float32) before building it)"
+)
+# PyTorch's Module methods that tinygraph's Module lacks, for its AttributeError
+MODULE_METHOD_HINTS = dict.fromkeys(("float", "double", "half", "bfloat16", "type"), _KEEPS_DTYPE)
+
+
 def _module_dtype(where: str) -> str:
-    return (
-        f"{where}(dtype): a Module keeps its parameters' dtype; make the model in the dtype you want "
-        "(tg.set_default_dtype(np.float32) before building it)"
-    )
+    return f"{where}(dtype): {_KEEPS_DTYPE}"
 
 
 def cpu(self: Any) -> Any:
