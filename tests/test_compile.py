@@ -326,6 +326,20 @@ def test_value_dependent_branch_is_refused_at_trace_time_naming_the_line():
         )
 
 
+def test_a_write_in_place_to_traced_data_is_refused_naming_the_line():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+
+    def f(x):
+        w.data += 0.0  # the line the error names
+        return (x * w).sum()
+
+    with pytest.raises(
+        tg.TraceError, match=r"np.add\(..., out=...\) on traced data at .*test_compile.py:\d+ in f: w.data"
+    ):
+        tg.compile(f)(tg.tensor([1.0, 1.0]))
+    assert type(w.data) is np.ndarray and w.data.tolist() == [1.0, 2.0]  # the parameter as it was
+
+
 def test_keyword_arguments_are_bound_to_the_parameters_they_name():
     w = tg.tensor([1.0, 2.0], requires_grad=True)
     step = tg.compile(lambda x, scale=1.0: (x * w).sum() * scale)

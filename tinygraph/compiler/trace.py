@@ -389,7 +389,11 @@ class Tracer:
         if fn in _VALUE_SHAPED or (fn is _getitem and _masks(args[1])):
             raise TraceError(_value_shaped(name))
         if "out" in kwargs:
-            raise TraceError(f"tg.compile: {name}(..., out=...) on traced data: in-place numpy is not traced")
+            raise TraceError(
+                f"tg.compile: {name}(..., out=...) on traced data at {_user_read() or 'tinygraph'}: a write in place "
+                "is not traced; compute a new array (x = x + y, not x += y on .data), or update parameters outside "
+                "the compiled function"
+            )
         specs = [self.spec(a) for a in args]
         kw = {k: self.spec(v) for k, v in kwargs.items()}
         plain_args = [_unlist(a) for a in args]
