@@ -115,3 +115,16 @@ def test_an_optimizer_given_a_non_parameter_is_refused():
     with pytest.raises(TypeError, match=r"SGD: "):
         optim.SGD([w, "weight"], lr=0.1)
     np.testing.assert_array_equal(w.data, 1.0)
+
+
+def test_joins_of_something_that_is_not_a_sequence_and_std_of_text_name_the_function():
+    with pytest.raises(
+        TypeError, match=r"^concatenate: expected a sequence of tensors \(a list or tuple\), got NoneType$"
+    ):
+        tg.concatenate(None)
+    with pytest.raises(TypeError, match=r"^stack: expected a sequence of tensors .*, got float$"):
+        tg.stack(3.0)
+    with pytest.raises(TypeError, match=r"^std: cannot convert str"):
+        tg.std("abc")
+    rows = tg.tensor(np.arange(6.0).reshape(2, 3))
+    assert tg.concatenate(rows).tolist() == np.concatenate(rows.data).tolist()  # numpy's reading: its rows

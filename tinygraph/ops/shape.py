@@ -326,9 +326,20 @@ def broadcast_to(a: Any, shape: Any) -> Any:
     return BroadcastTo.apply(a, shape)
 
 
+def _joined(tensors: Any, where: str) -> list:
+    """The tensors a join is given (any iterable of them, as numpy takes), each as a Tensor."""
+    try:
+        items = list(tensors)
+    except TypeError:
+        raise TypeError(
+            f"{where}: expected a sequence of tensors (a list or tuple), got {type(tensors).__name__}"
+        ) from None
+    return [to_tensor(t, where) for t in items]
+
+
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Any:
     """Join tensors along an existing axis, as ``np.concatenate``."""
-    ts = [to_tensor(t, "concatenate") for t in tensors]
+    ts = _joined(tensors, "concatenate")
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
     ndim = ts[0].ndim
@@ -359,7 +370,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Any:
 )
 def stack(tensors: Sequence[Any], axis: int = 0) -> Any:
     """Join tensors of one shape along a new axis, as ``np.stack``."""
-    ts = [to_tensor(t, "stack") for t in tensors]
+    ts = _joined(tensors, "stack")
     if not ts:
         raise ValueError("stack: need at least one tensor")
     if any(t.shape != ts[0].shape for t in ts):

@@ -173,7 +173,7 @@ def ptp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 )
 def std(x: Any, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Any:
     """Standard deviation over `axis`, as ``np.std``: sqrt(var); its gradient is infinite (NaN) at zero spread."""
-    return sqrt(var(x, axis, keepdims, ddof))
+    return sqrt(var(to_tensor(x, "std"), axis, keepdims, ddof))
 
 
 def _average_weights(a: Any, w: Any, axis: Any) -> Any:
