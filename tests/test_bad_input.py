@@ -128,3 +128,14 @@ def test_joins_of_something_that_is_not_a_sequence_and_std_of_text_name_the_func
         tg.std("abc")
     rows = tg.tensor(np.arange(6.0).reshape(2, 3))
     assert tg.concatenate(rows).tolist() == np.concatenate(rows.data).tolist()  # numpy's reading: its rows
+
+
+def test_a_type_error_from_numpy_inside_an_op_names_the_op_and_the_shapes():
+    x = tg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    before = x.data.copy()
+    # numpy's own ufunc-loop error class takes more than a message: the error is a plain TypeError then
+    with pytest.raises(TypeError, match=r"^clip: \(2, 3\): ufunc 'clip' did not contain a loop"):
+        x.clip("a", 1)
+    with pytest.raises(TypeError, match=r"^astype: \(2, 3\): data type 'nonsense' not understood"):
+        x.astype("nonsense")
+    np.testing.assert_array_equal(x.data, before)

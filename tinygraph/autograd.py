@@ -1,7 +1,5 @@
-"""The backward walk, one loop shared by `backward` and `grad`; `topo_order`, the graph in creation order.
-
-Anomaly mode and the pictures' step-through watch the walk through its `observer`.
-"""
+"""The backward walk, one loop shared by `backward` and `grad` (anomaly mode and the pictures' step-through
+watch it through its `observer`); `topo_order`, the graph in creation order."""
 
 from __future__ import annotations
 

@@ -76,8 +76,7 @@ class Context:
 
     def vjp(self, out: Tensor, g: Any, release: bool = False) -> tuple:
         """The op's gradients, one per input (None where there is none), for gradient `g` of `out`:
-        on arrays for an ndarray `g`, on Tensors (recording) for a Tensor; ``release`` frees what it saved.
-        """
+        on arrays for an ndarray `g`, on Tensors (recording) for a Tensor; ``release`` frees what it saved."""
         if self.released:
             raise RuntimeError(released_message(self))
         reads_output, backward = self.fn._for_vjp
@@ -306,7 +305,7 @@ class Function(metaclass=_OpClass):
                 out = forward(ctx, *values)
             else:
                 out = _custom_forward(cls, ctx, args)
-        except (ValueError, IndexError) as e:
+        except (ValueError, IndexError, TypeError) as e:  # numpy's error, with the op's name and the shapes
             raise _op_error(cls.name, args, e) from None
         if plain:
             return out
@@ -352,4 +351,7 @@ def _op_error(name: str, args: Sequence[Any], e: Exception) -> Exception:
     if msg.startswith(f"{name}:"):
         return e
     shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, np.ndarray)))
-    return type(e)(f"{name}: {shapes}: {msg}")
+    try:
+        return type(e)(f"{name}: {shapes}: {msg}")
+    except TypeError:  # a class that takes more than a message (numpy's ufunc-loop errors): its builtin kind
+        return next(k for k in (IndexError, ValueError, TypeError) if isinstance(e, k))(f"{name}: {shapes}: {msg}")

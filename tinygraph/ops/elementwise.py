@@ -478,7 +478,10 @@ def where(cond: Any, a: Any, b: Any) -> Any:
 def astype(a: Any, dtype: Any) -> Any:
     """Cast to `dtype`; the gradient is cast back to the input's dtype."""
     a = to_tensor(a, "astype")
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"astype: {tuple(a.shape)}: {e}") from None
     if isinstance(a, Tensor) and a.requires_grad and dtype.kind != "f":
         raise TypeError(
             f"astype: casting a tensor that requires grad to {dtype} would cut the graph; use detach() first"
