@@ -350,8 +350,8 @@ def _op_error(name: str, args: Sequence[Any], e: Exception) -> Exception:
     msg = str(e)
     if msg.startswith(f"{name}:"):
         return e
-    shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, np.ndarray)))
+    text = f"{name}: " + " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, np.ndarray)))
     try:
-        return type(e)(f"{name}: {shapes}: {msg}")
+        return type(e)(f"{text}: {msg}")
     except TypeError:  # a class that takes more than a message (numpy's ufunc-loop errors): its builtin kind
-        return next(k for k in (IndexError, ValueError, TypeError) if isinstance(e, k))(f"{name}: {shapes}: {msg}")
+        return next(k for k in (IndexError, ValueError, TypeError) if isinstance(e, k))(f"{text}: {msg}")
