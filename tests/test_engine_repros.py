@@ -64,13 +64,13 @@ def test_dropout_without_a_graph_keeps_nothing_alive(requires_grad, under_no_gra
             y = F.dropout(x, 0.5)
         held = _traced_memory()[0] - before
         assert y.grad_fn is None and not y.requires_grad
-        values = np.unique(y.data)
-        del y
+        kept, dropped = int((y.data == 2.0).sum()), int((y.data == 0.0).sum())  # not np.unique: its first
+        del y  # call imports numpy.ma, a megabyte of module objects that would count as held here
         gc.collect()
         left = _traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    np.testing.assert_array_equal(values, [0.0, 2.0])
+    assert kept + dropped == 1_000_000 and 400_000 < kept < 600_000
     assert held >= 8_000_000  # tracemalloc sees numpy's arrays: y alone is 8 MB
     assert left < 1_000_000, f"{left} bytes still held after the no-grad dropout's output was dropped"
 
