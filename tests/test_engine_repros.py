@@ -64,8 +64,9 @@ def test_dropout_without_a_graph_keeps_nothing_alive(requires_grad, under_no_gra
             y = F.dropout(x, 0.5)
         held = _traced_memory()[0] - before
         assert y.grad_fn is None and not y.requires_grad
-        kept, dropped = int((y.data == 2.0).sum()), int((y.data == 0.0).sum())  # not np.unique: its first
-        del y  # call imports numpy.ma, a megabyte of module objects that would count as held here
+        # counted, not np.unique: its first call imports numpy.ma, a megabyte that would count as held here
+        kept, dropped = int((y.data == 2.0).sum()), int((y.data == 0.0).sum())
+        del y
         gc.collect()
         left = _traced_memory()[0] - before
     finally:

@@ -350,8 +350,9 @@ def _op_error(name: str, args: Sequence[Any], e: Exception) -> Exception:
     msg = str(e)
     if msg.startswith(f"{name}:"):
         return e
-    text = f"{name}: " + " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, np.ndarray)))
+    shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, np.ndarray)))
+    text = f"{name}: {shapes}: {msg}"
     try:
-        return type(e)(f"{text}: {msg}")
+        return type(e)(text)
     except TypeError:  # a class that takes more than a message (numpy's ufunc-loop errors): its builtin kind
-        return next(k for k in (IndexError, ValueError, TypeError) if isinstance(e, k))(f"{text}: {msg}")
+        return next(k for k in (IndexError, ValueError, TypeError) if isinstance(e, k))(text)

@@ -77,7 +77,6 @@ class Compiled:
         self.eager_reason: str | None = None
         self._fast: Program | None = None  # the last call's program: its `check` tells whether this call fits it
         self._replay: Callable | None = None  # its `replay` on its first frame, if it has one (`node.replayer`)
-        self._signature: inspect.Signature | None = None  # fn's, read on the first call with keyword arguments
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs:  # keyword arguments as the positional ones they name (a signature is positional)
@@ -108,10 +107,12 @@ class Compiled:
             self._fast, self._replay = program, bind(program)
         return out
 
+    @functools.cached_property
+    def _signature(self) -> inspect.Signature:  # fn's, read on the first call with keyword arguments
+        return inspect.signature(self.fn)
+
     def _positional(self, args: tuple, kwargs: dict) -> tuple:
         try:
-            if self._signature is None:
-                self._signature = inspect.signature(self.fn)
             bound = self._signature.bind(*args, **kwargs)
         except (TypeError, ValueError) as e:
             raise TypeError(f"tg.compile: {getattr(self.fn, '__name__', 'the function')}: {e}") from None
