@@ -273,3 +273,25 @@ def test_a_block_ending_inside_a_call_made_switch_keeps_it_counted():
     finally:
         tg.set_grad_enabled(True)
     assert len(mode.switches) == 0
+
+
+# ----- the core stays small enough to read in an afternoon ------------------------------------------
+
+
+def test_the_core_is_at_most_a_thousand_lines_and_imports_no_op():
+    """Tensor, Function/Context/apply, the walk, grad mode and anomaly mode: at most 1,000 lines (issue 17),
+    and none of those modules imports an op module (operators reach Tensor from ops/methods.py)."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(tg.__file__).parent
+    core = [root / f"{name}.py" for name in ("tensor", "function", "autograd", "mode", "anomaly")]
+    lengths = {p.name: len(p.read_text().splitlines()) for p in core}
+    assert sum(lengths.values()) <= 1000, lengths
+    imports = {}
+    for p in core:
+        nodes = list(ast.walk(ast.parse(p.read_text())))
+        imports[p.name] = {n.module for n in nodes if isinstance(n, ast.ImportFrom)}
+        imports[p.name] |= {a.name for n in nodes if isinstance(n, ast.Import) for a in n.names}
+        assert not [m for m in imports[p.name] if m and m.startswith("tinygraph.ops")], (p.name, imports[p.name])
+    assert "tinygraph.tensor" in imports["function.py"]  # (the imports are seen: function.py's own)

@@ -347,11 +347,10 @@ def handles(args: tuple) -> tuple:
 
 
 def _op_error(name: str, args: Sequence[Any], e: Exception) -> Exception:
-    msg = str(e)
+    msg = str(e).strip()  # (numpy ends some of its messages with a space)
     if msg.startswith(f"{name}:"):
         return e
-    shapes = " and ".join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, np.ndarray)))
-    text = f"{name}: {shapes}: {msg}"
+    text = f"{name}: {' and '.join(str(tuple(a.shape)) for a in args if isinstance(a, (Tensor, _ndarray)))}: {msg}"
     try:
         return type(e)(text)
     except TypeError:  # a class that takes more than a message (numpy's ufunc-loop errors): its builtin kind
