@@ -441,6 +441,81 @@ def test_decorator_tuple_outputs_and_the_program_text():
     assert "np.multiply" in text
 
 
+@pytest.mark.parametrize("through", ["loss", "out", "both", "out twice"])
+def test_an_output_another_output_is_computed_from_gets_both_gradients(through):
+    # the course's habit: return the loss and the activations it was computed from (for the accuracy)
+    rng = np.random.default_rng(0)
+    X = tg.tensor(rng.standard_normal((5, 3)))
+    w = tg.tensor(rng.standard_normal((3, 1)), requires_grad=True)
+
+    def f(X, w):
+        out = X @ w
+        return ((out * out).mean(), out, out) if through == "out twice" else ((out * out).mean(), out)
+
+    def scalar(results):  # what backward starts from
+        loss, out = results[0], results[1]
+        if through == "loss":
+            return loss
+        if through == "out":
+            return out.sum()
+        return loss + out.sum() + (results[2].sum() if through == "out twice" else 0.0)
+
+    compiled = tg.compile(f)
+    for _ in range(2):  # the trace, then a replay
+        w.grad = None
+        scalar(compiled(X, w)).backward()
+        got = w.grad.data.copy()
+        w.grad = None
+        scalar(f(X, w)).backward()
+        np.testing.assert_allclose(got, w.grad.data, rtol=1e-12, atol=1e-14)
+    # by hand: d/dw mean((Xw)^2) = X.T (2 Xw / 5), d/dw sum(Xw) = X.T 1
+    out = X.data @ w.data
+    by_hand = {"loss": 2 * out / 5, "out": np.ones((5, 1)), "both": 2 * out / 5 + 1, "out twice": 2 * out / 5 + 2}
+    np.testing.assert_allclose(got, X.data.T @ by_hand[through], rtol=1e-12)
+    # and by finite differences (float64), through the compiled function's replays
+    report = tg.gradcheck(lambda w_: scalar(compiled(X, w_)), [w])
+    assert report.passed, report
+
+
+def test_a_detached_output_carries_no_gradient_and_the_others_are_eagers():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    x = tg.tensor([3.0, 5.0])
+    step = tg.compile(lambda x: ((x * w).sum(), (x * w).detach()))
+    for _ in range(2):  # the trace, then a replay
+        w.grad = None
+        loss, held = step(x)
+        assert not held.requires_grad and held.is_leaf
+        np.testing.assert_array_equal(held.data, [3.0, 10.0])
+        (loss + (held * held).sum()).backward()
+        np.testing.assert_array_equal(w.grad.data, [3.0, 5.0])  # d/dw sum(x w) = x; the detached term adds none
+    assert step.eager_reason is None
+
+
+@pytest.mark.parametrize("where", ["inside", "returned"])
+def test_a_leaf_made_of_a_traced_tensors_data_runs_eagerly_with_eagers_gradients(where):
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    x = tg.tensor([3.0, 5.0])
+
+    def f(x):
+        y = (x * w).detach().requires_grad_()  # a new leaf: eager stops the gradient here
+        return (y * w).sum() if where == "inside" else ((x * w).sum(), y)
+
+    def run(fn):
+        w.grad = None
+        out = fn(x)
+        (out if where == "inside" else out[0] + (out[1] * out[1]).sum()).backward()
+        return w.grad.data.copy(), None if where == "inside" else out[1].grad.data.copy()
+
+    step = tg.compile(f)
+    for _ in range(2):
+        got, expected = run(step), run(f)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[0], [3.0, 10.0] if where == "inside" else [3.0, 5.0])  # y = x w; x
+        if where == "returned":
+            np.testing.assert_array_equal(got[1], [6.0, 20.0])  # the leaf's own .grad: 2 y
+    assert "leaf made inside" in step.eager_reason and "runs eagerly" in step.eager_reason
+
+
 def test_graph_for_the_pictures():
     viz = pytest.importorskip("tinygraph.viz")
     w = tg.tensor([1.0, 2.0], requires_grad=True, name="w")

@@ -195,6 +195,9 @@ class Compiled:
                             f"tg.compile: the function must return a Tensor or a tuple of Tensors, got {type(o).__name__}"
                         )
                     recorded.outputs.append(tracer.spec(o._data))
+                    recorded.output_requires.append(o.requires_grad)  # (False for `y.detach()`: no gradient)
+                    if o.requires_grad and tracer.aliases_a_graph(o):
+                        tracer.unsupported = "the function returns a leaf made inside it from a traced tensor's data"
                 if tracer.unsupported:
                     return tracer.unsupported + ": the call runs eagerly"
         except Busy:

@@ -68,9 +68,12 @@ class Program:
         self.leaves = trace.leaves
         self.reads = self.args + self.leaves  # the arrays each call passes in, in this order
         self.random = any(s.kind == "op" and s.fn.is_random for s in self.steps)
-        outs = [o[1] for o in trace.outputs if o[0] == "slot"]
+        # the outputs a gradient can start from: those returned as tensors that require grad (`y.detach()` does not)
+        outs = [o[1] for o, r in zip(trace.outputs, trace.output_requires) if o[0] == "slot" and r]
         self.grad_slots = _needing_grad(self.steps, outs) if with_grad else set()
-        self.out_grad = [o[0] == "slot" and o[1].index in self.grad_slots for o in trace.outputs]
+        self.out_grad = [
+            o[0] == "slot" and r and o[1].index in self.grad_slots for o, r in zip(trace.outputs, trace.output_requires)
+        ]
         self.targets = [s for s in self.reads if s.requires_grad and s.index in self.grad_slots]
         self.consts: dict[str, Any] = {}
         self._const_names: dict[int, str] = {}
@@ -219,8 +222,11 @@ class Program:
                 seeds.append(f"g{o[1].index}")
                 have.add(o[1].index)
         lines += [f"    {', '.join(seeds)}, = seeds", *extra]
-        own: dict = {}  # slot -> whether its gradient's array is one this backward made (may be summed into)
-        sole: dict = {}  # slot -> whether its gradient is a new ndarray that nothing else holds (none of `buf`)
+        # slot -> whether its gradient's array is one this backward made (may be summed into), and whether it is a
+        # new ndarray that nothing else holds (none of `buf`); neither for a seed, the caller's (an output that
+        # another output is computed from gets the vjps' terms added to its seed as a new array)
+        own: dict = dict.fromkeys(have, False)
+        sole: dict = dict.fromkeys(have, False)
         buf: dict = {o[1].index: False for o, need in zip(self.trace.outputs, self.out_grad) if need}
         targets = {s.index for s in self.targets}
 

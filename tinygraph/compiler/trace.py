@@ -125,6 +125,7 @@ class Trace:
         self.inputs: list[Slot] = []
         self.leaves: list[Slot] = []
         self.outputs: list[Any] = []  # per output: ("slot", Slot) or ("const", array)
+        self.output_requires: list[bool] = []  # per output: whether the tensor returned requires grad
         self.modules: list[Any] = []
         self.tuple_out = False
 
@@ -422,8 +423,25 @@ class Tracer:
             self.unsupported = f"op {cls.name!r} returns a Tensor from forward"
             return out
         needs = ctx.needs_input_grad if isinstance(ctx, Context) else None
+        if needs is not None and any(need and self.aliases_a_graph(t) for need, t in zip(needs, ctx.args)):
+            self.unsupported = f"op {cls.name!r} is given a leaf made inside the function from a traced tensor's data"
         step = Step("op", cls, specs, None, needs=needs, wrap=type(out) is not np.ndarray, line=cls.name)
         return self.result(out, step)[0]  # apply wraps it in the output tensor (data_set swaps in the view)
+
+    def aliases_a_graph(self, t: Any) -> bool:
+        """Whether `t`, which requires grad, is a leaf made inside the function from the data of a tensor that
+        gradients flow through (``y.detach().requires_grad_()``, say). Its array is that tensor's slot, and the
+        program would send the gradient on through it, where eager stops at the leaf (its own ``.grad``)."""
+        if type(t) is Handle:
+            t = t.leaf()
+        if not isinstance(t, Tensor) or t._node is not None or id(t) in self.tensor_slot or id(t) not in self.made:
+            return False
+        s = self.lookup(_get(t))
+        if s is None:
+            return False
+        if s.kind != "step":
+            return s.requires_grad
+        return s.producer is not None and s.producer.kind == "op" and s.producer.needs is not None
 
     def data_get(self, t: Tensor) -> Any:
         arr = _get(t)
