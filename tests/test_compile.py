@@ -142,6 +142,36 @@ def test_dropout_draws_a_new_mask_every_call():
 # ----- retracing, and what changes between calls --------------------------------------------------------
 
 
+def test_tg_randn_and_rand_draw_anew_every_call_as_eager_does():
+    w = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = tg.tensor([0.5, -1.0, 2.0])
+
+    def f(x):
+        return ((x + tg.randn(3) * 0.1) * w).sum() + tg.rand(3, dtype=np.float32).sum()
+
+    step = tg.compile(f)
+    runs = {}
+    for name, fn in (("eager", f), ("compiled", step)):
+        manual_seed(7)
+        runs[name] = []
+        for _ in range(3):
+            w.grad = None
+            out = fn(x)
+            out.backward()
+            runs[name].append((out.item(), w.grad.data.copy()))
+    assert step.eager_reason is None and step.traces == 1
+    values = [v for v, _ in runs["compiled"]]
+    assert len(set(values)) == 3  # three calls, three draws
+    for (v, g), (ve, ge) in zip(runs["compiled"], runs["eager"]):
+        assert v == pytest.approx(ve, rel=1e-12)
+        np.testing.assert_allclose(g, ge, rtol=1e-12)
+    # by hand: d/dw sum((x + noise) w) = x + noise, noise the seed's first three normals times 0.1
+    manual_seed(7)
+    noise = tg.randn(3).data * 0.1
+    np.testing.assert_allclose(runs["compiled"][0][1], x.data + noise, rtol=1e-12)
+    assert "tg.randn" in step.program(x) and "tinygraph.factories.normal" in step.program(x)
+
+
 def test_new_shapes_retrace_and_old_ones_replay():
     w = tg.tensor(np.ones((3, 2)), requires_grad=True)
     step = tg.compile(lambda x: (x @ w).sum())
@@ -514,6 +544,36 @@ def test_a_leaf_made_of_a_traced_tensors_data_runs_eagerly_with_eagers_gradients
         if where == "returned":
             np.testing.assert_array_equal(got[1], [6.0, 20.0])  # the leaf's own .grad: 2 y
     assert "leaf made inside" in step.eager_reason and "runs eagerly" in step.eager_reason
+
+
+def test_an_argument_given_twice_is_a_signature_of_its_own():
+    # an autoencoder's loss_fn(inputs, targets) called as step(X, X): the trace cannot tell the two apart
+    rng = np.random.default_rng(1)
+    w = tg.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    x = tg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    y = tg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+
+    def f(a, b):
+        return ((a @ w) * b).sum()
+
+    step = tg.compile(f)
+    for a, b in ((x, x), (x, y), (x, x), (y, y), (y, x)):
+        got = []
+        for fn in (step, f):
+            w.grad = x.grad = y.grad = None
+            out = fn(a, b)
+            out.backward()
+            got.append((out.item(), *[None if t.grad is None else t.grad.data.copy() for t in (w, x, y)]))
+        assert got[0][0] == pytest.approx(got[1][0], rel=1e-12)
+        for c, e in zip(got[0][1:], got[1][1:]):
+            assert (c is None) == (e is None)
+            if c is not None:
+                np.testing.assert_allclose(c, e, rtol=1e-12, atol=1e-12)
+        # by hand: d/dw sum((a w) * b) = a.T b; d/da = b w.T, d/db = a w
+        np.testing.assert_allclose(got[0][1], a.data.T @ b.data, rtol=1e-12)
+        if a is b:
+            np.testing.assert_allclose(a.grad.data, a.data @ w.data.T + a.data @ w.data, rtol=1e-12)
+    assert step.traces == 2  # (x, x) and (y, y) share one program, (x, y) and (y, x) the other
 
 
 def test_graph_for_the_pictures():

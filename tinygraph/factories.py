@@ -178,16 +178,24 @@ def _draw(where: str, size: tuple, dtype: Any, draw: Any) -> np.ndarray:
     return draw(random.generator(), shape, np.float64).astype(dt)
 
 
+def uniform(g: np.random.Generator, shape: tuple, dtype: Any) -> np.ndarray:
+    return g.random(shape, dtype=dtype)
+
+
+def normal(g: np.random.Generator, shape: tuple, dtype: Any) -> np.ndarray:
+    return g.standard_normal(shape, dtype=dtype)
+
+
 def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Uniform numbers in [0, 1) of the given shape, from tinygraph's seeded source (`tinygraph.manual_seed`)."""
-    arr = _draw("rand", size, dtype, lambda g, s, dt: g.random(s, dtype=dt))
-    return _finish(arr, requires_grad)
+    """Uniform numbers in [0, 1) of the given shape, from tinygraph's seeded source (`tinygraph.manual_seed`).
+    Inside ``tg.compile``, every call draws anew (the trace records the draw)."""
+    return _finish(_draw("rand", size, dtype, uniform), requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal numbers of the given shape, from tinygraph's seeded source (`tinygraph.manual_seed`)."""
-    arr = _draw("randn", size, dtype, lambda g, s, dt: g.standard_normal(s, dtype=dt))
-    return _finish(arr, requires_grad)
+    """Standard normal numbers of the given shape, from tinygraph's seeded source (`tinygraph.manual_seed`).
+    Inside ``tg.compile``, every call draws anew (the trace records the draw)."""
+    return _finish(_draw("randn", size, dtype, normal), requires_grad)
 
 
 __all__ = [

@@ -153,6 +153,7 @@ class Compiled:
                 parts.append(("array", a.shape, a.dtype))
             else:
                 parts.append((type(a), a))
+        parts.append(_repeats(args))
         return tuple(parts)
 
     def _program(self, args: tuple) -> Any:
@@ -241,6 +242,19 @@ class Compiled:
         return program
 
 
+def _repeats(args: tuple) -> tuple:
+    """The positions of the arguments given again (the same Tensor or array at an earlier position), each with
+    the earlier one's. A trace cannot tell ``f(x, x)``'s two parameters apart (both read one tensor), so its
+    program holds only for calls that repeat those arguments; one traced with distinct arguments reads each
+    position on its own and holds for any call."""
+    seen: dict = {}
+    return tuple(
+        (i, j)
+        for i, a in enumerate(args)
+        if isinstance(a, (Tensor, np.ndarray)) and (j := seen.setdefault(id(a), i)) != i
+    )
+
+
 def _valid(p: Any) -> bool:
     """Whether the leaves and modules `p` was traced with are as they were (shapes, dtypes, modes)."""
     for t, shape, dtype, rg in p.guards:
@@ -287,6 +301,8 @@ def checks(program: Program, args: tuple, grad: bool, miss: str) -> tuple[list[s
         else:
             ns[f"QV{i}"] = a
             lines += [f"    if type(a) is not QC{i} or a != QV{i}:", f"        return {miss}"]
+    for i, j in _repeats(args):  # (see `_repeats`)
+        lines += [f"    if ins[{i}] is not ins[{j}]:", f"        return {miss}"]
     for k, (t, shape, dtype, rg) in enumerate(program.guards):
         ns[f"QL{k}"], ns[f"QLS{k}"], ns[f"QLD{k}"] = t, shape, dtype
         lines += [
@@ -303,4 +319,6 @@ def checks(program: Program, args: tuple, grad: bool, miss: str) -> tuple[list[s
 def _short(v: Any) -> str:
     if isinstance(v, np.ndarray):
         return f"array {v.shape} {v.dtype}" if v.size > 6 else f"array({v.tolist()}, {v.dtype})"
+    if isinstance(v, type) or callable(v) and hasattr(v, "__qualname__"):  # a dtype or a function: its name
+        return f"{v.__module__}.{v.__qualname__}"
     return repr(v)

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph import factories
 from tinygraph.compiler import interpret, kernels, patterns
 from tinygraph.compiler.trace import Slot, Step, Trace
 
@@ -67,7 +68,7 @@ class Program:
         self.args = [s for s in trace.inputs if s is not None]
         self.leaves = trace.leaves
         self.reads = self.args + self.leaves  # the arrays each call passes in, in this order
-        self.random = any(s.kind == "op" and s.fn.is_random for s in self.steps)
+        self.random = any(s.kind == "op" and s.fn.is_random or s.fn is factories._draw for s in self.steps)
         # the outputs a gradient can start from: those returned as tensors that require grad (`y.detach()` does not)
         outs = [o[1] for o, r in zip(trace.outputs, trace.output_requires) if o[0] == "slot" and r]
         self.grad_slots = _needing_grad(self.steps, outs) if with_grad else set()

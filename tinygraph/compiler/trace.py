@@ -15,8 +15,9 @@ While a `Tracer` is active (one thread, for the length of one call):
   from the user's code raises `TraceError`, naming the line; tinygraph's own input checks may read
   values (they run at trace time only);
 - the modules called are noted, so that a program is replayed only in the train/eval mode it saw;
-- the random generator's state is put back afterwards, so the first replay draws what the eager
-  call would have drawn;
+- dropout's masks and ``tg.rand``/``tg.randn`` are steps that draw on every replay; the random
+  generator's state is put back afterwards, so the first replay draws what the eager call would
+  have drawn;
 - Python's cycle collector is paused for the length of the trace (one call) and switched back on
   after, if it was on: a long trace holds millions of small objects (slots, steps, the eager
   graph), and the collector's passes over them cost more than the recording itself (a 200,000-op
@@ -39,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph import factories
 from tinygraph import random as _random
 from tinygraph.function import Context, Function
 from tinygraph.tensor import Handle, Tensor
@@ -543,6 +545,14 @@ class Tracer:
             return tracer.saved_to_array(data, dtype, where)
 
         tensor_module._to_array = to_array
+        self.saved_draw = factories._draw
+
+        def draw(where, size, dtype, fn):  # tg.rand, tg.randn: a step, so that every call draws anew
+            if not tracer.owns():
+                return tracer.saved_draw(where, size, dtype, fn)
+            return tracer.numpy_call(tracer.saved_draw, (where, size, dtype, fn), {}, f"tg.{where}")
+
+        factories._draw = draw
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -550,6 +560,7 @@ class Tracer:
         from tinygraph.nn.module import Module
 
         try:
+            factories._draw = self.saved_draw
             sys.modules[Tensor.__module__]._to_array = self.saved_to_array
             Module.__call__ = self.saved_call
             Tensor.numpy, Tensor.__array__ = self.saved_numpy
