@@ -576,6 +576,24 @@ def test_an_argument_given_twice_is_a_signature_of_its_own():
     assert step.traces == 2  # (x, x) and (y, y) share one program, (x, y) and (y, x) the other
 
 
+def test_an_argument_the_function_also_reads_itself_is_not_replayed_for_another():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    lin = nn.Linear(2, 1)
+    X = tg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    cases = [
+        (lambda x: (x * w).sum(), w, tg.tensor([3.0, 4.0], requires_grad=True)),  # a tensor it closes over
+        (lambda b: (lin(X) * b).sum(), lin.bias, tg.tensor([0.5], requires_grad=True)),  # a module's parameter
+    ]
+    for f, own, other in cases:
+        step = tg.compile(f)
+        for arg in (own, other, own, other):
+            assert step(arg).item() == pytest.approx(f(arg).item(), rel=1e-12)
+        assert step.traces == 2  # one program for the function's own tensor, one for any other
+    # by hand: f(w) = w . w = 5, f(v) = v . w = 11
+    step = tg.compile(cases[0][0])
+    assert (step(w).item(), step(cases[0][2]).item(), step(w).item()) == (5.0, 11.0, 5.0)
+
+
 def test_graph_for_the_pictures():
     viz = pytest.importorskip("tinygraph.viz")
     w = tg.tensor([1.0, 2.0], requires_grad=True, name="w")

@@ -169,7 +169,7 @@ class Compiled:
         if entries is not None:
             self.cache.move_to_end(key)
             for p in entries:
-                if isinstance(p, str) or _valid(p):
+                if isinstance(p, str) or _valid(p, args):
                     return p
         else:
             entries = self.cache[key] = []
@@ -237,6 +237,8 @@ class Compiled:
         if scalar:
             program.seed.flags.writeable = False
         program.guards = [(s.source, s.shape, s.dtype, s.source.requires_grad) for s in program.leaves]
+        reachable = _reachable(self.fn)  # an argument the function also reads itself: the program holds for it only
+        program.pinned = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and id(a) in reachable]
         program.check = _checker(program, args, grad)
         program.replay = replayer(program, *checks(program, args, grad, "None"))
         return program
@@ -255,8 +257,44 @@ def _repeats(args: tuple) -> tuple:
     )
 
 
-def _valid(p: Any) -> bool:
-    """Whether the leaves and modules `p` was traced with are as they were (shapes, dtypes, modes)."""
+def _reachable(fn: Any) -> set:
+    """The ids of the tensors `fn` can read without being given them: the Tensors in its closure and in the
+    globals it names, and the parameters and buffers of the Modules there (one level into lists, tuples
+    and dicts). A trace sees one tensor where `fn` is given one of these and reads it itself too
+    (``f = lambda x: (x * w).sum()`` called as ``f(w)``): its program holds only for that very argument."""
+    from tinygraph.nn.module import Module
+
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a callable object (a Module, say): what it holds
+        found = [fn]
+    else:
+        found = [_contents(c) for c in fn.__closure__ or ()]
+        names = set(code.co_names) | {n for k in code.co_consts if hasattr(k, "co_names") for n in k.co_names}
+        found += [fn.__globals__[n] for n in names if n in fn.__globals__]
+    found += [v for x in found if isinstance(x, (list, tuple)) for v in x]
+    found += [v for x in found if isinstance(x, dict) for v in x.values()]
+    ids = set()
+    for x in found:
+        if isinstance(x, Tensor):
+            ids.add(id(x))
+        elif isinstance(x, Module):
+            ids |= {id(t) for t in (*x.parameters(), *x.buffers())}
+    return ids
+
+
+def _contents(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a cell not yet bound (a name the enclosing function assigns later)
+        return None
+
+
+def _valid(p: Any, args: tuple) -> bool:
+    """Whether the leaves and modules `p` was traced with are as they were (shapes, dtypes, modes), and
+    the arguments it holds for only (`_reachable`) are given again."""
+    if any(args[i] is not a for i, a in p.pinned):
+        return False
     for t, shape, dtype, rg in p.guards:
         d = t._data
         if d.shape != shape or d.dtype != dtype or t.requires_grad != rg:
@@ -303,6 +341,9 @@ def checks(program: Program, args: tuple, grad: bool, miss: str) -> tuple[list[s
             lines += [f"    if type(a) is not QC{i} or a != QV{i}:", f"        return {miss}"]
     for i, j in _repeats(args):  # (see `_repeats`)
         lines += [f"    if ins[{i}] is not ins[{j}]:", f"        return {miss}"]
+    for i, a in program.pinned:  # (see `_reachable`)
+        ns[f"QP{i}"] = a
+        lines += [f"    if ins[{i}] is not QP{i}:", f"        return {miss}"]
     for k, (t, shape, dtype, rg) in enumerate(program.guards):
         ns[f"QL{k}"], ns[f"QLS{k}"], ns[f"QLD{k}"] = t, shape, dtype
         lines += [
