@@ -594,6 +594,98 @@ def test_an_argument_the_function_also_reads_itself_is_not_replayed_for_another(
     assert (step(w).item(), step(cases[0][2]).item(), step(w).item()) == (5.0, 11.0, 5.0)
 
 
+def test_a_tensor_made_inside_and_returned_is_a_new_one_every_call():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+
+    def f(x):
+        mask = tg.ones(2)
+        return (x * w * mask).sum(), mask
+
+    step = tg.compile(f)
+    for _ in range(3):
+        w.grad = None
+        loss, mask = step(tg.tensor([1.0, 1.0]))
+        loss.backward()
+        assert loss.item() == 3.0  # 1 + 2, whatever the caller did to the last call's mask
+        np.testing.assert_array_equal(w.grad.data, [1.0, 1.0])
+        mask *= 0.0  # the caller's own tensor
+
+
+@pytest.mark.parametrize("write", ["zero_", "fill_", "copy_", "+= under no_grad"])
+def test_writes_in_place_to_traced_data_are_refused_naming_the_line(write):
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = tg.tensor([5.0, 5.0])  # a buffer the function resets: eager does, a replay would not
+
+    def f(x):
+        nonlocal h
+        if write == "zero_":
+            h.zero_()
+        elif write == "fill_":
+            h.fill_(0.0)
+        elif write == "copy_":
+            h.copy_(x)
+        else:
+            with tg.no_grad():
+                h += x
+        return ((x + h) * w).sum()
+
+    with pytest.raises(tg.TraceError, match=r"a write in place is not traced") as info:
+        tg.compile(f)(tg.tensor([1.0, 1.0]))
+    assert "test_compile.py" in str(info.value) and "in f" in str(info.value)  # the user's line
+
+
+def test_python_values_in_the_signature_by_type_and_bits():
+    x = tg.tensor([1.0, -2.0])
+    step = tg.compile(lambda x, a: x / a)
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(step(x, 0.0).data, [np.inf, -np.inf])
+        np.testing.assert_array_equal(step(x, -0.0).data, [-np.inf, np.inf])  # -0.0 is not 0.0
+    np.testing.assert_array_equal(step(x, float("nan")).data, [np.nan, np.nan])
+    np.testing.assert_array_equal(step(x, float("nan")).data, [np.nan, np.nan])
+    assert step.traces == 3  # 0.0, -0.0, one NaN for both NaN calls
+    scale = tg.compile(lambda x, s: x * s[0])
+    xi = tg.tensor(np.array([1, 2, 3]))
+    assert scale(xi, (2,)).dtype == np.int64 and scale(xi, (2.0,)).dtype == np.float64
+
+
+def test_a_tuple_of_tensors_as_an_argument_runs_eagerly_with_eagers_gradients():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    step = tg.compile(lambda x, params: (x * w * params[0]).sum())
+    for i in range(3):
+        s = tg.tensor(0.5, requires_grad=True)  # a new tensor of the same value each call
+        step(tg.tensor([1.0, 1.0]) * (i + 1), (s,)).backward()
+        assert s.grad.item() == 3.0 * (i + 1)  # d/ds sum(x w s) = sum(x w) = 3 (i + 1)
+    assert "pass them as arguments of their own" in step.eager_reason
+
+
+def test_with_two_outputs_a_leaf_only_the_other_one_reaches_gets_no_gradient():
+    g = tg.tensor([1.0, 2.0], requires_grad=True)
+    d = tg.tensor([0.5, -1.0], requires_grad=True)
+    step = tg.compile(lambda x: ((x * g).sum(), (x * d).sum()))
+    for _ in range(2):
+        g.grad = d.grad = None
+        _, ld = step(tg.tensor([3.0, 4.0]))
+        ld.backward()
+        assert g.grad is None  # as eager: ld does not depend on g (a zero would move momentum)
+        np.testing.assert_array_equal(d.grad.data, [3.0, 4.0])
+        _, ld = step(tg.tensor([3.0, 4.0]))
+        assert tg.grad(ld, [g, d], allow_unused=True)[0] is None
+
+
+def test_a_float32_leaf_gets_a_float32_gradient_when_the_upcast_is_downstream():
+    b = tg.tensor(np.float64(1.0))
+
+    def f(x, y):
+        return tg.hypot(x, y) + b  # a float32 op, then a float64 add: the leaves' gradients came back float64
+
+    step = tg.compile(f)
+    for fn in (f, step, step):
+        x, y = (tg.tensor(np.float32(v), requires_grad=True) for v in (3.0, -4.0))
+        fn(x, y).backward()
+        assert x.grad.dtype == y.grad.dtype == np.float32
+        assert (x.grad.item(), y.grad.item()) == pytest.approx((0.6, -0.8), rel=1e-6)  # x / 5, y / 5
+
+
 def test_graph_for_the_pictures():
     viz = pytest.importorskip("tinygraph.viz")
     w = tg.tensor([1.0, 2.0], requires_grad=True, name="w")

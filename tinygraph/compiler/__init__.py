@@ -152,7 +152,7 @@ class Compiled:
             elif isinstance(a, np.ndarray):
                 parts.append(("array", a.shape, a.dtype))
             else:
-                parts.append((type(a), a))
+                parts.append(_value_key(a))
         parts.append(_repeats(args))
         return tuple(parts)
 
@@ -160,6 +160,8 @@ class Compiled:
         try:
             key = self._key(args)
             hash(key)
+        except _Holds as e:
+            return str(e)
         except TypeError:
             return "an argument is neither a Tensor, an ndarray nor a hashable Python value"
         return self._lookup(key, args)
@@ -242,6 +244,23 @@ class Compiled:
         program.check = _checker(program, args, grad)
         program.replay = replayer(program, *checks(program, args, grad, "None"))
         return program
+
+
+class _Holds(TypeError):
+    """An argument holds tensors: the call runs eagerly (the message says how to compile it)."""
+
+
+def _value_key(a: Any) -> tuple:
+    """A Python argument as the signature holds it: its type and value, item by item in a tuple or list, a
+    float by its bits (``-0.0`` is not ``0.0``, ``(2,)`` not ``(2.0,)``, and a NaN matches a NaN)."""
+    if isinstance(a, (tuple, list)):
+        return (type(a), tuple(_value_key(x) for x in a))
+    if isinstance(a, (Tensor, np.ndarray)):
+        raise _Holds(
+            "an argument is a tuple or list holding tensors or arrays; pass them as arguments of their own "
+            "(step(x, *params)) for a compiled call"
+        )
+    return (type(a), a.hex()) if isinstance(a, float) else (type(a), a)
 
 
 def _repeats(args: tuple) -> tuple:
@@ -336,6 +355,9 @@ def checks(program: Program, args: tuple, grad: bool, miss: str) -> tuple[list[s
                 f"    if {test}:",
                 f"        return {miss}",
             ]
+        elif isinstance(a, (float, tuple, list)):  # (as `_value_key` holds it)
+            ns[f"QV{i}"], ns["Q_key"] = _value_key(a), _value_key
+            lines += [f"    if type(a) is not QC{i} or Q_key(a) != QV{i}:", f"        return {miss}"]
         else:
             ns[f"QV{i}"] = a
             lines += [f"    if type(a) is not QC{i} or a != QV{i}:", f"        return {miss}"]

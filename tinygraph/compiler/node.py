@@ -75,6 +75,8 @@ class CompiledNode(Context):
                 ]
             )
             gs = self.frame.backward(seeds)
+            if program.reach is not None:  # (the zero seeds of the other outputs reach leaves this one does not)
+                gs = tuple(g if r else None for g, r in zip(gs, program.reach[self.output_index]))
         if release:
             self.release()
         return gs

@@ -68,7 +68,7 @@ class Program:
         self.args = [s for s in trace.inputs if s is not None]
         self.leaves = trace.leaves
         self.reads = self.args + self.leaves  # the arrays each call passes in, in this order
-        self.random = any(s.kind == "op" and s.fn.is_random or s.fn is factories._draw for s in self.steps)
+        self.random = any((s.kind == "op" and s.fn.is_random) or s.fn is factories._draw for s in self.steps)
         # the outputs a gradient can start from: those returned as tensors that require grad (`y.detach()` does not)
         outs = [o[1] for o, r in zip(trace.outputs, trace.output_requires) if o[0] == "slot" and r]
         self.grad_slots = _needing_grad(self.steps, outs) if with_grad else set()
@@ -76,6 +76,13 @@ class Program:
             o[0] == "slot" and r and o[1].index in self.grad_slots for o, r in zip(trace.outputs, trace.output_requires)
         ]
         self.targets = [s for s in self.reads if s.requires_grad and s.index in self.grad_slots]
+        # with several outputs, per output the targets its gradient reaches (the others get None from it, as eager)
+        self.reach = None
+        if sum(self.out_grad) > 1:
+            reached = [
+                _needing_grad(self.steps, [o[1]]) if need else set() for o, need in zip(trace.outputs, self.out_grad)
+            ]
+            self.reach = [[s.index in r for s in self.targets] for r in reached]
         self.consts: dict[str, Any] = {}
         self._const_names: dict[int, str] = {}
         self.buffers: dict[str, tuple] = {}  # name -> (shape, dtype) of the arrays each frame keeps
@@ -166,8 +173,8 @@ class Program:
             lines.append("    " + self._forward_line(step))
         outs = []
         for kind, v in self.trace.outputs:
-            if kind != "slot":
-                outs.append(self._const(v))
+            if kind != "slot":  # a tensor made inside without traced data: a new copy each call, as eager makes it
+                outs.append(f"{self._const(v)}.copy()" if isinstance(v, np.ndarray) else self._const(v))
             else:
                 outs.append(f"v{v.index}.copy()" if v.index in self.in_buffer else f"v{v.index}")
         return lines, f"    return ({', '.join(outs)},)", saved
@@ -306,19 +313,13 @@ class Program:
             for k, j in wanted:
                 add(j, f"t{k}", "alias", g_buf)
         rets = []
-        # a target that an op computes with in another dtype (float32 * float64) gets its gradient back in its
-        # own, as eager's walk gives it
-        promoted = {
-            a.index
-            for st in self.steps
-            if st.out is not None and st.out.dtype.kind == "f"
-            for a in st.slots()
-            if a.dtype != st.out.dtype
-        }
+        # in a program that computes in more than one float dtype (float32 * float64, anywhere downstream), a
+        # target's gradient is cast back to its own dtype, as eager's walk gives it
+        floats = {st.out.dtype for st in self.steps if st.out is not None and st.out.dtype.kind == "f"}
         for s in self.targets:
             if s.index not in have:
                 rets.append("None")
-            elif s.index in promoted and s.dtype.kind == "f":
+            elif s.dtype.kind == "f" and floats - {s.dtype}:
                 rets.append(f"g{s.index}.astype({self._const(s.dtype)})")  # (a copy, of its own)
                 buf[s.index] = True
             else:

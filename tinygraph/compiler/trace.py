@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygraph import factories
+from tinygraph import factories, mode
 from tinygraph import random as _random
 from tinygraph.function import Context, Function
 from tinygraph.tensor import Handle, Tensor
@@ -217,6 +217,11 @@ class Traced(np.ndarray):
             )
         np.ndarray.__setitem__(self.view(np.ndarray), index, value)
 
+    def fill(self, value):  # (zero_ and fill_ write this way)
+        if _active is not None and _active.owns():
+            _refuse_write("fill")
+        np.ndarray.fill(self.view(np.ndarray), value)
+
     def __bool__(self):
         _refuse("bool()")
         return bool(self.view(np.ndarray))
@@ -271,6 +276,17 @@ def _getitem(a: np.ndarray, index: Any) -> Any:
 
 def _plain(x: Any) -> Any:
     return x.view(np.ndarray) if isinstance(x, Traced) else x
+
+
+_WRITES_FIRST = {np.copyto, np.put, np.place, np.putmask}  # numpy functions that write into their first argument
+
+
+def _refuse_write(what: str) -> None:
+    raise TraceError(
+        f"tg.compile: {what} on traced data at {mode.user_frame()}: a write in place is not traced "
+        "(zero_, fill_, copy_, +=, out=); compute a new array (x = x + y, not x += y on .data), or update "
+        "parameters and buffers outside the compiled function"
+    )
 
 
 def _numpy_call(fn: Any, args: tuple, kwargs: dict, name: str) -> Any:
@@ -391,17 +407,13 @@ class Tracer:
     def numpy_call(self, fn: Any, args: tuple, kwargs: dict, name: str) -> Any:
         if fn in _VALUE_SHAPED or (fn is _getitem and _masks(args[1])):
             raise TraceError(_value_shaped(name))
-        if "out" in kwargs:
-            raise TraceError(
-                f"tg.compile: {name}(..., out=...) on traced data at {_user_read() or 'tinygraph'}: a write in place "
-                "is not traced; compute a new array (x = x + y, not x += y on .data), or update parameters outside "
-                "the compiled function"
-            )
+        if "out" in kwargs or fn in _WRITES_FIRST:
+            _refuse_write(f"{name}(..., out=...)" if "out" in kwargs else name)
         specs = [self.spec(a) for a in args]
         kw = {k: self.spec(v) for k, v in kwargs.items()}
         plain_args = [_unlist(a) for a in args]
         out = fn(*plain_args, **{k: _plain(v) for k, v in kwargs.items()})
-        if isinstance(out, tuple):
+        if isinstance(out, tuple) and any(isinstance(o, np.ndarray) for o in out):
             raise TraceError(f"tg.compile: {name} on traced data returns several arrays, which is not traced")
         if not isinstance(out, (np.ndarray, np.generic)):
             return out  # a Python value (np.array_equal, say): a read, allowed only in tinygraph's own checks
