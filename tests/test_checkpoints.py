@@ -47,6 +47,16 @@ def test_round_trip_is_exact(tmp_path):
     np.testing.assert_array_equal(back["counts"], np.arange(4))
 
 
+def test_a_save_through_a_symbolic_link_writes_its_target_and_keeps_the_link(tmp_path):
+    real, link = tmp_path / "epoch-3.npz", tmp_path / "latest.npz"
+    save({"w": np.ones(10)}, real)
+    os.symlink(real.name, link)  # a relative link, as `ln -s epoch-3.npz latest.npz` makes
+    save({"w": np.zeros(3)}, link)
+    assert os.path.islink(link) and os.readlink(link) == real.name
+    np.testing.assert_array_equal(load(real)["w"], np.zeros(3))
+    assert sorted(os.listdir(tmp_path)) == ["epoch-3.npz", "latest.npz"]  # no temporary file left
+
+
 def test_truncated_file_is_refused(tmp_path):
     path = tmp_path / "ckpt.npz"
     save(_state(), path)

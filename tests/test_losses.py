@@ -295,6 +295,7 @@ def test_cross_entropy_target_checks_catch_every_bad_label_in_one_pass():
         (np.array([np.iinfo(np.int64).min, 0, np.iinfo(np.int64).max]), r".* \(at rows \[0, 2\]\)"),
         (np.array([0, 255, 1], dtype=np.uint8), r"\[255\]"),
         (np.array([0.0, -1.0, 1.0]), r"\[-1\]"),
+        (np.array([0.0, np.inf, 1e20]), r"\[1e\+20, inf\] \(at rows \[1, 2\]\)"),  # as given, not cast
     ):
         with pytest.raises(
             ValueError, match=r"cross_entropy: target labels must be in \[0, 3\] for 4 classes; got " + shown

@@ -165,6 +165,18 @@ def test_batchnorm_training_normalizes_and_updates_running_stats():
     np.testing.assert_allclose(bn.running_var.data, 0.9 + 0.1 * x.var(0, ddof=1))
 
 
+def test_batchnorm_running_stats_keep_their_dtype_when_a_float64_batch_comes():
+    bn = nn.BatchNorm1d(2, momentum=0.5, dtype=np.float32)
+    x = np.array([[1.0, 4.0], [3.0, 8.0]])  # numpy's default float64
+    bn(tg.tensor(x))
+    assert bn.running_mean.dtype == bn.running_var.dtype == np.float32
+    np.testing.assert_allclose(bn.running_mean.data, [1.0, 3.0])  # 0.5 * 0 + 0.5 * mean
+    np.testing.assert_allclose(bn.running_var.data, [1.5, 4.5])  # 0.5 * 1 + 0.5 * unbiased var (2, 8)
+    assert bn.state_dict()["running_mean"].dtype == np.float32
+    bn.eval()
+    assert bn(tg.tensor(np.ones((2, 2), np.float32))).dtype == np.float32
+
+
 def test_batchnorm_eval_uses_running_stats():
     bn = nn.BatchNorm1d(2)
     bn.running_mean.data = np.array([1.0, -1.0])

@@ -258,3 +258,20 @@ def test_history_fields():
     h = History(train_cost=[1.0], train_metric=[0.5], metric_name="accuracy", best_epoch=0)
     d = h.as_dict()
     assert d["train_metric"] == [0.5] and h.train_accuracy is h.train_metric and h.epochs == 1
+
+
+def test_fit_refuses_to_score_logits_as_probabilities_and_scores_them_as_logits():
+    from tinygraph import nn
+    from tinygraph.nn import functional as F
+
+    X = np.array([[-2.0], [-1.0], [1.0], [2.0]])
+    y = np.array([0.0, 0.0, 1.0, 1.0])
+    model = nn.Linear(1, 1)
+    model.weight.data[...] = 0.3  # logits -0.6, -0.3, 0.3, 0.6: all four on the right side of 0
+    model.bias.data[...] = 0.0
+    opt = SGD(model.parameters(), lr=0.0)
+    loss = F.binary_cross_entropy_with_logits
+    with pytest.raises(ValueError, match=r"metric 'accuracy' .* outputs run from -0.6 to 0.6: logits.*accuracy_logits"):
+        fit(model, loss, opt, (X, y), epochs=1, progress=False, verbose=False)
+    h = fit(model, loss, opt, (X, y), epochs=1, metric="accuracy_logits", progress=False, verbose=False)
+    assert h.train_metric == [1.0]  # the 0.5 threshold would give 0.75

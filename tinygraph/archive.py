@@ -369,7 +369,8 @@ def write_atomic(path: str, write: Callable[[BinaryIO], None]) -> None:
     A new file's mode follows the umask (as ``open`` gives); an existing file's mode is kept.
     The temporary file is removed if anything fails, and by the next save if this one is killed.
     """
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)  # a symbolic link is written through, to its target (as open() does), not replaced
+    folder = os.path.dirname(path)
     base = os.path.basename(path)
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save: the folder {folder!r} for {path!r} does not exist")

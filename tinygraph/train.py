@@ -219,6 +219,19 @@ def _match_target(out: Tensor, y: np.ndarray, layout: str) -> np.ndarray:
     return y
 
 
+def _probability_accuracy(out: np.ndarray, y: Any, layout: str) -> float:
+    """`fit`'s ``metric="accuracy"``: one output per example is a probability (1 where > 0.5), so outputs
+    outside [0, 1] are logits, which that threshold would score wrongly: refused, naming the fix."""
+    one = out.ndim <= 1 or (out.shape[0] if layout == "columns" and out.ndim == 2 else out.shape[-1]) == 1
+    if one and out.size and (out.min() < 0 or out.max() > 1):
+        raise ValueError(
+            f"fit: metric 'accuracy' predicts 1 where the output is > 0.5 (a probability), but the model's "
+            f"outputs run from {out.min():.4g} to {out.max():.4g}: logits. Pass metric='accuracy_logits' "
+            "(1 where the output is > 0), or end the model with a sigmoid"
+        )
+    return accuracy(out, y, layout=layout)
+
+
 def _evaluate(model, loss_fn, X, Y, metric_fn, layout, batch_size) -> tuple[float, float | None]:
     """Cost and metric over a whole set, in eval mode, without a graph (in batches to bound memory)."""
     m = X.shape[0] if layout == "rows" else X.shape[-1]
@@ -346,7 +359,7 @@ def fit(
             raise TypeError("fit: dev_data must be a pair (X, Y) of arrays or None") from None
         Xd, Yd, _ = _check_pair(Xd, Yd, layout, "fit (dev_data)")
     if metric == "accuracy":
-        metric_fn, metric_name = (lambda o, y: accuracy(o, y, layout=layout)), "accuracy"
+        metric_fn, metric_name = (lambda o, y: _probability_accuracy(o, y, layout)), "accuracy"
     elif metric == "accuracy_logits":
         metric_fn, metric_name = (lambda o, y: accuracy(o, y, from_logits=True, layout=layout)), "accuracy"
     elif metric is None:

@@ -201,6 +201,13 @@ def _class_targets(t: np.ndarray, n: int, n_classes: int, where: str, in_name: s
         _no_nan(t, where, "target")
         if not np.all(t == np.round(t)):
             raise ValueError(f"{where}: class-index target of dtype {t.dtype} holds non-integer values")
+        bad = (t < 0) | (t >= n_classes)  # (before the cast to integers, which would garble inf and 1e20)
+        if bad.any():
+            raise ValueError(
+                f"{where}: target labels must be in [0, {n_classes - 1}] for {n_classes} classes; "
+                f"got {[int(v) if abs(v) < 2**53 else v for v in sorted(set(t[bad].tolist()))[:5]]} "
+                f"(at rows {np.flatnonzero(bad)[:5].tolist()})"
+            )
     idx = t.astype(np.int64)
     # one pass for both bounds: as unsigned, a negative index is larger than any class count
     if n and np.maximum.reduce(idx.astype(np.uint64, copy=False)) >= n_classes:

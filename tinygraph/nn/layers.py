@@ -412,8 +412,10 @@ class BatchNorm1d(Module):
                     mom = self.momentum
                     bm = mean._data.reshape(self.num_features)
                     bv = var._data.reshape(self.num_features) * (n / (n - 1))
-                    self.running_mean.data = (1 - mom) * self.running_mean.data + mom * bm
-                    self.running_var.data = (1 - mom) * self.running_var.data + mom * bv
+                    # in the buffers' own dtype (a float64 batch leaves float32 statistics float32, as eval's output)
+                    rm, rv = self.running_mean.data, self.running_var.data
+                    self.running_mean.data = ((1 - mom) * rm + mom * bm).astype(rm.dtype, copy=False)
+                    self.running_var.data = ((1 - mom) * rv + mom * bv).astype(rv.dtype, copy=False)
             x_norm = (x - mean) / (var + self.eps) ** 0.5
         else:
             mean = Tensor._make(self.running_mean._data.reshape(bshape))
