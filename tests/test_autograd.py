@@ -539,3 +539,39 @@ def test_a_gradient_has_its_tensors_dtype_when_the_ops_promote():
     s = tg.tensor(np.float32(2.0), requires_grad=True)
     (s * np.arange(3)).sum().backward()  # an int64 operand promotes too
     assert s.grad.dtype == np.float32 and s.grad.item() == 3.0
+
+
+def test_clip_bounds_that_require_grad_get_their_gradient_as_pytorchs_clamp():
+    x = tg.tensor([-1.0, 0.5, 2.0, 3.0], requires_grad=True)
+    lo = tg.tensor(0.0, requires_grad=True)
+    hi = tg.tensor([1.0, 1.0, 1.0, 4.0], requires_grad=True)
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    (tg.clip(x, lo, hi) * w).sum().backward()
+    # by hand: x passes where lo <= x <= hi; lo is the result where x < lo; hi where x > hi
+    np.testing.assert_array_equal(x.grad.data, [0.0, 2.0, 0.0, 4.0])
+    assert lo.grad.item() == 1.0
+    np.testing.assert_array_equal(hi.grad.data, [0.0, 0.0, 3.0, 0.0])
+    # and by finite differences (float64), away from the kinks
+    report = tg.gradcheck(lambda a, b, c: (tg.clip(a, b, c) * w).sum(), [x, lo, hi])
+    assert report.passed, report
+    # numpy's rule where lo > hi: the result is hi everywhere, so only hi gets a gradient
+    lo2, hi2 = tg.tensor(5.0, requires_grad=True), tg.tensor(1.0, requires_grad=True)
+    tg.clip(x, lo2, hi2).sum().backward()
+    assert (lo2.grad.item(), hi2.grad.item()) == (0.0, 4.0)
+
+
+def test_sum_to_refuses_a_shape_the_tensor_does_not_broadcast_to():
+    a = tg.tensor(np.ones((3, 4)), requires_grad=True)
+    for shape in ((5,), (2, 4), (3, 5), (1, 3, 4, 1)):
+        with pytest.raises(ValueError, match=r"sum_to: a tensor of shape \(3, 4\) cannot be summed to shape"):
+            tg.sum_to(a, shape)
+    np.testing.assert_array_equal(tg.sum_to(a, (1, 4)).data, [[3.0, 3.0, 3.0, 3.0]])
+    np.testing.assert_array_equal(tg.sum_to([[1.0, 2.0], [3.0, 4.0]], (2,)).data, [4.0, 6.0])  # a list, as numpy takes
+
+
+def test_a_numpy_float64_scalar_is_strong_as_in_numpy_2():
+    x = tg.tensor(np.float32([1.0, 2.0]), requires_grad=True)
+    for s in (3.0, np.float64(3.0), np.float32(3.0), 3, np.int64(3)):
+        assert (x * s).dtype == (np.float32([1.0, 2.0]) * s).dtype
+    (x * np.float64(3.0)).sum().backward()
+    assert x.grad.dtype == np.float32  # a leaf's gradient in its own dtype

@@ -338,3 +338,51 @@ def test_an_array_handed_out_to_a_finished_graph_gives_no_false_alarm(finish, ol
     with pytest.raises(RuntimeError, match="op 'mul' saved its input 0 .*handed out by .data"):
         c.backward()
     assert x.grad is None
+
+
+# ----- the non-differentiable arrays an op's gradient reads: indices, masks, bounds, levels -----------------
+
+
+@pytest.mark.parametrize("anomaly", [False, True], ids=["default", "detect_anomaly"])
+@pytest.mark.parametrize("op", ["where", "getitem", "take", "take_along_axis", "clip", "quantile"])
+def test_a_write_to_an_index_mask_or_bound_after_the_forward_changes_no_gradient(op, anomaly):
+    # each op keeps its own copy of the array when it records: the caller's later write reaches neither
+    # the result nor the gradient (they were wrong, with no error, in both modes)
+    x = tg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    w = np.array([1.0, 2.0, 3.0, 4.0])
+    cases = {  # op -> (the array argument as the caller holds it, the loss, the gradient by hand)
+        "where": (np.array([True, False, True, False]), lambda a: (tg.where(a, x, 0.0) * w).sum(), [1, 0, 3, 0]),
+        "getitem": (np.array([0, 1, 1]), lambda a: (x[a] * w[:3]).sum(), [1, 5, 0, 0]),
+        "take": (np.array([3, 3, 0]), lambda a: (tg.take(x, a) * w[:3]).sum(), [3, 0, 0, 3]),
+        "take_along_axis": (np.array([2, 2]), lambda a: (tg.take_along_axis(x, a, 0) * w[:2]).sum(), [0, 0, 3, 0]),
+        "clip": (np.array([1.5, 1.5, 1.5, 1.5]), lambda a: (tg.clip(x, a, 3.5) * w).sum(), [0, 2, 3, 0]),
+        "quantile": (np.array([0.0, 1.0]), lambda a: tg.quantile(x, a).sum(), [1, 0, 0, 1]),
+    }
+    held, loss_of, by_hand = cases[op]
+    with tg.detect_anomaly() if anomaly else contextlib.nullcontext():
+        loss = loss_of(held)
+        expected = loss.item()
+        held[...] = {"where": True, "getitem": 3, "take": 1, "take_along_axis": [0, 1], "clip": -5.0, "quantile": 0.5}[
+            op
+        ]  # the caller writes its own array after the forward
+        loss.backward()
+    assert loss.item() == expected
+    np.testing.assert_array_equal(x.grad.data, by_hand)
+
+
+def test_a_tensor_index_written_through_data_after_the_forward_changes_no_gradient():
+    x = tg.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    idx = tg.tensor(np.array([0, 1, 1]))
+    y = (x[idx] * np.array([1.0, 2.0, 3.0])).sum()
+    idx.data[1] = 3
+    y.backward()
+    np.testing.assert_array_equal(x.grad.data, [1.0, 5.0, 0.0, 0.0])
+
+
+def test_a_write_to_a_wide_matrix_after_its_qr_raises_at_backward():
+    a = tg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]], requires_grad=True)  # M < N: the gradient reads A
+    q, r = tg.linalg.qr(a)
+    loss = (q * 1.3).sum() + r.sum()
+    a.data[0, 2] += 10.0
+    with pytest.raises(RuntimeError, match=r"op 'qr' saved its input 0 \(shape \(2, 3\), float64\)"):
+        loss.backward()

@@ -326,3 +326,13 @@ def test_methods_match_numpys():
 def test_bad_input_names_the_op_and_the_shapes(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_concatenate_with_axis_none_flattens_first_as_numpy():
+    a = tg.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+    b = tg.tensor(np.ones((2, 1)), requires_grad=True)
+    c = tg.concatenate([a, b], axis=None)
+    np.testing.assert_array_equal(c.data, np.concatenate([a.data, b.data], axis=None))
+    (c * np.arange(14.0)).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, np.arange(12.0).reshape(3, 4))  # each element's own weight
+    np.testing.assert_array_equal(b.grad.data, [[12.0], [13.0]])

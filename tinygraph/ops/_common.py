@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygraph import mode
 from tinygraph.dtypes import check_array, get_default_dtype, to_array
 from tinygraph.function import Function
 from tinygraph.tensor import Tensor, holds_tensor
@@ -50,6 +51,17 @@ def value(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
+def kept(x: Any, *inputs: Any) -> Any:
+    """A non-differentiable array argument that an op's gradient reads later (an index, a mask, a bound, q),
+    as an array of its own when a graph is recorded over `inputs`: a write to the caller's array (or to a
+    Tensor's data) between the forward and the backward then changes no gradient."""
+    if isinstance(x, Tensor):
+        x = x._data
+    if isinstance(x, np.ndarray) and mode.is_grad_enabled() and any(getattr(t, "requires_grad", False) for t in inputs):
+        return x.copy()
+    return x
+
+
 def operand(x: Any, where: str = "op", like: Any = None) -> Any:
     """`x` as an op's input: a Tensor or an ndarray as it is, a list holding Tensors stacked, other data an array.
 
@@ -61,7 +73,7 @@ def operand(x: Any, where: str = "op", like: Any = None) -> Any:
         return x
     if isinstance(x, np.ndarray):
         return check_array(x, where)
-    if isinstance(x, (bool, int, float)):
+    if type(x) in (bool, int, float):  # (numpy scalars, np.float64 too, keep their dtype, as numpy 2 does)
         if like is None:
             dtype = get_default_dtype()
         else:

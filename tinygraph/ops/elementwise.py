@@ -13,7 +13,7 @@ import numpy as np
 
 from tinygraph import strict
 from tinygraph.ops import samplers
-from tinygraph.ops._common import ZERO, Op, pair, to_tensor, value
+from tinygraph.ops._common import ZERO, Op, kept, pair, to_tensor, value
 from tinygraph.ops.describe import Description, away_from_zero, described, describes, normal, positive
 from tinygraph.ops.shape import sum_to
 from tinygraph.tensor import Tensor
@@ -294,10 +294,11 @@ def _split(ctx, g: Any, a: Any, b: Any, w: np.ndarray) -> tuple:
 
 @described
 class Clip(Op):
-    """Clip to [a_min, a_max]; the gradient passes where the input is inside (bounds included)."""
+    """Clip to [a_min, a_max]: ``minimum(maximum(a, a_min), a_max)``. The gradient passes to the input
+    where it is inside (bounds included), to a bound that is a Tensor where it clips (PyTorch's clamp)."""
 
     name = "clip"
-    reads = ((0,),)
+    reads = ((0, 1, 2), (0, 1, 2), (0, 1, 2))
     description = Description(
         kink="at the bounds",
         args=("min", "max"),
@@ -313,13 +314,20 @@ class Clip(Op):
 
     @staticmethod
     def backward(ctx, g, a, a_min, a_max):
-        x = value(a)
+        x, lo, hi = value(a), value(a_min), value(a_max)
+        na, nlo, nhi = ctx.needs_input_grad
         inside = np.ones(x.shape, dtype=bool)
-        if a_min is not None:
-            inside &= x >= a_min
-        if a_max is not None:
-            inside &= x <= a_max
-        return g * inside, None, None
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        g_lo = g_hi = None
+        if nlo:  # the lower bound is the result where x is below it (and it is not above the upper one)
+            below = (x < lo) & (True if hi is None else lo <= hi)
+            g_lo = sum_to(g * below.astype(x.dtype), np.shape(lo))
+        if nhi:  # the upper bound is the result where max(x, lo) is above it
+            g_hi = sum_to(g * ((x if lo is None else np.maximum(x, lo)) > hi).astype(x.dtype), np.shape(hi))
+        return g * inside if na else None, g_lo, g_hi
 
 
 @described
@@ -455,7 +463,9 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
     numpy's rule where a_min > a_max: the result is a_max everywhere (``minimum(maximum(a, a_min),
     a_max)``), with a zero gradient.
     """
-    return Clip.apply(to_tensor(a, "clip"), a_min, a_max)
+    a = to_tensor(a, "clip")
+    bounds = [b if isinstance(b, Tensor) and b.requires_grad else kept(b, a) for b in (a_min, a_max)]
+    return Clip.apply(a, *bounds)
 
 
 def where(cond: Any, a: Any, b: Any) -> Any:
@@ -466,6 +476,7 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     if cond.dtype != bool:
         cond = cond.astype(bool)
     a, b = pair(a, b, "where")
+    cond = kept(cond, a, b)
     try:
         np.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph.ops import samplers
-from tinygraph.ops._common import Op, norm_axis, to_tensor, value
+from tinygraph.ops._common import Op, kept, norm_axis, to_tensor
 from tinygraph.ops.describe import ONE_INPUT_SHAPES, Description, described, describes
 
 
@@ -123,12 +123,22 @@ def sum_to(g: Any, shape: tuple) -> Any:
     Every op's gradient goes through this one helper; it costs nothing when the
     shapes already match. An ndarray in gives an ndarray out.
     """
-    gs = g.shape
+    try:
+        gs = g.shape
+    except AttributeError:  # a list or a number, given to tg.sum_to
+        g = to_tensor(g, "sum_to")
+        gs = g.shape
     if gs == shape:
         return g
     if type(g) is np.ndarray and gs[1:] == shape:  # one leading axis added (a bias's gradient): SumTo's forward
         return np.add.reduce(g)
-    return SumTo.apply(g, tuple(shape))
+    shape = tuple(shape)
+    lead = len(gs) - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, gs[lead:])):
+        raise ValueError(
+            f"sum_to: a tensor of shape {gs} cannot be summed to shape {shape} (it must broadcast to {gs})"
+        )
+    return SumTo.apply(g, shape)
 
 
 @described
@@ -337,11 +347,13 @@ def _joined(tensors: Any, where: str) -> list:
     return [to_tensor(t, where) for t in items]
 
 
-def concatenate(tensors: Sequence[Any], axis: int = 0) -> Any:
-    """Join tensors along an existing axis, as ``np.concatenate``."""
+def concatenate(tensors: Sequence[Any], axis: int | None = 0) -> Any:
+    """Join tensors along an existing axis, as ``np.concatenate`` (`axis` None: each flattened first)."""
     ts = _joined(tensors, "concatenate")
     if not ts:
         raise ValueError("concatenate: need at least one tensor")
+    if axis is None:
+        ts, axis = [reshape(t, -1) for t in ts], 0
     ndim = ts[0].ndim
     if ndim == 0:
         raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated; use stack")
@@ -379,8 +391,8 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Any:
     return concatenate([expand_dims(t, ax) for t in ts], ax)
 
 
-def _index_part(i: Any) -> Any:
-    i = value(i)
+def _index_part(i: Any, a: Any) -> Any:
+    i = kept(i, a)
     if isinstance(i, list):
         i = np.asarray(i)
     if isinstance(i, np.ndarray) and i.dtype.kind not in "iub":
@@ -394,7 +406,7 @@ def getitem(a: Any, index: Any) -> Any:
     In the gradient, repeated indices accumulate.
     """
     a = to_tensor(a, "getitem")
-    index = tuple(_index_part(i) for i in index) if isinstance(index, tuple) else (_index_part(index),)
+    index = tuple(_index_part(i, a) for i in index) if isinstance(index, tuple) else (_index_part(index, a),)
     return GetItem.apply(a, index)
 
 

@@ -88,6 +88,7 @@ class QR(Op):
 
     name = "qr"
     saves_output = True
+    reads = ((0,),)  # (for M < N the gradient reads A's last columns)
     description = Description(
         args=("mode",),
         params=ms.qr_params,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinygraph.ops import domains, samplers
-from tinygraph.ops._common import Op, norm_axis, to_tensor, value
+from tinygraph.ops._common import Op, kept, norm_axis, to_tensor, value
 from tinygraph.ops.describe import ONE_INPUT_SHAPES, Description, described, describes, normal, positive
 from tinygraph.ops.elementwise import sqrt
 from tinygraph.ops.reduce import max, mean, min, sum, var
@@ -106,7 +106,7 @@ def quantile(x: Any, q: Any, axis: Any = None, keepdims: bool = False, method: s
 def _quantile(x: Any, q: Any, axis: Any, keepdims: bool, method: str, op: str) -> Any:
     x = to_tensor(x, op)
     axes = norm_axis(axis, x.ndim, op, x.shape)
-    q = np.asarray(value(q), dtype=np.float64)
+    q = kept(np.asarray(value(q), dtype=np.float64), x)
     if q.ndim > 1:
         raise ValueError(f"{op}: q must be a number or a 1-D array of levels, got shape {q.shape}")
     if q.size and (np.any(q < 0) or np.any(q > 1) or np.isnan(q).any()):
