@@ -388,3 +388,11 @@ def test_strict_shapes_is_per_thread_and_works_as_a_decorator():
 
     mine()
     assert seen == [(2, 2)]
+
+
+def test_floor_division_names_tinygraphs_spelling():
+    x = tg.tensor([3.0, -4.0], requires_grad=True)
+    for f in (lambda: x // 2, lambda: 2 // x, lambda: divmod(x, 2)):
+        with pytest.raises(TypeError, match=r"`//` and divmod\(\) on a Tensor: .* tg\.floor\(a / b\)"):
+            f()
+    np.testing.assert_array_equal(tg.floor(x / 2).data, np.floor_divide([3.0, -4.0], 2))  # what it suggests

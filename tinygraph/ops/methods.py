@@ -250,6 +250,14 @@ class _VocabularyMethods:
     def __rmod__(self, other):
         return rounding.mod(other, self)
 
+    def __floordiv__(self, other):
+        raise TypeError(
+            "`//` and divmod() on a Tensor: tinygraph has no floor-division op; write tg.floor(a / b) "
+            "(its gradient is 0, as floor's) and a % b for the remainder"
+        )
+
+    __rfloordiv__ = __divmod__ = __rdivmod__ = __floordiv__
+
     def prod(self, axis=None, keepdims=False) -> Tensor:
         return scan.prod(self, axis, keepdims)
 
