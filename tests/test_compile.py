@@ -686,6 +686,58 @@ def test_a_float32_leaf_gets_a_float32_gradient_when_the_upcast_is_downstream():
         assert (x.grad.item(), y.grad.item()) == pytest.approx((0.6, -0.8), rel=1e-6)  # x / 5, y / 5
 
 
+@pytest.mark.parametrize("outputs", ["one", "two"])
+def test_a_write_to_a_result_the_backward_reads_raises_at_backward(outputs):
+    w = tg.tensor([0.5, -1.0, 2.0], requires_grad=True)
+
+    def f(x):
+        y = tg.tanh(x * w)  # tanh's vjp reads its output
+        return y if outputs == "one" else (y, (y * w).sum())
+
+    step = tg.compile(f)
+    for _ in range(2):  # the trace's replay, then a replay
+        out = step(tg.tensor([1.0, 1.0, 1.0]))
+        y = out if outputs == "one" else out[0]
+        with tg.no_grad():
+            y += 1.0
+        with pytest.raises(RuntimeError, match=r"op 'compiled' saved a tensor \(shape \(3,\), float64\)"):
+            (y.sum() if outputs == "one" else out[1]).backward()
+    w.grad = None
+    y = step(tg.tensor([1.0, 1.0, 1.0]))
+    y = y if outputs == "one" else y[0]
+    y.sum().backward()  # unwritten: eager's gradient, 1 - tanh(w)^2 for x = 1
+    np.testing.assert_allclose(w.grad.data, 1 - np.tanh(w.data) ** 2, rtol=1e-12)
+
+
+def test_ndarray_methods_on_traced_data_are_recorded_and_python_reads_refused():
+    w = tg.tensor([10.0, 20.0, 30.0], requires_grad=True)
+    fns = {
+        "argmax": lambda x: w[x.data.argmax()] * 1.0,  # an index computed from the values
+        "dot": lambda x: w * x.data.dot(x.data),
+        "mean": lambda x: (w * x.data.mean(0)).sum(),
+        "std": lambda x: (w * x.data.std()).sum(),
+        "round": lambda x: (w * x.data.round(1)).sum(),
+        "argsort": lambda x: (w * x.data.argsort()).sum(),
+    }
+    for name, f in fns.items():
+        step = tg.compile(f)
+        for x in ([3.0, 1.0, 2.0], [1.0, 3.0, -2.0], [0.25, 0.5, 0.125]):  # new values: never the trace's
+            x = tg.tensor(x)
+            w.grad = None
+            got = step(x)
+            got.sum().backward() if got.ndim else got.backward()
+            g = w.grad.data.copy()
+            w.grad = None
+            want = f(x)
+            want.sum().backward() if want.ndim else want.backward()
+            np.testing.assert_allclose(got.data, want.data, rtol=1e-12, err_msg=name)
+            np.testing.assert_allclose(g, w.grad.data, rtol=1e-12, err_msg=name)
+        assert step.eager_reason is None and step.traces == 1, name
+    assert tg.compile(fns["argmax"])(tg.tensor([1.0, 3.0, -2.0])).item() == 20.0  # by hand: w[1]
+    with pytest.raises(tg.TraceError, match=r"np.allclose\(\) reads the value of a traced tensor into Python at"):
+        tg.compile(lambda x: w.sum() * np.allclose(x.data, 0.0))(tg.tensor([0.0, 0.0, 0.0]))
+
+
 def test_graph_for_the_pictures():
     viz = pytest.importorskip("tinygraph.viz")
     w = tg.tensor([1.0, 2.0], requires_grad=True, name="w")

@@ -155,7 +155,10 @@ def run(program: Any, args: tuple) -> Any:
         node.save_for_backward(*program.static_saved, *watched, *program.watch_leaves)
         frame.users = [weakref.ref(node)]
         o = outs[0]
-        return CompiledResult._make(o if type(o) is np.ndarray else np.asarray(o), node)
+        r = CompiledResult._make(o if type(o) is np.ndarray else np.asarray(o), node)
+        if program.read_outputs:
+            watch_outputs(program, [node], [r])
+        return r
     finally:
         frame.unclaim()
 
@@ -178,6 +181,7 @@ def replayer(program: Any, check_lines: list[str], ns: dict) -> Callable | None:
     ns.update(Q_new=object.__new__, Q_node=new_node, Q_kind=CompiledNode, Q_op=CompiledStep, Q_result=CompiledResult)
     ns.update(Q_args=program.static_args, Q_needs=program.needs, Q_targets=program.static_targets)
     ns.update(Q_ref=weakref.ref, Q_ndarray=np.ndarray, Q_asarray=np.asarray, Q_generator=_random.generator)
+    ns.update(Q_watch=watch_outputs)
     rng = "Q_generator().bit_generator.state" if program.random else "None"
     lines = [
         "def replay(program, frame, ins, grad):",
@@ -214,6 +218,7 @@ def replayer(program: Any, check_lines: list[str], ns: dict) -> Callable | None:
         "        r._node = node",
         "        r.requires_grad = True",
         "        r._retain = False",
+        *(["        Q_watch(program, [node], [r])"] if program.read_outputs else []),
         "        return r",
         "    finally:",
         "        frame.idle.append(True)",
@@ -227,6 +232,25 @@ def bind(program: Any) -> Callable | None:
     if program.replay is None or not program.frames:
         return None
     return functools.partial(program.replay, program, program.frames[0])
+
+
+def watch_outputs(program: Any, nodes: list, results: list) -> None:
+    """Add the results whose arrays the program's backward reads (`Program.read_outputs`) to what the call's
+    nodes saved, so that a write to one before backward raises, as eager's in-place guard does. Each is saved
+    as a stand-in sharing its version counter (a node holding its own result would be a reference cycle)."""
+    for k in program.read_outputs:
+        r = results[k]
+        if not isinstance(r, Tensor):
+            continue
+        stand = Tensor._make(r._data)
+        stand._mem = mem = r.memory()
+        for node in nodes:
+            node.saved = (*node.saved, stand)
+        versions = nodes[0].versions  # (one list, shared by the call's nodes)
+        versions.append(mem.version)
+        for node in nodes[1:]:
+            if node.versions is not versions:
+                node.versions.append(mem.version)
 
 
 def _results(program: Any, frame: Any, args: tuple, outs: tuple, rng: Any) -> Any:
@@ -263,4 +287,6 @@ def _results(program: Any, frame: Any, args: tuple, outs: tuple, rng: Any) -> An
             node.saved, node.versions = saved, versions
         users.append(weakref.ref(node))
         results.append(CompiledResult._make(o, node))
+    if program.read_outputs and args_ is not None:
+        watch_outputs(program, [r._node for r in results if r._node is not None], results)
     return tuple(results) if program.trace.tuple_out else results[0]

@@ -114,6 +114,7 @@ class Program:
                 elif step.fn.shares_memory and step.args and step.args[0][0] == "slot":
                     reads.add(step.args[0][1].index)
         self.backward_reads = reads
+        self.read_outputs = self._read_outputs(reads)
         self.table = None  # a long program's lines as shapes and operands (`interpret.Table`), else None
         if len(fwd_lines) + len(bwd_lines) > LONG:
             self.table = interpret.Table(fwd_lines, bwd_lines)
@@ -178,6 +179,21 @@ class Program:
             else:
                 outs.append(f"v{v.index}.copy()" if v.index in self.in_buffer else f"v{v.index}")
         return lines, f"    return ({', '.join(outs)},)", saved
+
+    def _read_outputs(self, reads: set) -> list[int]:
+        """The outputs whose array (or what it views) the backward reads: a write to one of those results
+        before backward must raise, as eager's in-place guard makes it (`node._results` watches them)."""
+        group = {s.index: {s.index} for s in self.trace.slots}
+        for step in self.steps:  # a numpy call or a view op may return a view of its inputs: one group
+            if step.out is not None and step.kind != "assign" and (step.kind == "numpy" or step.fn.shares_memory):
+                merged = set().union(group[step.out.index], *(group[a.index] for a in step.slots()))
+                for i in merged:
+                    group[i] = merged
+        return [
+            k
+            for k, (kind, v) in enumerate(self.trace.outputs)
+            if kind == "slot" and v.index not in self.in_buffer and group[v.index] & reads
+        ]
 
     def _forward_line(self, step: Step) -> str:
         i = step.index

@@ -253,6 +253,16 @@ def _copy(a: np.ndarray, dtype: Any, where: str) -> np.ndarray:
 
 
 # numpy calls whose result's shape depends on the values
+_SHAPE_READS = (
+    np.shape,
+    np.ndim,
+    np.size,
+    np.iscomplexobj,
+    np.isrealobj,
+    np.result_type,
+    np.may_share_memory,
+    np.shares_memory,
+)  # (no values read: allowed)
 _VALUE_SHAPED = (np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.extract, np.compress)
 
 
@@ -287,6 +297,24 @@ def _refuse_write(what: str) -> None:
         "(zero_, fill_, copy_, +=, out=); compute a new array (x = x + y, not x += y on .data), or update "
         "parameters and buffers outside the compiled function"
     )
+
+
+def _as_function(name: str) -> Any:
+    """ndarray method `name` on a traced array as numpy's function of that name (recorded as any numpy call:
+    numpy runs the method in C, or with ufuncs into ``out=``, where the trace would not see it)."""
+    fn = getattr(np, name)
+
+    def method(self, *args, **kwargs):
+        return _numpy_call(fn, (self, *args), kwargs, f".{name}")
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("argmax", "argmin", "argsort", "cumprod", "cumsum", "diagonal", "dot", "mean", "prod", "repeat"):
+    setattr(Traced, _name, _as_function(_name))
+for _name in ("round", "searchsorted", "std", "swapaxes", "trace", "var"):
+    setattr(Traced, _name, _as_function(_name))
 
 
 def _numpy_call(fn: Any, args: tuple, kwargs: dict, name: str) -> Any:
@@ -416,7 +444,11 @@ class Tracer:
         if isinstance(out, tuple) and any(isinstance(o, np.ndarray) for o in out):
             raise TraceError(f"tg.compile: {name} on traced data returns several arrays, which is not traced")
         if not isinstance(out, (np.ndarray, np.generic)):
-            return out  # a Python value (np.array_equal, say): a read, allowed only in tinygraph's own checks
+            if (
+                fn not in _SHAPE_READS
+            ):  # a Python value (np.array_equal, say): a read, allowed only in tinygraph's checks
+                _refuse(f"{name}()")
+            return out
         step = Step("numpy", fn, specs, None, kwargs=kw, wrap=type(out) is not np.ndarray, line=name)
         return self.result(out, step)[1]
 
