@@ -155,3 +155,15 @@ def test_gradcheck_command_rejects_a_negative_seed_and_shows_defaults(capsys):
         cli.main(["gradcheck", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert e.value.code == 0 and "(default: 0)" in out and "default: every op" in out and "None" not in out
+
+
+def test_demo_refuses_an_out_folder_it_cannot_make_as_a_usage_error(capsys, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "sub"):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["demo", "--out", str(out), "--steps", "1", "--quiet"])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert "usage: tinygraph demo" in err and f"--out {out}: cannot make that folder" in err
+    assert blocker.read_text() == ""

@@ -182,3 +182,35 @@ def test_a_deep_run_found_seed_9595_pow_at_exponent_zero_where_pytorch_masks_the
         h = 1e-6
         fd = ((b0 + h) * 1.469 ** (b0 + h - 1) - (b0 - h) * 1.469 ** (b0 - h - 1)) / (2 * h)
         assert gab.item() == pytest.approx(fd, rel=1e-8)
+
+
+@pytest.mark.parametrize("broken", ["nan", "raises"])
+def test_check_program_fails_a_custom_op_whose_backward_gives_nan_or_raises(broken):
+    from tinygraph.ops._common import Op
+    from tinygraph.ops.describe import Description, described
+
+    @described
+    class BrokenCube(Op):
+        name = f"broken_cube_{broken}"
+        description = Description(call=lambda a: BrokenCube.apply(a), numpy=lambda a: a**3)
+
+        @staticmethod
+        def forward(ctx, a):
+            return a**3
+
+        @staticmethod
+        def backward(ctx, g, a):
+            if broken == "raises":
+                raise RuntimeError("planted")
+            return g * np.nan
+
+    try:
+        p = random_program(1, ops=[BrokenCube.name, "tanh"], n_ops=3)
+        assert BrokenCube.name in p.source()
+        assert not check_program(p, torch=False).passed  # it passed: an empty list of worst entries is all-true
+    finally:  # leave the register as it was
+        from tinygraph import testing
+        from tinygraph.ops import describe
+
+        describe._REGISTRY.pop(BrokenCube.name, None)
+        testing.OPS.pop(BrokenCube.name, None)

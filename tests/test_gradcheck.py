@@ -489,3 +489,18 @@ def test_cli_gradcheck_fails_when_an_op_is_broken(monkeypatch, capsys):
     assert n >= 4 and out.count("FAIL") == n
     assert f"0 passed, {n} failed" in out
     assert main(["gradcheck", "--op", "no_such_op"]) == 2
+
+
+def test_the_gradcheck_command_counts_as_zero_derivatives_only_the_checks_that_passed_on_the_absolute_test():
+    import argparse
+    import io
+    import re
+
+    from tinygraph import opcheck
+
+    out = io.StringIO()
+    assert opcheck.run(argparse.Namespace(seed=0, op=["tanh", "qr"], failures_only=True), out) == 0
+    summary = out.getvalue().strip().splitlines()[-1]
+    # tanh's and qr's derivatives are not zero: every check passes on the relative difference (it said "22 ... zero")
+    assert re.search(r"^\d+ checks of \d+ cases .*: (\d+) passed, 0 failed; largest difference [\d.e-]+ \(", summary)
+    assert "derivative that is zero" not in summary

@@ -1,5 +1,6 @@
 """tinygraph.viz: DOT structure of the pictures, the values and gradients they carry, and no side effects."""
 
+import html
 import re
 import shutil
 import warnings
@@ -124,7 +125,11 @@ def test_params_names_and_summaries():
 def test_module_clusters_and_collapse():
     P, x, h, loss = two_layer()
     src = viz.draw_forward(loss, P, legend=False).source
-    blocks = dict(re.findall(r'subgraph "cluster_([\w.]+)" \{(.*?)\n\t\}', src, re.S))
+    # each module a cluster, named by its label (an HTML label: the name escaped, whatever it holds)
+    blocks = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r"subgraph cluster_\d+ \{\n\t\t[^\n]*label=<([^>]*)>.*?\n\t\}", src, re.S)
+    }
     assert set(blocks) == {"layers.0", "layers.2"}
     ns = nodes(src)
 
@@ -162,7 +167,7 @@ def test_clusters_with_nn_linear():
     names = dict(model.named_parameters())
     modules = sorted({n.rpartition(".")[0] for n in names})
     src = viz.draw_forward(loss, model, legend=False).source
-    assert sorted(re.findall(r'subgraph "?cluster_([\w.]+)"?', src)) == modules
+    assert sorted(re.findall(r"subgraph cluster_\d+ \{\n\t\t[^\n]*label=<([^>]*)>", src)) == modules
 
 
 # ----- draw (values and gradients) ---------------------------------------------------------------
@@ -401,3 +406,32 @@ def test_example_08_writes_the_readme_pictures(tmp_path):
         assert s in words
     net = (tmp_path / "network_forward_backward.svg").read_text()
     assert "layers.0" in net and "layers.2" in net and "dead ReLUs" in net
+
+
+def test_draw_shows_this_outputs_gradients_not_what_earlier_losses_left_in_grad():
+    w = tg.tensor(2.0, requires_grad=True, name="w")
+    (w * 3).backward()  # an earlier loss: w.grad = 3
+    J = w * w
+    J.name = "J"
+    labels = " ".join(viz.draw(J).source.split())
+    assert "∂J/∂w = 4" in labels and "∂J/∂w = 3" not in labels  # dJ/dw = 2 w = 4, by hand
+    u = tg.tensor(1.0, requires_grad=True, name="u")
+    m = u * 5
+    m.name = "m"
+    L = m * 2
+    L.name = "L"
+    L.backward(retain_graph=True)
+    L.backward(retain_graph=True)  # u.grad = 20: accumulated, not dL/du
+    labels = " ".join(viz.draw(L).source.split())
+    assert "∂L/∂u = 10" in labels and "∂L/∂m = 2" in labels
+
+
+def test_a_module_name_with_dot_syntax_in_it_renders_as_its_name():
+    if shutil.which("dot") is None:
+        pytest.skip("graphviz's dot is not installed")
+    W = tg.tensor([[1.0, 2.0]], requires_grad=True)
+    for name in ("enc\\.weight", 'a"b<c>&.weight'):
+        g = viz.draw_forward((W * 3).sum(), {name: W})
+        svg = viz.to_svg(g)
+        module = name.rpartition(".")[0]
+        assert html.escape(module) in svg  # the cluster's label, as written

@@ -377,7 +377,10 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"tinygraph demo: {name} must be a whole number of at least 1, got {n!r}")
     bar = not getattr(args, "quiet", False)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"tinygraph demo: --out {out}: cannot make that folder ({e.strerror or e})") from None
     start = time.perf_counter()
     print(f"tinygraph {tg.__version__} demo: the course's planar 'flower' data, into {out}/")
 

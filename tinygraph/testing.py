@@ -162,6 +162,9 @@ def random_program(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     names = list(ops) if ops is not None else list(OP_NAMES)
     unknown = [n for n in names if n not in OPS]
+    if unknown:  # an op described after this module was imported (your own): the register, read again
+        OPS.update({k: d for k, d in _ops().items() if k not in OPS})
+        unknown = [n for n in names if n not in OPS]
     if unknown:
         raise ValueError(f"random_program: unknown ops {unknown}; choose from {list(OP_NAMES)}")
     if n_ops is None:
@@ -245,6 +248,8 @@ class ProgramCheck:
 
 
 def _close(report: Any, threshold: float, atol: float) -> bool:
+    if report.error is not None or not np.isfinite(report.difference):  # a backward that raised, or a NaN
+        return False
     if report.difference <= threshold:
         return True
     # gradients that are (nearly) zero: finite differences give rounding noise, compare absolutely

@@ -180,13 +180,13 @@ def draw_backward(
         if id(p) in mt:
             attrs.update(color=C.MARK, penwidth="3.5")
         clusters.setdefault(t_mod.get(id(p)), []).append((bid[id(p)], attrs))
-    for module, nodes in clusters.items():
+    for k, (module, nodes) in enumerate(clusters.items()):
         if module is None:
             for nid, attrs in nodes:
                 g.node(nid, **attrs)
-        else:
-            with g.subgraph(name=f"cluster_{module}") as c:
-                c.attr(label=module, style="rounded,dashed", color="#7a9e7e", fontcolor="#2f5d34")
+        else:  # (the name as an HTML label, escaped: a backslash or a quote in it must not break the DOT)
+            with g.subgraph(name=f"cluster_{k}") as c:
+                c.attr(label=f"<{C.esc(module)}>", style="rounded,dashed", color="#7a9e7e", fontcolor="#2f5d34")
                 for nid, attrs in nodes:
                     c.node(nid, **attrs)
 
@@ -254,7 +254,8 @@ def _draw_gradient_graph(
 
 
 def _grads(walk: C.Walk, gradient: Any) -> tuple[dict[int, np.ndarray], dict, str | None]:
-    """Every tensor's gradient to show: .grad where the engine kept it, else replayed. And why not, if not."""
+    """Every tensor's gradient to show: ∂output/∂t as the replay of this output's backward gives it, else .grad
+    where the engine kept it (a .grad that earlier losses accumulated is not this output's). And why not, if not."""
     try:
         rep = replay(walk, gradient)
         totals, sent, why = rep.totals, rep.sent, None
@@ -267,10 +268,10 @@ def _grads(walk: C.Walk, gradient: Any) -> tuple[dict[int, np.ndarray], dict, st
         shown[id(out)] = np.ones_like(out._data) if seed is None else np.asarray(seed, dtype=out.dtype)
     for t in walk.tensors:
         kept = t.grad is not None and (t.grad_fn is None or t.retains_grad)
-        if kept and t.requires_grad:
-            shown[id(t)] = t.grad._data
-        elif id(t) in totals and t.requires_grad:
+        if id(t) in totals and t.requires_grad:
             shown[id(t)] = totals[id(t)]
+        elif kept and t.requires_grad:
+            shown[id(t)] = t.grad._data
     return shown, sent, why
 
 

@@ -158,13 +158,19 @@ def tensor_graph(walk: C.Walk, o: Options, x: Extras, where: str) -> Any:
             attrs["label"] = C.table(rows)
             put(None, mid, attrs)
 
-    for module, nodes in clusters.items():
+    for k, (module, nodes) in enumerate(clusters.items()):
         if module is None:
             for nid, attrs in nodes:
                 g.node(nid, **attrs)
-        else:
-            with g.subgraph(name=f"cluster_{module}") as c:
-                c.attr(label=module, style="rounded,dashed", color="#7a9e7e", fontcolor="#2f5d34", fontsize="12")
+        else:  # (the name as an HTML label, escaped: a backslash or a quote in it must not break the DOT)
+            with g.subgraph(name=f"cluster_{k}") as c:
+                c.attr(
+                    label=f"<{C.esc(module)}>",
+                    style="rounded,dashed",
+                    color="#7a9e7e",
+                    fontcolor="#2f5d34",
+                    fontsize="12",
+                )
                 for nid, attrs in nodes:
                     c.node(nid, **attrs)
 
