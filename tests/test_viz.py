@@ -435,3 +435,29 @@ def test_a_module_name_with_dot_syntax_in_it_renders_as_its_name():
         svg = viz.to_svg(g)
         module = name.rpartition(".")[0]
         assert html.escape(module) in svg  # the cluster's label, as written
+
+
+def test_mark_with_a_real_gradcheck_report_highlights_the_culprit_in_the_users_graph():
+    class Off(tg.Function):  # a planted bug: the vjp 1% off
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return np.sin(x.data)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * tg.cos(x) * 1.01
+
+    def fn(x):
+        return tg.tanh(Off.apply(x * 2)).sum()
+
+    x = tg.tensor([0.3, -0.7, 1.2], requires_grad=True, name="x")
+    report = tg.gradcheck(fn, [x])
+    assert not report.passed and report.culprit.fn is Off  # found on gradcheck's own float64 copy
+    J = fn(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (it warned: "names 1 item(s) not in this graph; 0 marked")
+        for src in (viz.draw(J, mark=report).source, viz.draw_backward(J, mark=report).source):
+            marked = [text(a) for a in nodes(src).values() if "penwidth=3.5" in a]
+            assert len(marked) == 1 and "Off" in marked[0]

@@ -218,6 +218,16 @@ def modules(walk: Walk, names: dict[int, str]) -> tuple[dict[int, str], dict[int
     return op_mod, t_mod
 
 
+def _counterpart(report: Any, node: Context, walk: Walk) -> Context | None:
+    """A gradcheck report's culprit is a node of the float64 copy of the graph gradcheck ran: the node of
+    this graph in its place (the same op, the same rank among that op's nodes in forward order), if the
+    two graphs hold as many of that op's nodes."""
+    theirs = [c.node for c in getattr(report, "nodes", ()) if c.node.fn is node.fn]
+    ours = [t.grad_fn for t in walk.order if t.grad_fn.fn is node.fn]
+    rank = next((i for i, n in enumerate(theirs) if n is node), None)
+    return ours[rank] if rank is not None and len(theirs) == len(ours) else None
+
+
 def marked(mark: Any, walk: Walk, where: str) -> tuple[set[int], set[int]]:
     """(ids of marked tensors, ids of marked op nodes (Context)) from `mark`.
 
@@ -230,11 +240,14 @@ def marked(mark: Any, walk: Walk, where: str) -> tuple[set[int], set[int]]:
     tensors, nodes = set(), set()
     missing = []
     for m in items:
+        report = m if not isinstance(m, (Tensor, Context)) and hasattr(m, "culprit") else None
         for attr in ("culprit", "node"):
             if not isinstance(m, (Tensor, Context)) and hasattr(m, attr):
                 m = getattr(m, attr)
         if m is None:
             continue
+        if report is not None and isinstance(m, Context) and id(m) not in walk.by_node:
+            m = _counterpart(report, m, walk) or m
         if isinstance(m, Tensor):
             (tensors.add(id(m)) if id(m) in walk.index else missing.append(m))
         elif isinstance(m, Context):
