@@ -504,3 +504,23 @@ def test_the_gradcheck_command_counts_as_zero_derivatives_only_the_checks_that_p
     # tanh's and qr's derivatives are not zero: every check passes on the relative difference (it said "22 ... zero")
     assert re.search(r"^\d+ checks of \d+ cases .*: (\d+) passed, 0 failed; largest difference [\d.e-]+ \(", summary)
     assert "derivative that is zero" not in summary
+
+
+def test_gradgradcheck_reports_a_backward_that_raises_as_gradcheck_does():
+    class Boom(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return np.sin(x.data)
+
+        @staticmethod
+        def backward(ctx, g):
+            raise RuntimeError("planted")
+
+    x = tg.tensor([0.3, 0.5], requires_grad=True)
+    before = x.data.copy()
+    for check in (tg.gradcheck, tg.gradgradcheck):
+        report = check(lambda x: Boom.apply(x).sum(), [x])
+        assert not report.passed and report.error == "RuntimeError: planted", check.__name__
+    np.testing.assert_array_equal(x.data, before)
+    with pytest.raises(tg.GradcheckError, match="planted"):
+        tg.gradgradcheck(lambda x: Boom.apply(x).sum(), [x], raise_exception=True)

@@ -461,3 +461,13 @@ def test_mark_with_a_real_gradcheck_report_highlights_the_culprit_in_the_users_g
         for src in (viz.draw(J, mark=report).source, viz.draw_backward(J, mark=report).source):
             marked = [text(a) for a in nodes(src).values() if "penwidth=3.5" in a]
             assert len(marked) == 1 and "Off" in marked[0]
+
+
+def test_a_newline_in_a_name_is_a_line_break_in_the_picture():
+    x = tg.tensor([1.0, 2.0], requires_grad=True, name="first\nsecond")
+    J = (x * 3).sum()
+    src = viz.draw_forward(J).source
+    assert "<B>first<BR/>second</B>" in src  # (graphviz dropped the bare newline: "firstsecond")
+    if shutil.which("dot") is not None:
+        svg = viz.to_svg(viz.draw_forward(J))
+        assert ">first<" in svg and ">second<" in svg and "firstsecond" not in svg

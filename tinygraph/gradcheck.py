@@ -472,7 +472,12 @@ def _check(fn: Callable, args: list, order: int, eps: float, rtol: float, atol: 
         return _first_order(fn, args, diff, eps, rtol, atol, seed, **kw)
     kw.setdefault("who", "gradgradcheck")
     hvp = _hvp_fn(fn, args, diff_pos, seed)
-    return _first_order(hvp, args, diff, eps, rtol, atol, seed, numeric_grad_mode=True, **kw)
+    try:
+        return _first_order(hvp, args, diff, eps, rtol, atol, seed, numeric_grad_mode=True, **kw)
+    except _BACKWARD_ERRORS as e:  # the first-order backward raised (inside the Hessian-vector product): report it
+        r = _first_order(fn, args, diff, eps, rtol, atol, seed, **kw)
+        r["passed"], r["error"] = False, r["error"] or f"{type(e).__name__}: {e}"
+        return r
 
 
 # ----- localization: every node on its own ------------------------------------------------------

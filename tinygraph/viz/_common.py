@@ -263,7 +263,8 @@ def marked(mark: Any, walk: Walk, where: str) -> tuple[set[int], set[int]]:
 
 
 def esc(s: Any) -> str:
-    return html.escape(str(s), quote=False)
+    """Text for an HTML label: escaped, a newline a line break (graphviz would drop it)."""
+    return html.escape(str(s), quote=False).replace("\n", "<BR/>")
 
 
 def num(x: Any, precision: int = 4) -> str:
