@@ -738,6 +738,30 @@ def test_ndarray_methods_on_traced_data_are_recorded_and_python_reads_refused():
         tg.compile(lambda x: w.sum() * np.allclose(x.data, 0.0))(tg.tensor([0.0, 0.0, 0.0]))
 
 
+def test_a_function_that_raises_while_traced_leaves_what_its_eager_call_would_have_done():
+    X = tg.tensor(np.arange(12.0).reshape(4, 3))
+    means, draws = {}, {}
+    for name in ("eager", "compiled"):
+        bn = nn.BatchNorm1d(3)
+        manual_seed(0)
+
+        def f(x, boom, bn=bn):
+            y = F.dropout(bn(x), 0.5)
+            if boom:
+                raise RuntimeError("the user's error, after the layer")
+            return (y**2).sum()
+
+        fn = f if name == "eager" else tg.compile(f)
+        fn(X, False)
+        with pytest.raises(RuntimeError, match="the user's error"):
+            fn(X, True)  # a new Python argument: a trace, which raises
+        means[name] = bn.running_mean.data.copy()
+        draws[name] = tg.rand(3).data  # the dropout masks drawn before the error were drawn
+    np.testing.assert_array_equal(means["compiled"], means["eager"])
+    np.testing.assert_allclose(means["eager"], 0.1 * 0.9 * X.data.mean(0) + 0.1 * X.data.mean(0))  # two updates
+    np.testing.assert_array_equal(draws["compiled"], draws["eager"])
+
+
 def test_graph_for_the_pictures():
     viz = pytest.importorskip("tinygraph.viz")
     w = tg.tensor([1.0, 2.0], requires_grad=True, name="w")

@@ -17,7 +17,7 @@ While a `Tracer` is active (one thread, for the length of one call):
 - the modules called are noted, so that a program is replayed only in the train/eval mode it saw;
 - dropout's masks and ``tg.rand``/``tg.randn`` are steps that draw on every replay; the random
   generator's state is put back afterwards, so the first replay draws what the eager call would
-  have drawn;
+  have drawn (unless the function raised: then its draws and assignments stand, as eager's);
 - Python's cycle collector is paused for the length of the trace (one call) and switched back on
   after, if it was on: a long trace holds millions of small objects (slots, steps, the eager
   graph), and the collector's passes over them cost more than the recording itself (a 200,000-op
@@ -611,7 +611,12 @@ class Tracer:
             Tensor._data = _DATA
             for cls, original in self.saved_forwards:
                 cls.forward = original
-            _random.generator().bit_generator.state = self.rng_state
+            if exc[0] is None or issubclass(exc[0], (TraceError, Unsupported)):
+                _random.generator().bit_generator.state = self.rng_state
+            else:  # the function raised, as its eager call would: keep what that call did before it (draws made,
+                for step in self.trace.steps:  # tensors assigned, batch norm's running statistics say)
+                    if step.kind == "assign":
+                        _set(step.fn, _plain(self.view_of[id(step.args[0][1])]))
             for t in self.keep:  # handles made during the trace hold plain arrays again
                 if isinstance(t, Tensor) and t._handle is not None and type(t._handle._data) is Traced:
                     t._handle._data = t._data
