@@ -276,3 +276,18 @@ def test_minibatches_on_the_flower_names_layout_columns():
     with pytest.raises(ValueError) as e:  # shapes that fit neither layout: no hint to follow
         minibatches(Xr, yr[:5], 64)
     assert "pass layout" not in str(e.value)
+
+
+@pytest.mark.parametrize("value", [0.1, 3.3, 123.456])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_constant_feature_standardizes_to_zero_whatever_the_means_rounding(value, dtype):
+    X = np.full((1000, 2), value, dtype)
+    X[:, 1] = np.linspace(0.0, 1.0, 1000)  # a feature that varies, beside it
+    s = Standardizer().fit(X)
+    Z = s.transform(X)
+    np.testing.assert_array_equal(Z[:, 0], 0.0)  # it was ±1 in float32 (σ the rounding error of the mean)
+    assert s.var_[0, 0] == 0.0 and s.std_[0, 0] == 1.0 and s.mean_[0, 0] == dtype(value)
+    dev = s.transform(np.array([[value + 0.1, 0.5]], dtype))
+    assert dev[0, 0] == pytest.approx(0.1, rel=1e-4)  # x - mu, not millions
+    assert abs(Z[:, 1].mean()) < 1e-6 and Z[:, 1].std() == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(s.inverse_transform(Z), X, rtol=1e-6, atol=1e-6)

@@ -134,3 +134,23 @@ def test_needs_an_optimizer_and_callable():
         ExponentialDecay(object(), 0.5)
     with pytest.raises(TypeError, match="fn must be callable"):
         LambdaDecay(make_opt(), 0.5)
+
+
+def test_a_group_added_after_the_schedule_is_scheduled_from_when_it_joined():
+    import tinygraph as tg
+    from tinygraph.optim import SGD, ExponentialDecay
+
+    w, v = tg.tensor([1.0], requires_grad=True), tg.tensor([1.0], requires_grad=True)
+    opt = SGD([w], lr=1.0)
+    sched = ExponentialDecay(opt, 0.5)
+    sched.step()
+    opt.add_param_group({"params": [v], "lr": 1.0})  # unfreezing a layer mid-run
+    for _ in range(3):
+        sched.step()
+    # by hand (and torch's ExponentialLR): the first group 0.5^4, the new one 0.5^3 from its own 1.0
+    assert [g["lr"] for g in opt.param_groups] == [0.0625, 0.125]  # it stayed at 1.0
+    state = sched.state_dict()
+    again = ExponentialDecay(opt, 0.5)
+    again.load_state_dict(state)  # (it refused: 1 saved learning rate for 2 groups)
+    again.step()
+    assert [g["lr"] for g in opt.param_groups] == [0.03125, 0.0625]

@@ -222,7 +222,8 @@ class Standardizer:
     Fit on the training set only, then transform train, dev and test with the
     *same* μ and σ² (the course's rule: otherwise the sets live on different
     scales). μ and σ² are per feature (per pixel for images), over the example
-    axis; σ is floored at ``min_std`` so a constant feature does not divide by 0.
+    axis; σ is floored at ``min_std``, and a constant feature gets μ its value and σ = 1 (its
+    training values become 0, a dev value x becomes x − μ).
     `inverse_transform` undoes it.
 
     >>> import numpy as np
@@ -255,6 +256,14 @@ class Standardizer:
         self.mean_ = Xf.mean(axis=axis, keepdims=True)
         self.var_ = Xf.var(axis=axis, keepdims=True)
         self.std_ = np.maximum(np.sqrt(self.var_), self.min_std).astype(self.var_.dtype)
+        # a constant feature, found exactly: μ its value and σ² 0 (the mean's rounding left σ at the rounding
+        # error, so its values became ±1, and a dev value near them millions), σ taken as 1 (scikit-learn's choice)
+        low = Xf.min(axis=axis, keepdims=True)
+        const = low == Xf.max(axis=axis, keepdims=True)
+        if const.any():
+            self.mean_ = np.where(const, low, self.mean_)
+            self.var_ = np.where(const, 0, self.var_).astype(self.var_.dtype)
+            self.std_ = np.where(const, 1, self.std_).astype(self.std_.dtype)
         return self
 
     def _check(self, X: Any, where: str) -> np.ndarray:

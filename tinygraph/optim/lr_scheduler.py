@@ -49,6 +49,7 @@ class LRSchedule:
             )
         self.optimizer = optimizer
         self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.starts = [0] * len(self.base_lrs)  # per group, the n it joined at (a group added later: its own clock)
         self.n = 0
 
     def _lr(self, lr0: float, n: int) -> float:
@@ -56,7 +57,7 @@ class LRSchedule:
 
     def lr_at(self, n: int) -> list[float]:
         """The learning rate of each group after ``n`` steps (does not change anything)."""
-        return [self._lr(lr0, n) for lr0 in self.base_lrs]
+        return [self._lr(lr0, n - start) for lr0, start in zip(self.base_lrs, self.starts)]
 
     def step(self) -> float:
         """Count one step and set the optimizer's learning rates; returns the (first group's) new lr."""
@@ -65,7 +66,11 @@ class LRSchedule:
         return self.optimizer.param_groups[0]["lr"]
 
     def _apply(self) -> None:
-        for g, lr in zip(self.optimizer.param_groups, self.lr_at(self.n)):
+        groups = self.optimizer.param_groups
+        for g in groups[len(self.base_lrs) :]:  # added since (add_param_group): lr₀ its lr, counted from now
+            self.base_lrs.append(g["lr"])
+            self.starts.append(self.n - 1)
+        for g, lr in zip(groups, self.lr_at(self.n)):
             g["lr"] = lr
 
     def get_last_lr(self) -> list[float]:
@@ -79,7 +84,8 @@ class LRSchedule:
 
     def state_dict(self) -> dict[str, Any]:
         """``{"n", "base_lrs", and the hyperparameters}``."""
-        return {"n": self.n, "base_lrs": list(self.base_lrs), **{k: getattr(self, k) for k in self._hyper}}
+        hyper = {k: getattr(self, k) for k in self._hyper}
+        return {"n": self.n, "base_lrs": list(self.base_lrs), "starts": list(self.starts), **hyper}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore n, lr₀ and hyperparameters, and set the optimizer's lr to match."""
@@ -90,6 +96,7 @@ class LRSchedule:
             )
         self.n = int(state["n"])
         self.base_lrs = [float(v) for v in state["base_lrs"]]
+        self.starts = [int(v) for v in state.get("starts", [0] * len(self.base_lrs))]
         for k in self._hyper:
             if k in state:
                 setattr(self, k, state[k])
