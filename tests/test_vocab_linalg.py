@@ -473,3 +473,35 @@ def test_solve_of_a_vector_beside_a_stack_of_one_by_one_matrices_matches_pytorch
     d = find("solve")
     assert LA.solve(t(a), t(b)).shape == np.linalg.solve(a, b).shape == (1, 1)
     np.testing.assert_allclose(d.torch(torch, torch.tensor(a), torch.tensor(b)).numpy(), np.linalg.solve(a, b))
+
+
+@pytest.mark.parametrize("decomposition", ["eigh", "svd"])
+def test_a_batch_of_matrices_of_very_different_scales_gets_each_matrixs_own_gradient(decomposition):
+    m = np.random.default_rng(0).standard_normal((3, 3))
+    m = m + m.T
+    batch = np.stack([1e-8 * m, 1e8 * m])
+    c = np.random.default_rng(1).standard_normal((2, 3, 3))
+
+    def loss(a, c):
+        vectors = tg.linalg.eigh(a)[1] if decomposition == "eigh" else tg.linalg.svd(a)[0]
+        return (vectors * vectors * tg.tensor(c)).sum()
+
+    both = tg.tensor(batch, requires_grad=True)
+    loss(both, c).backward()
+    for k in range(2):  # one tolerance for the stack zeroed the small matrix's gradient
+        alone = tg.tensor(batch[k], requires_grad=True)
+        loss(alone, c[k]).backward()
+        assert np.abs(alone.grad.data).max() > 0
+        np.testing.assert_allclose(both.grad.data[k], alone.grad.data, rtol=1e-6)
+
+
+def test_lstsq_rcond_as_numpy_negative_and_default_for_float32():
+    a, b = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]]), np.array([1.0, 2.0, 2.0])  # rank 1
+    x, _, rank, _ = tg.linalg.lstsq(tg.tensor(a), tg.tensor(b), rcond=-1)  # machine precision
+    np.testing.assert_allclose(x.data, np.linalg.lstsq(a, b, rcond=-1)[0], rtol=1e-10)  # it gave 1e14s
+    assert rank == 1
+    a32, b32 = np.array([[1.0, 0.0], [0.0, 1e-9], [0.0, 0.0]], np.float32), np.ones(3, np.float32)
+    x, _, rank, _ = tg.linalg.lstsq(tg.tensor(a32), tg.tensor(b32))
+    want = np.linalg.lstsq(a32, b32)
+    np.testing.assert_allclose(x.data, want[0], rtol=1e-5)
+    assert rank == want[2] == 2 and x.dtype == np.float32

@@ -124,16 +124,18 @@ def inverse_gaps(x: Any, tol: float) -> Any:
     lead = tuple(x.shape[:-1])
     d = x.reshape(lead + (1, n)) - x.reshape(lead + (n, 1))
     dv = value(d)
+    tol = np.asarray(tol)[..., None] if np.ndim(tol) else tol  # (a tolerance per matrix: over its rows too)
     equal = (np.abs(dv) <= tol) | np.eye(n, dtype=bool)
     zero = np.zeros((), dtype=dv.dtype)
     return where(equal, zero, 1 / where(equal, np.ones((), dtype=dv.dtype), d))
 
 
-def spread_tol(x: np.ndarray) -> float:
-    """How close two eigenvalues or singular values must be to count as equal: rounding of the largest."""
+def spread_tol(x: np.ndarray) -> Any:
+    """How close two eigenvalues or singular values must be to count as equal: rounding of the largest,
+    per matrix of a batch (shape ``(..., 1)``: one scale for a whole stack zeroed a small matrix's terms)."""
     if x.size == 0:
         return 0.0
-    return float(np.finfo(x.dtype).eps * x.shape[-1] * np.abs(x).max())
+    return np.finfo(x.dtype).eps * x.shape[-1] * np.abs(x).max(axis=-1, keepdims=True)
 
 
 # ----- several results in one output --------------------------------------------------------------

@@ -84,7 +84,7 @@ def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple:
     a is (M, N) and b (M,) or (M, K), as in numpy (no stacks). x is the minimum-norm solution,
     ``pinv(a, rcond) @ b``; residuals are the sums of squared residuals per column (empty
     unless a has rank N < M); rank is an int; s the singular values of a. x, residuals and s
-    are differentiable where the rank does not change. ``rcond`` defaults to eps * max(M, N).
+    are differentiable where the rank does not change. ``rcond`` defaults to float64 eps * max(M, N) and a negative one means float64 eps, as numpy.
 
     >>> import tinygraph as tg
     >>> x, res, rank, s = tg.linalg.lstsq(tg.tensor([[1.0], [1.0]]), tg.tensor([1.0, 3.0]))
@@ -96,8 +96,10 @@ def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple:
         raise ValueError(f"lstsq: a must be (M, N) and b (M,) or (M, K); got a {a.shape} and b {b.shape}")
     m, n = a.shape
     dtype = value(a).dtype if value(a).dtype.kind == "f" else np.dtype(np.float64)
-    if rcond is None:
-        rcond = float(np.finfo(dtype).eps) * builtins.max(m, n)
+    if rcond is None:  # numpy's default, with float64's eps as numpy computes (also for float32 inputs)
+        rcond = float(np.finfo(np.float64).eps) * builtins.max(m, n)
+    elif rcond < 0:  # numpy's (and LAPACK's) "machine precision"
+        rcond = float(np.finfo(np.float64).eps)
     x = pinv(a, rcond) @ b
     s = svd(a, compute_uv=False)
     sv = value(s)
