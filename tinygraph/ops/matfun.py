@@ -84,7 +84,8 @@ def lstsq(a: Any, b: Any, rcond: float | None = None) -> tuple:
     a is (M, N) and b (M,) or (M, K), as in numpy (no stacks). x is the minimum-norm solution,
     ``pinv(a, rcond) @ b``; residuals are the sums of squared residuals per column (empty
     unless a has rank N < M); rank is an int; s the singular values of a. x, residuals and s
-    are differentiable where the rank does not change. ``rcond`` defaults to float64 eps * max(M, N) and a negative one means float64 eps, as numpy.
+    are differentiable where the rank does not change. ``rcond`` defaults to float64's eps * max(M, N);
+    a negative one means float64's eps (machine precision), as in numpy.
 
     >>> import tinygraph as tg
     >>> x, res, rank, s = tg.linalg.lstsq(tg.tensor([[1.0], [1.0]]), tg.tensor([1.0, 3.0]))
