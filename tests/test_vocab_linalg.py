@@ -505,3 +505,14 @@ def test_lstsq_rcond_as_numpy_negative_and_default_for_float32():
     want = np.linalg.lstsq(a32, b32)
     np.testing.assert_allclose(x.data, want[0], rtol=1e-5)
     assert rank == want[2] == 2 and x.dtype == np.float32
+
+
+def test_slogdet_backward_skips_a_singular_matrix_no_gradient_asks_for_and_names_one_that_is_asked():
+    a = np.stack([2 * np.eye(2), [[1.0, 2.0], [2.0, 4.0]]])  # the second singular
+    t = tg.tensor(a, requires_grad=True)
+    sign, logdet = tg.linalg.slogdet(t)
+    logdet[0].backward()  # it refused the whole batch
+    np.testing.assert_allclose(t.grad.data, [0.5 * np.eye(2), np.zeros((2, 2))])  # d log|det A|/dA = A^-T
+    t = tg.tensor(a, requires_grad=True)
+    with pytest.raises(np.linalg.LinAlgError, match=r"singular matrix is infinite \(matrix \(1,\)\)"):
+        tg.linalg.slogdet(t)[1].sum().backward()

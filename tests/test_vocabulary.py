@@ -355,3 +355,13 @@ def test_bad_input_names_the_op_and_leaves_the_input_alone(call, message):
     with pytest.raises((ValueError, TypeError, ZeroDivisionError), match=message):
         call(tg.tensor(a, requires_grad=True))
     np.testing.assert_array_equal(a, before)
+
+
+def test_numpys_einsum_on_a_tensor_takes_its_keyword_options_after_the_operands():
+    A = tg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    B = np.ones((3, 2))
+    r = np.einsum("ij,jk->ik", A, B, optimize=True)  # optimize= was passed on as a third operand
+    assert isinstance(r, tg.Tensor)
+    np.testing.assert_array_equal(r.data, np.einsum("ij,jk->ik", A.data, B))
+    r.sum().backward()
+    np.testing.assert_array_equal(A.grad.data, np.full((2, 3), 2.0))  # each a_ij meets a row of B's ones twice

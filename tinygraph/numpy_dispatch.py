@@ -254,11 +254,12 @@ def _arguments(func: Any, args: tuple, kwargs: dict, label: str) -> tuple[list, 
         raise TypeError(f"{label}: {e}") from None
     except ValueError:  # no signature: pass the call on as it is
         return list(args), dict(kwargs), None
+    given = sig.bind_partial(*args).arguments  # the parameters the caller's positional values fill
     pos: list = []
     named: dict = {}
     dtype = None
     by_name = False
-    for i, (k, v) in enumerate(bound.arguments.items()):
+    for k, v in bound.arguments.items():
         p = sig.parameters[k]
         if p.kind is p.VAR_POSITIONAL:
             pos.extend(v)
@@ -277,7 +278,7 @@ def _arguments(func: Any, args: tuple, kwargs: dict, label: str) -> tuple[list, 
         if k == "dtype":
             dtype, by_name = v, True
             continue
-        by_name = by_name or k in _OPTIONS or i >= len(args)
+        by_name = by_name or k in _OPTIONS or k not in given  # (a keyword after *operands: einsum's optimize=)
         if by_name:
             named[k] = v
         else:

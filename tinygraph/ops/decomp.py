@@ -37,6 +37,7 @@ from tinygraph.ops._matrix import (
     triangle,
 )
 from tinygraph.ops.describe import Description, described, normal
+from tinygraph.ops.elementwise import where
 from tinygraph.ops.shape import sum_to
 from tinygraph.tensor import Tensor
 
@@ -183,11 +184,16 @@ class Slogdet(Op):
 
     @staticmethod
     def backward(ctx, g, a):
-        if np.any(value(ctx.output)[..., 0] == 0):  # the sign: 0 for a singular matrix
-            raise LinAlgError(
-                f"slogdet: the gradient of log|det| at a singular matrix is infinite (input of shape {a.shape})"
-            )
+        singular = value(ctx.output)[..., 0] == 0  # the sign: 0 for a singular matrix
         g = g[..., 1]
+        if np.any(singular):
+            bad = singular & (value(g) != 0)  # (one whose log|det| no gradient asks for stays out of it)
+            if np.any(bad):
+                at = f" (matrix {tuple(int(i) for i in np.argwhere(bad)[0])})" if bad.ndim else ""
+                raise LinAlgError(
+                    f"slogdet: the gradient of log|det| at a singular matrix is infinite{at} (input of shape {a.shape})"
+                )
+            a = where(singular[..., None, None], np.eye(a.shape[-1], dtype=value(a).dtype), a)  # its gradient: 0
         return g.reshape(tuple(g.shape) + (1, 1)) * mT(inv(a))
 
 
