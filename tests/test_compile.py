@@ -611,7 +611,7 @@ def test_a_tensor_made_inside_and_returned_is_a_new_one_every_call():
         mask *= 0.0  # the caller's own tensor
 
 
-@pytest.mark.parametrize("write", ["zero_", "fill_", "copy_", "+= under no_grad"])
+@pytest.mark.parametrize("write", ["zero_", "fill_", "copy_", "+= under no_grad", "item assignment"])
 def test_writes_in_place_to_traced_data_are_refused_naming_the_line(write):
     w = tg.tensor([1.0, 2.0], requires_grad=True)
     h = tg.tensor([5.0, 5.0])  # a buffer the function resets: eager does, a replay would not
@@ -624,6 +624,8 @@ def test_writes_in_place_to_traced_data_are_refused_naming_the_line(write):
             h.fill_(0.0)
         elif write == "copy_":
             h.copy_(x)
+        elif write == "item assignment":
+            h.data[0] = 0.0
         else:
             with tg.no_grad():
                 h += x

@@ -58,15 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from pathlib import Path
+        from tinygraph.demo import OutFolderError, run
 
-        from tinygraph.demo import run
-
-        try:  # a folder it cannot make is a usage error (exit code 2), not a traceback
-            Path(args.out).mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            demo.error(f"--out {args.out}: cannot make that folder ({e.strerror or e})")
-        return run(args)
+        try:
+            return run(args)
+        except OutFolderError as e:  # a usage error (exit code 2), not a traceback
+            demo.error(str(e))
     if args.command == "gradcheck":
         return opcheck.run(args)
     parser.print_help()

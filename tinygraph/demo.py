@@ -359,6 +359,10 @@ def _write_graphs(out: Path, params: list[tg.Tensor], X: np.ndarray, Y: np.ndarr
     return written
 
 
+class OutFolderError(ValueError):
+    """The demo's --out folder cannot be made (the command line reports it as a usage error)."""
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo into ``args.out``; returns 0 when the gradient check passed, 1 otherwise.
 
@@ -380,7 +384,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ValueError(f"tinygraph demo: --out {out}: cannot make that folder ({e.strerror or e})") from None
+        raise OutFolderError(f"--out {out}: cannot make that folder ({e.strerror or e})") from None
     start = time.perf_counter()
     print(f"tinygraph {tg.__version__} demo: the course's planar 'flower' data, into {out}/")
 

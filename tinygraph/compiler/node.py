@@ -239,18 +239,11 @@ def watch_outputs(program: Any, nodes: list, results: list) -> None:
     nodes saved, so that a write to one before backward raises, as eager's in-place guard does. Each is saved
     as a stand-in sharing its version counter (a node holding its own result would be a reference cycle)."""
     for k in program.read_outputs:
-        r = results[k]
-        if not isinstance(r, Tensor):
-            continue
-        stand = Tensor._make(r._data)
-        stand._mem = mem = r.memory()
+        stand = Tensor._make(results[k]._data)
+        stand._mem = mem = results[k].memory()
         for node in nodes:
             node.saved = (*node.saved, stand)
-        versions = nodes[0].versions  # (one list, shared by the call's nodes)
-        versions.append(mem.version)
-        for node in nodes[1:]:
-            if node.versions is not versions:
-                node.versions.append(mem.version)
+        nodes[0].versions.append(mem.version)  # (one list, which `_results` gives every node of the call)
 
 
 def _results(program: Any, frame: Any, args: tuple, outs: tuple, rng: Any) -> Any:

@@ -211,10 +211,7 @@ class Traced(np.ndarray):
 
     def __setitem__(self, index, value):
         if _active is not None and _active.owns():
-            raise TraceError(
-                "tg.compile: the traced function writes into a traced array in place "
-                f"(at {_user_read() or 'tinygraph'}); compute a new array instead"
-            )
+            _refuse_write("x[...] =")
         np.ndarray.__setitem__(self.view(np.ndarray), index, value)
 
     def fill(self, value):  # (zero_ and fill_ write this way)
@@ -252,17 +249,10 @@ def _copy(a: np.ndarray, dtype: Any, where: str) -> np.ndarray:
     return sys.modules[Tensor.__module__]._to_array(a, dtype, where)
 
 
+# numpy calls that return a Python value without reading any values (allowed on traced data)
+_SHAPE_READS = (np.shape, np.ndim, np.size, np.iscomplexobj, np.isrealobj, np.result_type)
+_SHAPE_READS += (np.may_share_memory, np.shares_memory)
 # numpy calls whose result's shape depends on the values
-_SHAPE_READS = (
-    np.shape,
-    np.ndim,
-    np.size,
-    np.iscomplexobj,
-    np.isrealobj,
-    np.result_type,
-    np.may_share_memory,
-    np.shares_memory,
-)  # (no values read: allowed)
 _VALUE_SHAPED = (np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.extract, np.compress)
 
 
@@ -311,9 +301,10 @@ def _as_function(name: str) -> Any:
     return method
 
 
-for _name in ("argmax", "argmin", "argsort", "cumprod", "cumsum", "diagonal", "dot", "mean", "prod", "repeat"):
-    setattr(Traced, _name, _as_function(_name))
-for _name in ("round", "searchsorted", "std", "swapaxes", "trace", "var"):
+_METHODS = (
+    "argmax argmin argsort cumprod cumsum diagonal dot mean prod repeat round searchsorted std swapaxes trace var"
+)
+for _name in _METHODS.split():
     setattr(Traced, _name, _as_function(_name))
 
 
@@ -444,9 +435,7 @@ class Tracer:
         if isinstance(out, tuple) and any(isinstance(o, np.ndarray) for o in out):
             raise TraceError(f"tg.compile: {name} on traced data returns several arrays, which is not traced")
         if not isinstance(out, (np.ndarray, np.generic)):
-            if (
-                fn not in _SHAPE_READS
-            ):  # a Python value (np.array_equal, say): a read, allowed only in tinygraph's checks
+            if fn not in _SHAPE_READS:  # a value read into Python (np.array_equal): only tinygraph's checks may
                 _refuse(f"{name}()")
             return out
         step = Step("numpy", fn, specs, None, kwargs=kw, wrap=type(out) is not np.ndarray, line=name)

@@ -188,6 +188,15 @@ def binary_cross_entropy_with_logits(logits: Any, target: Any, reduction: str = 
 
 
 # ----- multi-class losses ------------------------------------------------------------------------------
+def _out_of_range(t: np.ndarray, bad: np.ndarray, n_classes: int, where: str) -> ValueError:
+    """The error for class labels outside [0, n_classes): the first five bad values (as given) and rows."""
+    shown = [int(v) if abs(v) < 2**53 else v for v in sorted(set(t[bad].tolist()))[:5]]
+    return ValueError(
+        f"{where}: target labels must be in [0, {n_classes - 1}] for {n_classes} classes; "
+        f"got {shown} (at rows {np.flatnonzero(bad)[:5].tolist()})"
+    )
+
+
 def _class_targets(t: np.ndarray, n: int, n_classes: int, where: str, in_name: str, in_shape: tuple) -> np.ndarray:
     """The target `t` (an ndarray) as int64 class indices (a copy), checked against `n` rows of `n_classes`."""
     if t.dtype.kind == "b" or t.dtype.kind not in "iuf":
@@ -203,19 +212,11 @@ def _class_targets(t: np.ndarray, n: int, n_classes: int, where: str, in_name: s
             raise ValueError(f"{where}: class-index target of dtype {t.dtype} holds non-integer values")
         bad = (t < 0) | (t >= n_classes)  # (before the cast to integers, which would garble inf and 1e20)
         if bad.any():
-            raise ValueError(
-                f"{where}: target labels must be in [0, {n_classes - 1}] for {n_classes} classes; "
-                f"got {[int(v) if abs(v) < 2**53 else v for v in sorted(set(t[bad].tolist()))[:5]]} "
-                f"(at rows {np.flatnonzero(bad)[:5].tolist()})"
-            )
+            raise _out_of_range(t, bad, n_classes, where)
     idx = t.astype(np.int64)
     # one pass for both bounds: as unsigned, a negative index is larger than any class count
     if n and np.maximum.reduce(idx.astype(np.uint64, copy=False)) >= n_classes:
-        bad = (idx < 0) | (idx >= n_classes)
-        raise ValueError(
-            f"{where}: target labels must be in [0, {n_classes - 1}] for {n_classes} classes; "
-            f"got {sorted(set(idx[bad].tolist()))[:5]} (at rows {np.flatnonzero(bad)[:5].tolist()})"
-        )
+        raise _out_of_range(idx, (idx < 0) | (idx >= n_classes), n_classes, where)
     return idx
 
 

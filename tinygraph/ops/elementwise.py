@@ -470,13 +470,12 @@ def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
 
 def where(cond: Any, a: Any, b: Any) -> Any:
     """Elements of a where cond is true, else of b (``np.where``); cond gets no gradient."""
+    a, b = pair(a, b, "where")
     cond = value(cond)
     if not isinstance(cond, np.ndarray):  # (an ndarray is kept as it is: tg.compile's trace follows it)
-        cond = np.asarray(cond)
-    if cond.dtype != bool:
-        cond = cond.astype(bool)
-    a, b = pair(a, b, "where")
-    cond = kept(cond, a, b)
+        cond = np.asarray(cond, dtype=bool)
+    else:  # a mask of its own: the caller's bool array copied when a graph is recorded, another one cast
+        cond = kept(cond, a, b) if cond.dtype == bool else cond.astype(bool)
     try:
         np.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
